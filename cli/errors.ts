@@ -1,0 +1,36 @@
+/**
+ * Errors graft reports to users: one line, and an exit status.
+ *
+ * @module
+ */
+
+/** An error with a one-line message meant for the user and an exit status. */
+export class GraftError extends Error {
+  /** Exit status: 2 for bad usage, 1 for failures. */
+  readonly exitCode: number;
+  /** The errno behind the failure, when there is one. */
+  readonly errno?: number;
+
+  constructor(message: string, exitCode = 1, errno?: number) {
+    super(message);
+    this.name = "GraftError";
+    this.exitCode = exitCode;
+    this.errno = errno;
+  }
+}
+
+/** Bad usage: a malformed argument or an impossible combination (exit 2). */
+export class UsageError extends GraftError {
+  constructor(message: string) {
+    super(message, 2);
+    this.name = "UsageError";
+  }
+}
+
+/** The broker refused a request or could not be reached. */
+export class BrokerError extends GraftError {
+  constructor(message: string, errno?: number) {
+    super(message, 1, errno);
+    this.name = "BrokerError";
+  }
+}
