@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Backends: each turns a graft request into a bound host-namespace socket.
+ *
+ *   broker  ask `graft daemon` over GRAFT_SOCKET (graft_proto.h); the fd comes
+ *           back with SCM_RIGHTS.
+ *   kernel  socket(AF_GRAFT), replay the options, bind to struct sockaddr_gr.
+ *
+ * Both return 0 and fill res->fd (close-on-exec), or return a positive errno
+ * with res->msg saying why in words.
+ */
+#ifndef GRAFT_BACKEND_H
+#define GRAFT_BACKEND_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "graft_proto.h"
+
+struct graft_request {
+	const char *ep;
+	int family; /* the application's: AF_INET or AF_INET6 */
+	int type;   /* no flag bits */
+	int protocol;
+	uint16_t port; /* requested port, host order; 0 = any */
+	uint16_t nopts;
+	const struct graft_sockopt *opts;
+};
+
+struct graft_result {
+	int fd;
+	int family; /* of fd: AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t addrlen;
+	struct sockaddr_storage addr; /* where fd is bound, when known */
+	char msg[GRAFT_MSG_MAX + 128];
+};
+
+int graft_broker_request(const struct graft_request *req,
+			 struct graft_result *res);
+int graft_kernel_request(const struct graft_request *req,
+			 struct graft_result *res);
+
+#endif /* GRAFT_BACKEND_H */

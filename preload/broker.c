@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * broker.c — the broker backend: one SOCK_SEQPACKET connection per graft,
+ * one GRAFT_OP_SOCKET request, one reply carrying the bound socket.
+ * A fresh connection each time keeps it simple and fork-safe.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "libgraft.h"
+
+/* How long the broker may take to answer before the graft fails. */
+#define GRAFT_BROKER_TIMEOUT_SEC 30
+/* Descriptors accepted in one reply; extras are closed. */
+#define GRAFT_BROKER_MAX_FDS 4
+
+static atomic_uint broker_seq = 1;
+
+static int broker_connect(struct graft_result *res)
+{
+	struct timeval tv = { .tv_sec = GRAFT_BROKER_TIMEOUT_SEC };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s, err;
+
+	s = graft_real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		goto fail;
+	graft_real.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	graft_real.setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memcpy(sun.sun_path, graft_cfg.socket_path,
+	       strnlen(graft_cfg.socket_path, sizeof(sun.sun_path) - 1));
+	while (graft_real.connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (errno == EINTR)
+			continue;
+		goto fail;
+	}
+	return s;
+fail:
+	err = errno;
+	if (s >= 0)
+		graft_real.close(s);
+	snprintf(res->msg, sizeof(res->msg),
+		 "cannot reach the graft broker at %s (%s); is `graft daemon` "
+		 "running?",
+		 graft_cfg.socket_path, strerror(err));
+	return -1;
+}
+
+static int broker_send(int s, const struct graft_request *req, uint32_t seq,
+		       struct graft_result *res)
+{
+	uint8_t buf[sizeof(struct graft_sock_req) +
+		    GRAFT_SOCKOPT_MAX * sizeof(struct graft_sockopt)];
+	struct graft_sock_req *rq = (void *)buf;
+	size_t len;
+	ssize_t n;
+
+	len = sizeof(*rq) + req->nopts * sizeof(struct graft_sockopt);
+	memset(rq, 0, sizeof(*rq));
+	rq->hdr.magic = GRAFT_PROTO_MAGIC;
+	rq->hdr.version = GRAFT_PROTO_VERSION;
+	rq->hdr.op = GRAFT_OP_SOCKET;
+	rq->hdr.len = (uint32_t)len;
+	rq->hdr.seq = seq;
+	strncpy(rq->ep, req->ep, sizeof(rq->ep) - 1);
+	rq->family = req->family;
+	rq->type = req->type;
+	rq->protocol = req->protocol;
+	rq->port = req->port;
+	rq->nopts = req->nopts;
+	memcpy(buf + sizeof(*rq), req->opts,
+	       req->nopts * sizeof(struct graft_sockopt));
+
+	do
+		n = send(s, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return 0;
+	snprintf(res->msg, sizeof(res->msg),
+		 "cannot send the request to the graft broker at %s (%s)",
+		 graft_cfg.socket_path,
+		 n < 0 ? strerror(errno) : "short write");
+	return -1;
+}
+
+/* Collect the passed descriptors; keep the first, close the rest. */
+static int take_fds(struct msghdr *mh)
+{
+	struct cmsghdr *c;
+	int fd = -1;
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t i, n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
+			if (fd < 0)
+				fd = f;
+			else
+				graft_real.close(f);
+		}
+	}
+	return fd;
+}
+
+static int broker_recv(int s, uint32_t seq, struct graft_result *res)
+{
+	union {
+		struct graft_sock_resp resp;
+		uint8_t raw[1024];
+	} u;
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(GRAFT_BROKER_MAX_FDS * sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = &u, .iov_len = sizeof(u) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	const struct graft_sock_resp *rp = &u.resp;
+	ssize_t n;
+	int fd;
+
+	memset(&u, 0, sizeof(u));
+	do
+		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		snprintf(res->msg, sizeof(res->msg),
+			 "no answer from the graft broker at %s (%s)",
+			 graft_cfg.socket_path,
+			 errno == EAGAIN ? "timed out" : strerror(errno));
+		return EADDRNOTAVAIL;
+	}
+	fd = take_fds(&mh);
+	if (n == 0) {
+		snprintf(res->msg, sizeof(res->msg),
+			 "the graft broker at %s closed the connection",
+			 graft_cfg.socket_path);
+		goto bad;
+	}
+	if ((size_t)n < sizeof(*rp) || rp->hdr.magic != GRAFT_PROTO_MAGIC ||
+	    rp->hdr.version != GRAFT_PROTO_VERSION ||
+	    rp->hdr.op != GRAFT_OP_SOCKET || rp->hdr.seq != seq) {
+		snprintf(res->msg, sizeof(res->msg),
+			 "malformed reply from the graft broker at %s",
+			 graft_cfg.socket_path);
+		goto bad;
+	}
+	if (rp->status != 0) {
+		if (fd >= 0)
+			graft_real.close(fd);
+		memcpy(res->msg, rp->msg, GRAFT_MSG_MAX);
+		res->msg[GRAFT_MSG_MAX - 1] = '\0';
+		if (!res->msg[0])
+			snprintf(res->msg, sizeof(res->msg), "%s",
+				 strerror(rp->status));
+		return rp->status > 0 ? rp->status : EADDRNOTAVAIL;
+	}
+	if (fd < 0) {
+		snprintf(res->msg, sizeof(res->msg),
+			 "the graft broker sent no socket with its reply%s",
+			 (mh.msg_flags & MSG_CTRUNC) ? " (truncated)" : "");
+		goto bad;
+	}
+	res->fd = fd;
+	res->family = rp->family;
+	res->addrlen = rp->addrlen <= sizeof(res->addr) &&
+				       rp->addrlen <= sizeof(rp->addr)
+			       ? rp->addrlen
+			       : 0;
+	memcpy(&res->addr, rp->addr, res->addrlen);
+	return 0;
+bad:
+	if (fd >= 0)
+		graft_real.close(fd);
+	return EADDRNOTAVAIL;
+}
+
+int graft_broker_request(const struct graft_request *req,
+			 struct graft_result *res)
+{
+	uint32_t seq = atomic_fetch_add(&broker_seq, 1);
+	int s, err;
+
+	res->fd = -1;
+	s = broker_connect(res);
+	if (s < 0)
+		return EADDRNOTAVAIL;
+	if (broker_send(s, req, seq, res) < 0)
+		err = EADDRNOTAVAIL;
+	else
+		err = broker_recv(s, seq, res);
+	graft_real.close(s);
+	return err;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init.c — start-up: resolve the real libc symbols once (pthread_once, also
+ * run from a constructor), refuse to start if a symbol resolves back into
+ * this library, read the environment, and register the fork handlers.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fdtable.h"
+#include "libgraft.h"
+
+static const char graft_version_tag[] __attribute__((used)) =
+	"@(#)libgraft " GRAFT_VERSION;
+
+struct graft_real graft_real;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* The base address of this library, to spot symbols that resolve to it. */
+static void *self_base(void)
+{
+	Dl_info info;
+
+	if (!dladdr((void *)&graft_init, &info))
+		return NULL;
+	return info.dli_fbase;
+}
+
+/*
+ * Look up one symbol in the objects after this one. Returns false when a
+ * required symbol is missing or when it is our own hook.
+ */
+static bool resolve(void **slot, const char *name, bool required, void *self)
+{
+	Dl_info info;
+	void *p = dlsym(RTLD_NEXT, name);
+
+	*slot = NULL;
+	if (!p) {
+		if (required)
+			graft_error("cannot find the real %s(): %s", name,
+				    dlerror());
+		return !required;
+	}
+	if (self && dladdr(p, &info) && info.dli_fbase == self) {
+		graft_error("%s() resolves to libgraft itself; is it "
+			    "preloaded twice?",
+			    name);
+		return false;
+	}
+	*slot = p;
+	return true;
+}
+
+#define RESOLVE(field, required)                                              \
+	(ok = resolve((void **)&graft_real.field, #field, (required), self) && \
+	      ok)
+
+static void graft_do_init(void)
+{
+	void *self = self_base();
+	bool ok = true;
+
+	RESOLVE(socket, true);
+	RESOLVE(setsockopt, true);
+	RESOLVE(getsockopt, true);
+	RESOLVE(bind, true);
+	RESOLVE(connect, true);
+	RESOLVE(sendto, true);
+	RESOLVE(sendmsg, true);
+	RESOLVE(sendmmsg, false);
+	RESOLVE(accept, true);
+	RESOLVE(accept4, true);
+	RESOLVE(getsockname, true);
+	RESOLVE(getpeername, true);
+	RESOLVE(close, true);
+	RESOLVE(close_range, false);
+	RESOLVE(dup, true);
+	RESOLVE(dup2, true);
+	RESOLVE(dup3, true);
+	RESOLVE(fcntl, true);
+	RESOLVE(fcntl64, false);
+	if (!ok) {
+		/* Without the real functions there is nothing to forward to. */
+		graft_error("refusing to start (version %s)", GRAFT_VERSION);
+		abort();
+	}
+
+	graft_config_load();
+	if (graft_cfg.maps.nin == 0 && graft_cfg.maps.neg == 0) {
+		graft_trace("no mappings: passing everything through");
+		graft_cfg.passthrough = true;
+	}
+	pthread_atfork(graft_fdt_atfork_prepare, graft_fdt_atfork_parent,
+		       graft_fdt_atfork_child);
+	graft_trace("libgraft %s ready", GRAFT_VERSION);
+}
+
+void graft_init(void)
+{
+	pthread_once(&init_once, graft_do_init);
+}
+
+__attribute__((constructor)) static void graft_constructor(void)
+{
+	graft_init();
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libgraft.so private header: start-up state, the real libc symbols, logging
+ * and socket address helpers shared by every part of the library.
+ */
+#ifndef GRAFT_LIBGRAFT_H
+#define GRAFT_LIBGRAFT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "graft_proto.h"
+#include "mapping.h"
+
+#ifndef GRAFT_VERSION
+#define GRAFT_VERSION "unknown"
+#endif
+
+#define GRAFT_LIB_NAME "libgraft.so"
+
+/* The hooks are the only symbols the library exports. */
+#define GRAFT_EXPORT __attribute__((visibility("default")))
+
+enum graft_backend_kind {
+	GRAFT_BACKEND_BROKER,
+	GRAFT_BACKEND_KERNEL,
+};
+
+/* Everything read from the environment once, at start-up. */
+struct graft_config {
+	struct graft_maps maps;
+	enum graft_backend_kind backend;
+	bool verbose;
+	bool passthrough; /* the library refused to start: hooks only forward */
+	char socket_path[108];
+};
+
+extern struct graft_config graft_cfg;
+
+/* The functions this library hooks, as the next object defines them. */
+struct graft_real {
+	int (*socket)(int, int, int);
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendto)(int, const void *, size_t, int,
+			  const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*close)(int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
+};
+
+extern struct graft_real graft_real;
+
+/* Resolve the real symbols and read the environment; idempotent. */
+void graft_init(void);
+/* Fill graft_cfg from the environment (config.c). */
+void graft_config_load(void);
+
+/* Logging: errors always, traces only with GRAFT_VERBOSE=1. One write each. */
+void graft_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void graft_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void graft_vlog(const char *prefix, const char *fmt, va_list ap);
+
+/* Socket address helpers (addr.c). */
+#define GRAFT_ADDRSTR_MAX 80
+
+/* Is addr a complete AF_INET or AF_INET6 address? */
+bool graft_addr_is_inet(const struct sockaddr *addr, socklen_t len);
+/* The port of an AF_INET/AF_INET6 address, host order. */
+uint16_t graft_addr_port(const struct sockaddr *addr);
+/* "1.2.3.4:80", "[::1]:80", "unix:/path" into buf (GRAFT_ADDRSTR_MAX). */
+const char *graft_addr_str(const struct sockaddr *addr, socklen_t len,
+			   char *buf);
+/* The unspecified address of family with port 0; returns its length. */
+socklen_t graft_addr_unspec(int family, struct sockaddr_storage *out);
+/*
+ * Copy src (srclen bytes) to an application buffer the way the kernel does:
+ * truncate to *len, then set *len to srclen.
+ */
+void graft_addr_copyout(const void *src, socklen_t srclen,
+			struct sockaddr *dst, socklen_t *len);
+
+/*
+ * Convert src to family: same family copies; AF_INET <-> IPv4-mapped
+ * AF_INET6 translates. Anything else gives 0 when strict, else the
+ * unspecified address of family (keeping an INET port). Returns the length.
+ */
+socklen_t graft_addr_convert(const struct sockaddr *src, socklen_t srclen,
+			     int family, bool strict,
+			     struct sockaddr_storage *out);
+
+#endif /* GRAFT_LIBGRAFT_H */
