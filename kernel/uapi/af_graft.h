@@ -1,7 +1,86 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * AF_GRAFT user API.  (Skeleton: the kernel work owns and extends this file;
- * the constants below are the contract the preload library relies on.)
+ * AF_GRAFT user API.
+ *
+ * Sockets
+ * -------
+ * socket(AF_GRAFT, SOCK_STREAM or SOCK_DGRAM, protocol) creates a graft
+ * socket in the caller's network namespace.  bind() with a struct sockaddr_gr
+ * naming an endpoint *of the caller's namespace* creates the real ("host")
+ * socket in the endpoint's target namespace, with the endpoint's family
+ * (AF_INET, AF_INET6 or AF_UNIX), the graft socket's type and protocol
+ * (0 for AF_UNIX), applies every option set before bind() in order, and binds
+ * it to the endpoint's address.  An unknown endpoint name fails with
+ * EADDRNOTAVAIL.  From then on every operation is forwarded to the host
+ * socket; accept() returns graft sockets wrapping the accepted host sockets.
+ *
+ * connect() or sendto() on an unbound graft socket binds it implicitly to the
+ * endpoint carrying GRAFT_EP_F_DEFAULT whose family matches the destination
+ * address (AF_INET or AF_INET6); without such an endpoint they fail with
+ * EDESTADDRREQ.  listen() on an unbound socket fails with EINVAL, other
+ * operations with ENOTCONN.
+ *
+ * getsockname() returns a struct sockaddr_gr with the endpoint name, unless
+ * GRAFT_NAME_TRANSPARENT is on, in which case it returns the host socket's
+ * address.  getpeername() and the address filled in by accept()/recvfrom()
+ * are always the host socket's peer (AF_INET, AF_INET6 or AF_UNIX).
+ *
+ * Socket options: SOL_SOCKET and protocol levels are stored while the socket
+ * is unbound and replayed at bind() (an option the host family does not know,
+ * ENOPROTOOPT, is skipped; any other failure fails the bind()), and forwarded
+ * once bound.  getsockopt(SOL_SOCKET, ...) is answered by the kernel's socket
+ * layer from the graft socket itself (SO_ERROR mirrors the host socket's
+ * pending error); other levels are forwarded.
+ *
+ * SOL_GRAFT options (int values):
+ *   GRAFT_NAME_TRANSPARENT  0 (default) or 1, see getsockname() above.
+ *                           Inherited by accepted sockets.
+ *   GRAFT_PORT_HINT         0..65535, host byte order.  When the endpoint's
+ *                           port is dynamic, bind the host socket to this
+ *                           port; 0 (default) means an ephemeral port.
+ *
+ * Endpoints and the generic netlink family
+ * ----------------------------------------
+ * Endpoints live per network namespace and are managed through the generic
+ * netlink family AF_GRAFT_GENL_NAME ("af_graft"), which works in every
+ * namespace (netnsok) and acts on the namespace of the netlink socket.
+ * Requests must have genlmsghdr.reserved == 0; attributes are validated
+ * strictly (unknown attributes are refused) and every refusal carries an
+ * extended-ack message.
+ *
+ * GRAFT_CMD_EP_ADD (needs CAP_NET_ADMIN)
+ *   GRAFT_A_EP_NAME       required, NUL-terminated string, 1..15 bytes
+ *   GRAFT_A_EP_TYPE       required, u8, enum graft_ep_type
+ *   GRAFT_A_EP_ADDR       ipv4/ipv6: required, binary, exactly 4 or 16 bytes,
+ *                         network byte order
+ *   GRAFT_A_EP_PORT       ipv4/ipv6: u16, host byte order, 1..65535;
+ *                         required unless GRAFT_EP_F_DYNAMIC_PORT is set
+ *                         (then absent or 0)
+ *   GRAFT_A_EP_FLAGS      optional u32, GRAFT_EP_F_*; unknown bits refused
+ *   GRAFT_A_EP_PATH       unix: required, NUL-terminated string, 1..107 bytes
+ *   GRAFT_A_EP_NETNS_PID  optional u32: target namespace is that process's
+ *   GRAFT_A_EP_NETNS_FD   optional u32: target namespace is this open
+ *                         namespace file (at most one of PID and FD; neither
+ *                         means the initial namespace)
+ *   Errors: EEXIST (name taken), ENOSPC (too many endpoints), EINVAL.
+ *
+ * GRAFT_CMD_EP_DEL (needs CAP_NET_ADMIN)
+ *   GRAFT_A_EP_NAME       required.  ENOENT if there is no such endpoint.
+ *   Sockets already bound through the endpoint are not affected.
+ *
+ * GRAFT_CMD_EP_GET
+ *   doit:   GRAFT_A_EP_NAME required; replies with one GRAFT_CMD_EP_GET
+ *           message describing the endpoint (ENOENT if none).
+ *   dumpit: (NLM_F_DUMP, no attributes) one message per endpoint.
+ *   A description carries NAME, TYPE, FLAGS, then ADDR and PORT (ipv4/ipv6;
+ *   PORT is 0 for dynamic endpoints) or PATH (unix), NETNS_PID if a PID was
+ *   given at add time, and GRAFT_A_EP_NETNSID (s32) when the target is not
+ *   the endpoint's own namespace: the target's nsid as seen from the
+ *   endpoint's namespace (allocated on demand, as `ip link` does).  An
+ *   endpoint targeting its own namespace carries no NETNSID.
+ *
+ * Deleting a namespace frees its endpoints.  An endpoint holds a reference
+ * on its target namespace, and so does every bound graft socket.
  */
 #ifndef _UAPI_AF_GRAFT_H
 #define _UAPI_AF_GRAFT_H
@@ -20,7 +99,53 @@ struct sockaddr_gr {
 	char sgr_epname[AF_GRAFT_EPNAME_MAX]; /* NUL-terminated endpoint name */
 };
 
+/* Socket option level, SOL_IPX's number. */
+#define SOL_GRAFT 256
+#define GRAFT_NAME_TRANSPARENT 5 /* same number as the original AF_GRAFT */
+#define GRAFT_PORT_HINT 6
+
 #define AF_GRAFT_GENL_NAME "af_graft"
 #define AF_GRAFT_GENL_VERSION 1
+
+enum graft_cmd {
+	GRAFT_CMD_UNSPEC,
+	GRAFT_CMD_EP_ADD,	/* 1 */
+	GRAFT_CMD_EP_DEL,	/* 2 */
+	GRAFT_CMD_EP_GET,	/* 3 */
+	__GRAFT_CMD_LAST
+};
+#define GRAFT_CMD_MAX (__GRAFT_CMD_LAST - 1)
+
+enum graft_attr {
+	GRAFT_A_UNSPEC,
+	GRAFT_A_EP_NAME,	/* 1: NUL-terminated string, <= 15 bytes */
+	GRAFT_A_EP_TYPE,	/* 2: u8, enum graft_ep_type */
+	GRAFT_A_EP_ADDR,	/* 3: binary, 4 (ipv4) or 16 (ipv6) bytes */
+	GRAFT_A_EP_PORT,	/* 4: u16, host byte order */
+	GRAFT_A_EP_FLAGS,	/* 5: u32, GRAFT_EP_F_* */
+	GRAFT_A_EP_PATH,	/* 6: NUL-terminated string, <= 107 bytes */
+	GRAFT_A_EP_NETNS_PID,	/* 7: u32 */
+	GRAFT_A_EP_NETNS_FD,	/* 8: u32 (requests only) */
+	GRAFT_A_EP_NETNSID,	/* 9: s32 (replies only) */
+	__GRAFT_A_LAST
+};
+#define GRAFT_A_MAX (__GRAFT_A_LAST - 1)
+
+enum graft_ep_type {
+	GRAFT_EP_TYPE_UNSPEC,
+	GRAFT_EP_TYPE_IPV4,	/* 1 */
+	GRAFT_EP_TYPE_IPV6,	/* 2 */
+	GRAFT_EP_TYPE_UNIX,	/* 3 */
+	__GRAFT_EP_TYPE_LAST
+};
+#define GRAFT_EP_TYPE_MAX (__GRAFT_EP_TYPE_LAST - 1)
+
+enum graft_ep_flag {
+	/* The port is chosen at bind(): GRAFT_PORT_HINT or an ephemeral one. */
+	GRAFT_EP_F_DYNAMIC_PORT = 1U << 0,
+	/* Source endpoint for connect()/sendto() on unbound sockets. */
+	GRAFT_EP_F_DEFAULT = 1U << 1,
+	__GRAFT_EP_F_ALL = GRAFT_EP_F_DYNAMIC_PORT | GRAFT_EP_F_DEFAULT
+};
 
 #endif /* _UAPI_AF_GRAFT_H */

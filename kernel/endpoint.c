@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Endpoints: per network namespace lists of named targets.
+ */
+#include <linux/slab.h>
+#include <linux/mutex.h>
+#include <linux/string.h>
+#include <net/netns/generic.h>
+
+#include "endpoint.h"
+
+struct graft_net {
+	struct mutex lock;	/* protects eps and count */
+	struct list_head eps;
+	unsigned int count;
+};
+
+static unsigned int graft_net_id __read_mostly;
+
+static struct graft_net *graft_pernet(struct net *net)
+{
+	return net_generic(net, graft_net_id);
+}
+
+int graft_ep_family(const struct graft_target *t)
+{
+	switch (t->type) {
+	case GRAFT_EP_TYPE_IPV4:
+		return AF_INET;
+	case GRAFT_EP_TYPE_IPV6:
+		return AF_INET6;
+	case GRAFT_EP_TYPE_UNIX:
+		return AF_UNIX;
+	}
+	return AF_UNSPEC;
+}
+
+void graft_ep_free(struct graft_ep *ep)
+{
+	if (ep->net_ref)
+		put_net(ep->target.net);
+	kfree(ep);
+}
+
+static struct graft_ep *graft_ep_find(struct graft_net *gn, const char *name)
+{
+	struct graft_ep *ep;
+
+	list_for_each_entry(ep, &gn->eps, list)
+		if (!strncmp(ep->name, name, AF_GRAFT_EPNAME_MAX))
+			return ep;
+	return NULL;
+}
+
+int graft_ep_add(struct net *net, struct graft_ep *ep)
+{
+	struct graft_net *gn = graft_pernet(net);
+	int ret = 0;
+
+	mutex_lock(&gn->lock);
+	if (graft_ep_find(gn, ep->name))
+		ret = -EEXIST;
+	else if (gn->count >= GRAFT_EP_PER_NET_MAX)
+		ret = -ENOSPC;
+	else {
+		list_add_tail(&ep->list, &gn->eps);
+		gn->count++;
+	}
+	mutex_unlock(&gn->lock);
+	return ret;
+}
+
+int graft_ep_del(struct net *net, const char *name)
+{
+	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep *ep;
+
+	mutex_lock(&gn->lock);
+	ep = graft_ep_find(gn, name);
+	if (ep) {
+		list_del(&ep->list);
+		gn->count--;
+	}
+	mutex_unlock(&gn->lock);
+	if (!ep)
+		return -ENOENT;
+	graft_ep_free(ep);
+	return 0;
+}
+
+static void graft_target_copy(struct graft_target *t, const struct graft_ep *ep)
+{
+	*t = ep->target;
+	get_net(t->net);
+}
+
+int graft_ep_lookup(struct net *net, const char *name, struct graft_target *t)
+{
+	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep *ep;
+
+	mutex_lock(&gn->lock);
+	ep = graft_ep_find(gn, name);
+	if (ep)
+		graft_target_copy(t, ep);
+	mutex_unlock(&gn->lock);
+	return ep ? 0 : -ENOENT;
+}
+
+int graft_ep_lookup_default(struct net *net, int family, char *name,
+			    struct graft_target *t)
+{
+	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep *ep, *found = NULL;
+
+	mutex_lock(&gn->lock);
+	list_for_each_entry(ep, &gn->eps, list) {
+		if ((ep->target.flags & GRAFT_EP_F_DEFAULT) &&
+		    graft_ep_family(&ep->target) == family) {
+			found = ep;
+			break;
+		}
+	}
+	if (found) {
+		graft_target_copy(t, found);
+		strscpy(name, found->name, AF_GRAFT_EPNAME_MAX);
+	}
+	mutex_unlock(&gn->lock);
+	return found ? 0 : -ENOENT;
+}
+
+int graft_ep_walk(struct net *net, unsigned long *idx,
+		  int (*fn)(const struct graft_ep *ep, void *arg), void *arg)
+{
+	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep *ep;
+	unsigned long i = 0;
+	int ret = 0;
+
+	mutex_lock(&gn->lock);
+	list_for_each_entry(ep, &gn->eps, list) {
+		if (i++ < *idx)
+			continue;
+		ret = fn(ep, arg);
+		if (ret)
+			break;
+		(*idx)++;
+	}
+	mutex_unlock(&gn->lock);
+	return ret;
+}
+
+int graft_ep_get(struct net *net, const char *name,
+		 int (*fn)(const struct graft_ep *ep, void *arg), void *arg)
+{
+	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep *ep;
+	int ret;
+
+	mutex_lock(&gn->lock);
+	ep = graft_ep_find(gn, name);
+	ret = ep ? fn(ep, arg) : -ENOENT;
+	mutex_unlock(&gn->lock);
+	return ret;
+}
+
+static int __net_init graft_net_init(struct net *net)
+{
+	struct graft_net *gn = graft_pernet(net);
+
+	mutex_init(&gn->lock);
+	INIT_LIST_HEAD(&gn->eps);
+	gn->count = 0;
+	return 0;
+}
+
+static void __net_exit graft_net_exit(struct net *net)
+{
+	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep *ep, *tmp;
+	LIST_HEAD(dead);
+
+	mutex_lock(&gn->lock);
+	list_splice_init(&gn->eps, &dead);
+	gn->count = 0;
+	mutex_unlock(&gn->lock);
+	list_for_each_entry_safe(ep, tmp, &dead, list) {
+		list_del(&ep->list);
+		graft_ep_free(ep);
+	}
+}
+
+static struct pernet_operations graft_net_ops = {
+	.init = graft_net_init,
+	.exit = graft_net_exit,
+	.id = &graft_net_id,
+	.size = sizeof(struct graft_net),
+};
+
+int __init graft_ep_init(void)
+{
+	return register_pernet_subsys(&graft_net_ops);
+}
+
+void graft_ep_exit(void)
+{
+	unregister_pernet_subsys(&graft_net_ops);
+}

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers shared by the in-VM scripts (sourced; POSIX sh).
+
+GRAFT_REPO=${GRAFT_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+GRAFT_VM_OUT=${GRAFT_VM_OUT:-$GRAFT_REPO/kernel/build}
+KO=$GRAFT_VM_OUT/af_graft.ko
+
+log() { printf '%s\n' "vm: $*"; }
+
+load_module() {
+	[ "${GRAFT_VM_LOAD:-1}" = 1 ] || return 0
+	dmesg -C
+	insmod "$KO" || { log "insmod $KO failed"; return 1; }
+	log "af_graft loaded"
+}
+
+# dmesg must be free of kernel bugs.
+check_dmesg() {
+	if dmesg | grep -E 'BUG:|WARNING:|Oops|general protection|UBSAN|KASAN|kmemleak|refcount_t:|list_(add|del) corruption' >/tmp/dmesg.bad; then
+		log "FAIL: kernel complained:"
+		dmesg | tail -n 60
+		return 1
+	fi
+	return 0
+}
+
+unload_module() {
+	[ "${GRAFT_VM_LOAD:-1}" = 1 ] || return 0
+	i=0
+	while ! rmmod af_graft 2>/tmp/rmmod.err; do
+		i=$((i + 1))
+		if [ $i -ge 50 ]; then
+			log "FAIL: rmmod af_graft: $(cat /tmp/rmmod.err)"
+			return 1
+		fi
+		sleep 0.2
+	done
+	log "af_graft unloaded"
+}
