@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stress — run under libgraft.so with GRAFT_EGRESS_CONVERT=0.0.0.0/0=ep-out
+ * (the fake broker binds ep-out to 127.0.0.2), against a listener of its
+ * own on 127.0.0.1.
+ *
+ *   stress many N        N grafted TCP connections open at once
+ *   stress threads T S   T threads creating/grafting/closing for S seconds,
+ *                        while the main thread forks children that use
+ *                        sockets too
+ *
+ * Each mode checks that grafted sockets have 127.0.0.2 as local address,
+ * keep O_NONBLOCK/FD_CLOEXEC, and that no descriptor leaks (counted in
+ * /proc/self/fd). Exit status 0 on success.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failures;
+
+#define FAIL(...)                                                            \
+	do {                                                                 \
+		fprintf(stderr, "stress: " __VA_ARGS__);                     \
+		fputc('\n', stderr);                                         \
+		failures++;                                                  \
+	} while (0)
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the DIR's own descriptor */
+}
+
+static struct sockaddr_in loopback(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+/* A listener on 127.0.0.1 (an unmatched bind: not grafted). */
+static int listener(int type, uint16_t *port)
+{
+	struct sockaddr_in a = loopback(0);
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    (type == SOCK_STREAM && listen(s, 4096) < 0) ||
+	    getsockname(s, (struct sockaddr *)&a, &len) < 0) {
+		perror("stress: listener");
+		exit(1);
+	}
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+static bool local_is_grafted(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return false;
+	return a.sin_family == AF_INET &&
+	       a.sin_addr.s_addr == htonl(0x7f000002);
+}
+
+static int wait_connected(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (poll(&p, 1, 5000) != 1)
+		return ETIMEDOUT;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	return err;
+}
+
+static int mode_many(int n)
+{
+	struct rlimit rl;
+	uint16_t port;
+	int *cl, *sv, ls, i, before, high = 0;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)(2 * n + 64)) {
+		fprintf(stderr, "stress: RLIMIT_NOFILE %lu too low for %d\n",
+			(unsigned long)rl.rlim_cur, n);
+		return 1;
+	}
+	cl = calloc((size_t)n, sizeof(int));
+	sv = calloc((size_t)n, sizeof(int));
+	ls = listener(SOCK_STREAM, &port);
+	before = count_fds();
+
+	for (i = 0; i < n; i++) {
+		struct sockaddr_in a = loopback(port);
+		bool nb = i % 2;
+		int rc;
+
+		cl[i] = socket(AF_INET,
+			       SOCK_STREAM | (nb ? SOCK_NONBLOCK | SOCK_CLOEXEC : 0),
+			       0);
+		if (cl[i] < 0) {
+			FAIL("socket %d: %s", i, strerror(errno));
+			return 1;
+		}
+		if (cl[i] > high)
+			high = cl[i];
+		rc = connect(cl[i], (struct sockaddr *)&a, sizeof(a));
+		if (rc < 0 && !(nb && errno == EINPROGRESS)) {
+			FAIL("connect %d: %s", i, strerror(errno));
+			return 1;
+		}
+		if (nb && rc < 0 && wait_connected(cl[i]))
+			FAIL("connect %d did not complete", i);
+		if (!local_is_grafted(cl[i]))
+			FAIL("socket %d (fd %d) is not grafted", i, cl[i]);
+		if (nb != !!(fcntl(cl[i], F_GETFL) & O_NONBLOCK))
+			FAIL("socket %d lost its O_NONBLOCK state", i);
+		if (nb != !!(fcntl(cl[i], F_GETFD) & FD_CLOEXEC))
+			FAIL("socket %d lost its FD_CLOEXEC state", i);
+		sv[i] = accept(ls, NULL, NULL);
+		if (sv[i] < 0) {
+			FAIL("accept %d: %s", i, strerror(errno));
+			return 1;
+		}
+	}
+	/* All open at once: exchange a byte on each. */
+	for (i = 0; i < n; i++) {
+		char c = 'x';
+
+		if (write(cl[i], &c, 1) != 1 || read(sv[i], &c, 1) != 1 ||
+		    c != 'x')
+			FAIL("no data on connection %d", i);
+	}
+	printf("stress: %d grafted connections open at once, highest fd %d\n",
+	       n, high);
+	if (high <= 1024)
+		FAIL("expected descriptors above 1024, highest was %d", high);
+	for (i = 0; i < n; i++) {
+		close(cl[i]);
+		close(sv[i]);
+	}
+	if (count_fds() != before)
+		FAIL("descriptor leak: %d before, %d after", before,
+		     count_fds());
+	close(ls);
+	free(cl);
+	free(sv);
+	return failures ? 1 : 0;
+}
+
+static atomic_bool stop;
+static atomic_long grafts;
+static uint16_t tcp_port, udp_port;
+
+static void *acceptor(void *arg)
+{
+	int ls = *(int *)arg;
+
+	while (!atomic_load(&stop)) {
+		struct pollfd p = { .fd = ls, .events = POLLIN };
+
+		if (poll(&p, 1, 100) == 1) {
+			int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c >= 0)
+				close(c);
+		}
+	}
+	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	long id = (long)arg, iter = 0;
+
+	while (!atomic_load(&stop)) {
+		struct sockaddr_in t = loopback(tcp_port), u = loopback(udp_port);
+		int s, d;
+
+		switch (iter++ % 4) {
+		case 0: /* TCP, grafted by connect() */
+			s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (s < 0 ||
+			    connect(s, (struct sockaddr *)&t, sizeof(t)) < 0)
+				FAIL("thread %ld: connect: %s", id,
+				     strerror(errno));
+			else if (!local_is_grafted(s))
+				FAIL("thread %ld: fd %d not grafted", id, s);
+			else
+				atomic_fetch_add(&grafts, 1);
+			close(s);
+			break;
+		case 1: /* UDP, grafted by sendto(), then dup'ed */
+			s = socket(AF_INET, SOCK_DGRAM, 0);
+			if (s < 0 || sendto(s, "x", 1, 0, (struct sockaddr *)&u,
+					    sizeof(u)) != 1)
+				FAIL("thread %ld: sendto: %s", id,
+				     strerror(errno));
+			else
+				atomic_fetch_add(&grafts, 1);
+			d = fcntl(s, F_DUPFD_CLOEXEC, 0);
+			if (d < 0 || !local_is_grafted(d))
+				FAIL("thread %ld: dup of a grafted fd", id);
+			close(d);
+			close(s);
+			break;
+		case 2: /* options recorded, then a graft by sendmsg() */
+		{
+			int one = 1;
+			struct iovec iov = { .iov_base = "y", .iov_len = 1 };
+			struct msghdr mh = { .msg_name = &u,
+					     .msg_namelen = sizeof(u),
+					     .msg_iov = &iov,
+					     .msg_iovlen = 1 };
+
+			s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one,
+				   sizeof(one));
+			if (sendmsg(s, &mh, 0) != 1)
+				FAIL("thread %ld: sendmsg: %s", id,
+				     strerror(errno));
+			else
+				atomic_fetch_add(&grafts, 1);
+			if (!(fcntl(s, F_GETFL) & O_NONBLOCK))
+				FAIL("thread %ld: O_NONBLOCK lost", id);
+			close(s);
+			break;
+		}
+		default: /* untracked and unmatched sockets */
+			s = socket(AF_UNIX, SOCK_DGRAM, 0);
+			d = socket(AF_INET, SOCK_DGRAM, 0);
+			dup2(s, d);
+			close(s);
+			close(d);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int mode_threads(int nthreads, int seconds)
+{
+	pthread_t acc, *th = calloc((size_t)nthreads, sizeof(*th));
+	int ls, us, before, forks = 0;
+	struct timespec t0, now;
+	long i;
+
+	ls = listener(SOCK_STREAM, &tcp_port);
+	us = listener(SOCK_DGRAM, &udp_port);
+	before = count_fds();
+	pthread_create(&acc, NULL, acceptor, &ls);
+	for (i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, worker, (void *)i);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		/* fork() while other threads hold the library's lock now and
+		 * then: the child must still be able to use sockets. */
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+			close(s);
+			_exit(s >= 0 ? 0 : 3);
+		}
+		if (pid > 0) {
+			if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+			    WEXITSTATUS(st) != 0)
+				FAIL("child %d failed", pid);
+			forks++;
+		}
+		usleep(20000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < seconds);
+
+	atomic_store(&stop, true);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	pthread_join(acc, NULL);
+	printf("stress: %d threads, %ld grafts, %d forks in %d s\n", nthreads,
+	       atomic_load(&grafts), forks, seconds);
+	if (atomic_load(&grafts) < nthreads)
+		FAIL("too few grafts");
+	if (count_fds() != before)
+		FAIL("descriptor leak: %d before, %d after", before,
+		     count_fds());
+	close(ls);
+	close(us);
+	free(th);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "many"))
+		return mode_many(atoi(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "threads"))
+		return mode_threads(atoi(argv[2]), atoi(argv[3]));
+	fprintf(stderr, "usage: stress many N | stress threads T SECONDS\n");
+	return 2;
+}
