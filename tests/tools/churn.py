@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""THREADS threads create, connect, use and close TCP sockets for SECONDS.
+
+usage: churn.py HOST PORT THREADS SECONDS
+Prints "rounds R fds_before B fds_after A". Exits 1 on any failure or if the
+process holds more descriptors at the end than at the start.
+"""
+import os
+import socket
+import sys
+import threading
+import time
+
+host, port, nthreads, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+fds_before = len(os.listdir("/proc/self/fd"))
+deadline = time.monotonic() + seconds
+rounds = [0] * nthreads
+errors = []
+
+def work(i):
+    while time.monotonic() < deadline and not errors:
+        try:
+            s = socket.create_connection((host, port), timeout=10)
+            s.sendall(b"hello")
+            if s.recv(5) != b"hello":
+                raise OSError("bad echo")
+            s.close()
+            rounds[i] += 1
+        except OSError as e:
+            errors.append(f"thread {i}: {e}")
+
+threads = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+fds_after = len(os.listdir("/proc/self/fd"))
+print(f"rounds {sum(rounds)} fds_before {fds_before} fds_after {fds_after}", flush=True)
+if errors:
+    print("churn.py: " + errors[0], file=sys.stderr)
+    sys.exit(1)
+if fds_after > fds_before:
+    print(f"churn.py: descriptor leak: {fds_before} -> {fds_after}", file=sys.stderr)
+    sys.exit(1)
