@@ -112,6 +112,15 @@ static int make_socket(const struct graft_sock_req *rq,
 			goto fail;
 	}
 	port = e->port_off < 0 ? rq->port : base_port + (unsigned)e->port_off;
+	/* An egress graft (dynamic endpoint, no port asked): let connect()
+	 * pick the port, as a real broker should, or bind() has to search
+	 * the whole port range past every TIME_WAIT socket. */
+	if (port == 0 && e->family != AF_UNIX) {
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			   sizeof(one));
+	}
 	len = ep_addr(e, port, &ss);
 	if (e->family == AF_UNIX)
 		unlink(unix_path);
