@@ -137,7 +137,7 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 
 	memset(&u, 0, sizeof(u));
 	do
-		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+		n = graft_real.recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		snprintf(res->msg, sizeof(res->msg),

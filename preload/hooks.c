@@ -475,6 +475,81 @@ passthrough:
 	return nfd;
 }
 
+/*
+ * The family the application expects on fd when its addresses must be
+ * translated (a foreign graft), or 0.
+ */
+static int foreign_family(int fd)
+{
+	struct graft_sock *s;
+	int family = 0;
+
+	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	if (s && s->state == GRAFT_GRAFTED && s->foreign)
+		family = s->family;
+	graft_fdt_unlock();
+	return family;
+}
+
+static ssize_t graft_recvfrom_impl(int fd, void *buf, size_t n, int flags,
+				   struct sockaddr *addr, socklen_t *len)
+{
+	struct sockaddr_storage from, out;
+	socklen_t flen = sizeof(from), olen;
+	int family;
+	ssize_t rc;
+
+	graft_init();
+	if (nothing_tracked() || !addr || !len ||
+	    !(family = foreign_family(fd)))
+		return graft_real.recvfrom(fd, buf, n, flags, addr, len);
+	rc = graft_real.recvfrom(fd, buf, n, flags, (struct sockaddr *)&from,
+				 &flen);
+	if (rc < 0)
+		return rc;
+	if (flen == 0) {
+		*len = 0;
+		return rc;
+	}
+	olen = graft_addr_convert((struct sockaddr *)&from, flen, family,
+				  false, &out);
+	graft_addr_copyout(&out, olen, addr, len);
+	return rc;
+}
+
+static ssize_t graft_recvmsg_impl(int fd, struct msghdr *msg, int flags)
+{
+	struct sockaddr_storage from, out;
+	void *name;
+	socklen_t namelen, olen;
+	int family;
+	ssize_t rc;
+
+	graft_init();
+	if (nothing_tracked() || !msg || !msg->msg_name ||
+	    !(family = foreign_family(fd)))
+		return graft_real.recvmsg(fd, msg, flags);
+	name = msg->msg_name;
+	namelen = msg->msg_namelen;
+	msg->msg_name = &from;
+	msg->msg_namelen = sizeof(from);
+	rc = graft_real.recvmsg(fd, msg, flags);
+	olen = msg->msg_namelen;
+	msg->msg_name = name;
+	msg->msg_namelen = namelen;
+	if (rc < 0)
+		return rc;
+	if (olen == 0) {
+		msg->msg_namelen = 0;
+		return rc;
+	}
+	olen = graft_addr_convert((struct sockaddr *)&from, olen, family,
+				  false, &out);
+	graft_addr_copyout(&out, olen, name, &msg->msg_namelen);
+	return rc;
+}
+
 enum name_kind { NAME_SOCK, NAME_PEER };
 
 static int graft_name_impl(int fd, struct sockaddr *addr, socklen_t *len,
@@ -653,6 +728,19 @@ GRAFT_EXPORT
 int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
 	return graft_sendmmsg_impl(fd, vec, vlen, flags);
+}
+
+GRAFT_EXPORT
+ssize_t recvfrom(int fd, void *__restrict buf, size_t n, int flags,
+		 __SOCKADDR_ARG addr, socklen_t *__restrict len)
+{
+	return graft_recvfrom_impl(fd, buf, n, flags, addr.__sockaddr__, len);
+}
+
+GRAFT_EXPORT
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return graft_recvmsg_impl(fd, msg, flags);
 }
 
 GRAFT_EXPORT

@@ -72,6 +72,8 @@ static void graft_do_init(void)
 	RESOLVE(sendto, true);
 	RESOLVE(sendmsg, true);
 	RESOLVE(sendmmsg, false);
+	RESOLVE(recvfrom, true);
+	RESOLVE(recvmsg, true);
 	RESOLVE(accept, true);
 	RESOLVE(accept4, true);
 	RESOLVE(getsockname, true);

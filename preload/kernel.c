@@ -72,7 +72,13 @@ int graft_kernel_request(const struct graft_request *req,
 	strncpy(sgr.sgr_epname, req->ep, sizeof(sgr.sgr_epname) - 1);
 	if (graft_real.bind(fd, (struct sockaddr *)&sgr, sizeof(sgr)) < 0) {
 		err = errno;
-		snprintf(res->msg, sizeof(res->msg), "%s", strerror(err));
+		if (err == EADDRNOTAVAIL)
+			snprintf(res->msg, sizeof(res->msg),
+				 "no endpoint \"%s\" in this network namespace",
+				 req->ep);
+		else
+			snprintf(res->msg, sizeof(res->msg), "%s",
+				 strerror(err));
 		goto fail;
 	}
 	res->fd = fd;

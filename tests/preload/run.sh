@@ -138,6 +138,43 @@ check "ingress: getsockname() on the unix graft gives the bound address" \
 check "ingress: accept() on the unix graft gives a fake 0.0.0.0 peer" \
 	wait_for grep -q '^0.0.0.0 - - .*"GET /hello.txt' "$T/srvu.log"
 
+# What an INET application may still do on a socket now on a unix endpoint.
+out=$(in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+	GRAFT_INGRESS_CONVERT="127.0.0.1:8006=ep-unix" "$PY" -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 8006))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+print(s.getsockname(), s.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN))' 2>&1)
+check "unix graft: TCP options accepted, SO_DOMAIN and getsockname() say AF_INET" \
+	[ "$out" = "('127.0.0.1', 8006) 2" ]
+
+# UDP: IPv6 app on an IPv4 endpoint, recvfrom()/sendto() translate.
+in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+	GRAFT_INGRESS_CONVERT="[::]:8004=ep-test2" "$PY" -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 8004))
+while True:
+    data, addr = s.recvfrom(100)
+    print(addr[0], flush=True)
+    s.sendto(b"pong:" + data, addr)' >"$T/udp.log" 2>&1 &
+PIDS+=($!)
+out=$("$PY" -c '
+import socket, sys
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.settimeout(0.2)
+for _ in range(25):
+    c.sendto(b"ping", ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(c.recv(100).decode()); break
+    except socket.timeout:
+        pass' $((P + 1)))
+check "udp: IPv6 app on an IPv4 endpoint answers through sendto()" \
+	[ "$out" = "pong:ping" ]
+check "udp: recvfrom() gives the IPv6 app ::ffff:127.0.0.1" \
+	grep -qx "::ffff:127.0.0.1" "$T/udp.log"
+
 # Errors: unknown endpoint, EADDRINUSE, unreachable broker.
 bind_probe() { # bind_probe MAPPING ADDR PORT -> prints errno (0 = bound)
 	in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="${SOCK:-$BROKER}" \
