@@ -12,12 +12,28 @@
  * @module
  */
 
-import { decodeSockaddr, formatSockaddr, parseIPv4, parseIPv6, sockaddrIn, sockaddrIn6, sockaddrUn } from "./addr.ts";
+import {
+  decodeSockaddr,
+  formatSockaddr,
+  parseIPv4,
+  parseIPv6,
+  sockaddrIn,
+  sockaddrIn6,
+  sockaddrUn,
+} from "./addr.ts";
 import { type Endpoint, endpointFromJson, formatEndpoint } from "./endpoint.ts";
 import { C, check, closeFd, Errno, errno, libc, openFd, strerror, SysError } from "./ffi.ts";
 import { netnsIdOfFd, netnsIdOfPath, netnsIdOfPid, netnsKey, withNetns } from "./netns.ts";
 import * as P from "./proto.ts";
-import { acceptNonblock, peerCred, type PeerCred, pollReadable, recvPacket, sendPacket, seqpacketListen } from "./unix.ts";
+import {
+  acceptNonblock,
+  type PeerCred,
+  peerCred,
+  pollReadable,
+  recvPacket,
+  sendPacket,
+  seqpacketListen,
+} from "./unix.ts";
 
 /** Options for {@link Broker}. */
 export interface BrokerOptions {
@@ -97,6 +113,7 @@ export class Broker {
   #wakeWrite = -1;
   #stopping = false;
   #lastGc = 0;
+  readonly #scratch = new Uint8Array(P.PACKET_MAX);
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
 
@@ -155,7 +172,11 @@ export class Broker {
     closeFd(this.#defaultTargetFd);
     closeFd(this.#wakeRead);
     closeFd(this.#wakeWrite);
-    this.#listenFd = this.#defaultTargetFd = this.#wakeRead = this.#wakeWrite = -1;
+    this.#listenFd =
+      this.#defaultTargetFd =
+      this.#wakeRead =
+      this.#wakeWrite =
+        -1;
     try {
       Deno.removeSync(this.#opts.socketPath);
     } catch { /* already gone */ }
@@ -193,7 +214,7 @@ export class Broker {
     for (let i = 0; i < 8; i++) {
       let pkt;
       try {
-        pkt = recvPacket(fd, P.PACKET_MAX, C.MSG_DONTWAIT);
+        pkt = recvPacket(fd, P.PACKET_MAX, C.MSG_DONTWAIT, this.#scratch);
       } catch {
         this.#closeClient(fd);
         return;
@@ -229,7 +250,13 @@ export class Broker {
         const v = new DataView(data.buffer, data.byteOffset, data.length);
         const op = data.length >= 8 ? v.getUint16(6, true) : 0;
         const seq = data.length >= 16 ? v.getUint32(12, true) : 0;
-        this.#reply(client.fd, op, seq, Errno.EPROTO, `broker speaks protocol version ${P.VERSION}: ${why}`);
+        this.#reply(
+          client.fd,
+          op,
+          seq,
+          Errno.EPROTO,
+          `broker speaks protocol version ${P.VERSION}: ${why}`,
+        );
       }
       return false;
     }
@@ -250,7 +277,13 @@ export class Broker {
     } catch (e) {
       // A bug or an unexpected system error: answer, log, keep serving others.
       this.#log(`pid ${client.cred.pid}: internal error: ${(e as Error).message}`);
-      this.#reply(client.fd, hdr.op, hdr.seq, Errno.EPROTO, `broker error: ${(e as Error).message}`);
+      this.#reply(
+        client.fd,
+        hdr.op,
+        hdr.seq,
+        Errno.EPROTO,
+        `broker error: ${(e as Error).message}`,
+      );
       return false;
     }
   }
@@ -283,7 +316,11 @@ export class Broker {
       this.#log(`pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(addr))}`);
     } catch (e) {
       this.stats.refused++;
-      const status = e instanceof Refusal ? e.errno : e instanceof SysError ? e.errno : Errno.EPROTO;
+      const status = e instanceof Refusal
+        ? e.errno
+        : e instanceof SysError
+        ? e.errno
+        : Errno.EPROTO;
       const msg = (e as Error).message;
       this.#log(`pid ${client.cred.pid}: refused ${req.ep}: ${msg}`);
       this.#reply(client.fd, P.Op.SOCKET, hdr.seq, status, msg);
@@ -305,7 +342,10 @@ export class Broker {
       throw new Refusal(Errno.EINVAL, `endpoint ${req.ep}: socket type ${req.type} not supported`);
     }
     if (req.family !== C.AF_INET && req.family !== C.AF_INET6) {
-      throw new Refusal(Errno.EAFNOSUPPORT, `endpoint ${req.ep}: family ${req.family} not supported`);
+      throw new Refusal(
+        Errno.EAFNOSUPPORT,
+        `endpoint ${req.ep}: family ${req.family} not supported`,
+      );
     }
     const ep = stored.ep;
     let family: number, protocol = req.protocol, sa: Uint8Array<ArrayBuffer>;
@@ -334,8 +374,9 @@ export class Broker {
       }
     }
     const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
-    const fd = withNetns(stored.targetFd, () =>
-      check("socket", libc().socket(family, req.type | C.SOCK_CLOEXEC, protocol), what)
+    const fd = withNetns(
+      stored.targetFd,
+      () => check("socket", libc().socket(family, req.type | C.SOCK_CLOEXEC, protocol), what),
     );
     try {
       const allowed = family === C.AF_UNIX ? UNIX_OPTS : ALLOWED_OPTS;
@@ -350,6 +391,16 @@ export class Broker {
       if (forceDual) {
         const zero = new Uint8Array(4);
         check("setsockopt", libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, zero, 4), what);
+      }
+      if (family !== C.AF_UNIX && req.type === C.SOCK_STREAM && portOf(sa) === 0) {
+        // A client socket: let connect() pick the port with the full 4-tuple,
+        // as it would for an unbound socket, instead of reserving one in bind().
+        const one = new Uint8Array([1, 0, 0, 0]);
+        check(
+          "setsockopt",
+          libc().setsockopt(fd, C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT, one, 4),
+          what,
+        );
       }
       if (libc().bind(fd, sa, sa.length) < 0) {
         const e = errno();
@@ -379,7 +430,13 @@ export class Broker {
     }
     const labels = Array.isArray(body.fds) ? body.fds : [];
     if (labels.length !== fds.length) {
-      this.#reply(client.fd, hdr.op, hdr.seq, Errno.EINVAL, "descriptor labels do not match descriptors");
+      this.#reply(
+        client.fd,
+        hdr.op,
+        hdr.seq,
+        Errno.EINVAL,
+        "descriptor labels do not match descriptors",
+      );
       return true;
     }
     const fdFor = (label: string) => {
@@ -390,13 +447,11 @@ export class Broker {
     try {
       // Root may act in any namespace it names; everyone else acts in their own.
       const actFd = root ? fdFor("act") : undefined;
-      const actKey = actFd !== undefined
-        ? netnsKey(netnsIdOfFd(actFd))
-        : (() => {
-          const id = netnsIdOfPid(client.cred.pid);
-          if (!id) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-          return netnsKey(id);
-        })();
+      const actKey = actFd !== undefined ? netnsKey(netnsIdOfFd(actFd)) : (() => {
+        const id = netnsIdOfPid(client.cred.pid);
+        if (!id) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
+        return netnsKey(id);
+      })();
       switch (hdr.op) {
         case P.Op.EP_LIST: {
           const ns = this.#namespaces.get(actKey);
@@ -426,7 +481,9 @@ export class Broker {
           const tfd = fdFor("target");
           const ns = this.#adoptNamespace(actKey, actFd, client.cred.pid);
           // Adopt the target descriptor (or hold our own copy of the default).
-          const targetFd = tfd !== undefined ? tfd : openFd("/proc/self/fd/" + this.#defaultTargetFd);
+          const targetFd = tfd !== undefined
+            ? tfd
+            : openFd("/proc/self/fd/" + this.#defaultTargetFd);
           if (tfd !== undefined) fds.splice(fds.indexOf(tfd), 1);
           ns.endpoints.set(ep.name, { ep, targetFd });
           this.#log(`add ${formatEndpoint(ep)} (ns ${ns.ino})`);
@@ -434,7 +491,9 @@ export class Broker {
           return true;
         }
         case P.Op.EP_DEL: {
-          if (!root) throw new Refusal(Errno.EPERM, "deleting endpoints needs root (CAP_NET_ADMIN)");
+          if (!root) {
+            throw new Refusal(Errno.EPERM, "deleting endpoints needs root (CAP_NET_ADMIN)");
+          }
           const name = String(body.name ?? "");
           const ns = this.#namespaces.get(actKey);
           const stored = ns?.endpoints.get(name);
@@ -451,7 +510,11 @@ export class Broker {
       }
       return false;
     } catch (e) {
-      const status = e instanceof Refusal ? e.errno : e instanceof SysError ? e.errno : Errno.EINVAL;
+      const status = e instanceof Refusal
+        ? e.errno
+        : e instanceof SysError
+        ? e.errno
+        : Errno.EINVAL;
       this.#reply(client.fd, hdr.op, hdr.seq, status, (e as Error).message);
       return true;
     }
@@ -461,7 +524,9 @@ export class Broker {
   #adoptNamespace(key: string, actFd: number | undefined, pid: number): NsEntry {
     let ns = this.#namespaces.get(key);
     if (ns) return ns;
-    const fd = actFd !== undefined ? openFd(`/proc/self/fd/${actFd}`) : openFd(`/proc/${pid}/ns/net`);
+    const fd = actFd !== undefined
+      ? openFd(`/proc/self/fd/${actFd}`)
+      : openFd(`/proc/${pid}/ns/net`);
     const id = netnsIdOfFd(fd);
     if (netnsKey(id) !== key) {
       closeFd(fd);
@@ -528,9 +593,15 @@ function openDefaultTarget(log: (line: string) => void): number {
   try {
     return openFd("/proc/1/ns/net");
   } catch (e) {
-    log(`cannot open PID 1's namespace (${(e as Error).message}); default target is the broker's own`);
+    log(
+      `cannot open PID 1's namespace (${(e as Error).message}); default target is the broker's own`,
+    );
     return openFd("/proc/self/ns/net");
   }
+}
+
+function portOf(sa: Uint8Array): number {
+  return new DataView(sa.buffer, sa.byteOffset, sa.length).getUint16(2, false);
 }
 
 function describe(ep: Endpoint, appPort: number): string {
@@ -553,7 +624,9 @@ function removeStaleUnixSocket(path: string): void {
     if (libc().connect(fd, sa, sa.length) < 0 && errno() === Errno.ECONNREFUSED) {
       Deno.removeSync(path);
     }
-  } catch { /* leave it */ } finally {
+  } catch {
+    /* leave it */
+  } finally {
     closeFd(fd);
   }
 }

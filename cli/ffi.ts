@@ -12,26 +12,35 @@
 const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32" /* errnum */], result: "pointer" },
-  socket: { parameters: ["i32" /* domain */, "i32" /* type */, "i32" /* protocol */], result: "i32" },
-  bind: { parameters: ["i32" /* fd */, "buffer" /* addr */, "u32" /* addrlen */], result: "i32" },
-  connect: {
-    parameters: ["i32" /* fd */, "buffer" /* addr */, "u32" /* addrlen */],
+  socket: {
+    parameters: ["i32", /* domain */ "i32", /* type */ "i32" /* protocol */],
     result: "i32",
   },
-  listen: { parameters: ["i32" /* fd */, "i32" /* backlog */], result: "i32" },
+  bind: { parameters: ["i32", /* fd */ "buffer", /* addr */ "u32" /* addrlen */], result: "i32" },
+  connect: {
+    parameters: ["i32", /* fd */ "buffer", /* addr */ "u32" /* addrlen */],
+    result: "i32",
+  },
+  listen: { parameters: ["i32", /* fd */ "i32" /* backlog */], result: "i32" },
   accept4: {
-    parameters: ["i32" /* fd */, "pointer" /* addr */, "pointer" /* addrlen */, "i32" /* flags */],
+    parameters: ["i32", /* fd */ "pointer", /* addr */ "pointer", /* addrlen */ "i32" /* flags */],
     result: "i32",
   },
   close: { parameters: ["i32" /* fd */], result: "i32" },
-  sendmsg: { parameters: ["i32" /* fd */, "buffer" /* msghdr */, "i32" /* flags */], result: "isize" },
-  recvmsg: { parameters: ["i32" /* fd */, "buffer" /* msghdr */, "i32" /* flags */], result: "isize" },
+  sendmsg: {
+    parameters: ["i32", /* fd */ "buffer", /* msghdr */ "i32" /* flags */],
+    result: "isize",
+  },
+  recvmsg: {
+    parameters: ["i32", /* fd */ "buffer", /* msghdr */ "i32" /* flags */],
+    result: "isize",
+  },
   send: {
-    parameters: ["i32" /* fd */, "buffer" /* buf */, "usize" /* len */, "i32" /* flags */],
+    parameters: ["i32", /* fd */ "buffer", /* buf */ "usize", /* len */ "i32" /* flags */],
     result: "isize",
   },
   recv: {
-    parameters: ["i32" /* fd */, "buffer" /* buf */, "usize" /* len */, "i32" /* flags */],
+    parameters: ["i32", /* fd */ "buffer", /* buf */ "usize", /* len */ "i32" /* flags */],
     result: "isize",
   },
   getsockopt: {
@@ -45,20 +54,20 @@ const SYMBOLS = {
     result: "i32",
   },
   setsockopt: {
-    parameters: ["i32" /* fd */, "i32" /* level */, "i32" /* optname */, "buffer", "u32"],
+    parameters: ["i32", /* fd */ "i32", /* level */ "i32", /* optname */ "buffer", "u32"],
     result: "i32",
   },
   getsockname: {
-    parameters: ["i32" /* fd */, "buffer" /* addr */, "buffer" /* addrlen */],
+    parameters: ["i32", /* fd */ "buffer", /* addr */ "buffer" /* addrlen */],
     result: "i32",
   },
-  setns: { parameters: ["i32" /* fd */, "i32" /* nstype */], result: "i32" },
-  open: { parameters: ["buffer" /* path */, "i32" /* flags */, "u32" /* mode */], result: "i32" },
-  pipe2: { parameters: ["buffer" /* int[2] */, "i32" /* flags */], result: "i32" },
-  write: { parameters: ["i32" /* fd */, "buffer", "usize"], result: "isize" },
-  read: { parameters: ["i32" /* fd */, "buffer", "usize"], result: "isize" },
+  setns: { parameters: ["i32", /* fd */ "i32" /* nstype */], result: "i32" },
+  open: { parameters: ["buffer", /* path */ "i32", /* flags */ "u32" /* mode */], result: "i32" },
+  pipe2: { parameters: ["buffer", /* int[2] */ "i32" /* flags */], result: "i32" },
+  write: { parameters: ["i32", /* fd */ "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", /* fd */ "buffer", "usize"], result: "isize" },
   poll: {
-    parameters: ["buffer" /* struct pollfd[] */, "u64" /* nfds */, "i32" /* timeout ms */],
+    parameters: ["buffer", /* struct pollfd[] */ "u64", /* nfds */ "i32" /* timeout ms */],
     result: "i32",
     nonblocking: true,
   },
@@ -106,6 +115,7 @@ export const C = {
   IPPROTO_IPV6: 41,
   IP_TOS: 1,
   IP_TTL: 2,
+  IP_BIND_ADDRESS_NO_PORT: 24,
   IPV6_V6ONLY: 26,
   IPV6_TCLASS: 67,
   TCP_NODELAY: 1,

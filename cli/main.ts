@@ -102,7 +102,9 @@ export function parseRunArgs(args: string[]): RunArgs {
     else break;
   }
   out.cmd = args.slice(i);
-  if (out.cmd.length === 0) throw new UsageError("graft run: no command given (graft run ... -- CMD)");
+  if (out.cmd.length === 0) {
+    throw new UsageError("graft run: no command given (graft run ... -- CMD)");
+  }
   return out;
 }
 
@@ -110,7 +112,7 @@ function print(line: string): void {
   console.log(line);
 }
 
-async function cmdEp(g: GlobalOptions, args: string[]): Promise<number> {
+function cmdEp(g: GlobalOptions, args: string[]): number {
   const sub = args[0];
   const netnsFd = g.netns !== undefined ? openNetns(g.netns) : undefined;
   try {
@@ -163,7 +165,11 @@ async function cmdRun(g: GlobalOptions, args: string[]): Promise<number> {
       netnsFd,
       backend: backend.kind,
     };
-    checkEndpoints(backend, opts, g.netns !== undefined ? `namespace ${g.netns}` : "this namespace");
+    checkEndpoints(
+      backend,
+      opts,
+      g.netns !== undefined ? `namespace ${g.netns}` : "this namespace",
+    );
     const child = launch(opts);
     if (netnsFd !== undefined) {
       closeFd(netnsFd);
@@ -187,7 +193,9 @@ async function cmdDaemon(g: GlobalOptions, args: string[]): Promise<number> {
     else throw new UsageError(`unknown daemon option "${args[i]}"`);
   }
   if (g.netns !== undefined) throw new UsageError("graft daemon serves every namespace; drop -n");
-  if (Deno.uid() !== 0) throw new GraftError("graft daemon needs root (it creates sockets in other namespaces)");
+  if (Deno.uid() !== 0) {
+    throw new GraftError("graft daemon needs root (it creates sockets in other namespaces)");
+  }
   const gcMs = Number(Deno.env.get("GRAFT_GC_MS") ?? "10000");
   const broker = new Broker({
     socketPath,
@@ -216,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case "ep":
       case "endpoint":
-        return await cmdEp(globals, args);
+        return cmdEp(globals, args);
       case "run":
         return await cmdRun(globals, args);
       case "daemon":

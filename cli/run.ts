@@ -8,12 +8,7 @@
 import type { EndpointBackend } from "./backend.ts";
 import { brokerSocketPath } from "./broker_client.ts";
 import { GraftError } from "./errors.ts";
-import {
-  type EgressMapping,
-  formatEgress,
-  formatIngress,
-  type IngressMapping,
-} from "./mapping.ts";
+import { type EgressMapping, formatEgress, formatIngress, type IngressMapping } from "./mapping.ts";
 import { withNetns } from "./netns.ts";
 
 /** Environment variable names the preload library reads (defined once). */

@@ -92,8 +92,14 @@ export function sendPacket(fd: number, data: Uint8Array, fds: number[] = [], fla
  * Receive one packet of at most `max` bytes. Returns null on end of stream
  * and undefined when a non-blocking socket has nothing to read.
  */
-export function recvPacket(fd: number, max: number, flags = 0): Packet | null | undefined {
-  const buf = new Uint8Array(max);
+export function recvPacket(
+  fd: number,
+  max: number,
+  flags = 0,
+  scratch?: Uint8Array,
+): Packet | null | undefined {
+  // A long-lived server passes one scratch buffer instead of allocating per packet.
+  const buf = scratch && scratch.length >= max ? scratch.subarray(0, max) : new Uint8Array(max);
   const control = new Uint8Array(CMSG_SPACE_FDS);
   const { hdr, keep } = msghdr(buf, control, control.length);
   const n = Number(libc().recvmsg(fd, hdr, flags | C.MSG_CMSG_CLOEXEC));
@@ -113,7 +119,9 @@ export function recvPacket(fd: number, max: number, flags = 0): Packet | null | 
   while (off + CMSG_HDR <= controlLen) {
     const len = Number(cv.getBigUint64(off, true));
     if (len < CMSG_HDR || off + len > controlLen) break;
-    if (cv.getInt32(off + 8, true) === C.SOL_SOCKET && cv.getInt32(off + 12, true) === C.SCM_RIGHTS) {
+    if (
+      cv.getInt32(off + 8, true) === C.SOL_SOCKET && cv.getInt32(off + 12, true) === C.SCM_RIGHTS
+    ) {
       for (let p = off + CMSG_HDR; p + 4 <= off + len; p += 4) fds.push(cv.getInt32(p, true));
     }
     off += (len + 7) & ~7;
@@ -181,7 +189,9 @@ export function seqpacketListen(path: string, mode = 0o666): number {
       closeFd(seqpacketConnect(path));
       live = true;
     } catch { /* nobody listening: stale */ }
-    if (live) throw new SysError("bind", Errno.EADDRINUSE, `a broker is already listening on ${path}`);
+    if (live) {
+      throw new SysError("bind", Errno.EADDRINUSE, `a broker is already listening on ${path}`);
+    }
     Deno.removeSync(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
