@@ -320,6 +320,28 @@ const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
 		    port >= m->port_lo && port <= m->port_hi)
 			return m;
 	}
+	/*
+	 * No IPv6 mapping: an AF_INET6 bind to [::] (dual stack, as iperf3 and
+	 * many servers do by default) or to a v4-mapped ::ffff:a.b.c.d also
+	 * serves IPv4, so the IPv4 mapping for 0.0.0.0 or a.b.c.d applies.
+	 */
+	if (family == AF_INET6) {
+		static const uint8_t any6[16], mapped[12] = { [10] = 0xff, [11] = 0xff };
+		static const uint8_t any4[4];
+		const uint8_t *v4 = NULL;
+
+		if (!memcmp(raw, any6, 16))
+			v4 = any4;
+		else if (!memcmp(raw, mapped, 12))
+			v4 = raw + 12;
+		for (i = 0; v4 && i < maps->nin; i++) {
+			const struct graft_ingress *m = &maps->in[i];
+
+			if (m->family == AF_INET && !memcmp(m->addr, v4, 4) &&
+			    port >= m->port_lo && port <= m->port_hi)
+				return m;
+		}
+	}
 	return NULL;
 }
 
@@ -347,6 +369,15 @@ const struct graft_egress *graft_maps_egress(const struct graft_maps *maps,
 
 	if (!inet_parts(addr, len, &family, &raw, &port))
 		return NULL;
+	if (family == AF_INET6) {
+		/* A v4-mapped destination is an IPv4 one: IPv4 prefixes apply. */
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+		if (!memcmp(raw, mapped, 12)) {
+			family = AF_INET;
+			raw += 12;
+		}
+	}
 	for (i = 0; i < maps->neg; i++) {
 		const struct graft_egress *m = &maps->eg[i];
 
