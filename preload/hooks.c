@@ -91,11 +91,11 @@ static int graft_socket_impl(int domain, int type, int protocol)
 	int fd;
 
 	graft_init();
-	if (graft_cfg.passthrough || !is_tracked_socket(domain, type)) {
-		fd = graft_real.socket(domain, type, protocol);
-		forget_fd(fd);
-		return fd;
-	}
+	/* Not ours: straight through, before any lock. A stale entry on the
+	 * new number (a close we did not see) is caught where it matters,
+	 * see graft_name_impl(). */
+	if (graft_cfg.passthrough || !is_tracked_socket(domain, type))
+		return graft_real.socket(domain, type, protocol);
 	fd = graft_real.socket(domain, type, protocol);
 	if (fd < 0)
 		return fd;
@@ -582,9 +582,14 @@ static int graft_name_impl(int fd, struct sockaddr *addr, socklen_t *len,
 	if (!family)
 		return real(fd, addr, len);
 
-	/* Ask the kernel anyway: its errors (ENOTCONN) are the truth. */
+	/* Ask the kernel anyway: its errors (ENOTCONN) are the truth, and a
+	 * socket of another family is not the one we grafted. */
 	if (real(fd, (struct sockaddr *)&truth, &tlen) < 0)
 		return -1;
+	if (tlen >= sizeof(sa_family_t) && truth.ss_family != host_family) {
+		graft_addr_copyout(&truth, tlen, addr, len);
+		return 0;
+	}
 	if (!have_local)
 		olen = graft_addr_convert((struct sockaddr *)&truth, tlen,
 					  family, false, &out);

@@ -39,7 +39,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$T"
+	if [ "$FAILS" != 0 ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -64,8 +64,27 @@ else
 	in_ns() { "$@"; }
 fi
 
-P=$((20000 + RANDOM % 20000))
-Q=$((P + 10))
+# Ports below the ephemeral range, all free on 127.0.0.1 and ::1.
+ports_free() {
+	"$PY" - "$@" <<'PYEOF'
+import socket, sys
+for p in map(int, sys.argv[1:]):
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(fam, typ)
+            try:
+                s.bind((host, p))
+            except OSError:
+                sys.exit(1)
+            finally:
+                s.close()
+PYEOF
+}
+for i in $(seq 20); do
+	P=$((10000 + RANDOM % 20000))
+	Q=$((P + 10))
+	ports_free "$P" $((P + 1)) $((P + 2)) "$Q" && break
+done
 BROKER=$T/broker.sock
 BLOG=$T/broker.log
 : >"$BLOG"
