@@ -14,6 +14,9 @@
 
 #define MAP_TOKEN_MAX 256
 
+/* ::ffff:0:0/96, the IPv4-mapped IPv6 addresses. */
+static const uint8_t v4mapped_prefix[12] = { [10] = 0xff, [11] = 0xff };
+
 static bool is_sep(char c)
 {
 	return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
@@ -326,13 +329,12 @@ const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
 	 * serves IPv4, so the IPv4 mapping for 0.0.0.0 or a.b.c.d applies.
 	 */
 	if (family == AF_INET6) {
-		static const uint8_t any6[16], mapped[12] = { [10] = 0xff, [11] = 0xff };
-		static const uint8_t any4[4];
+		static const uint8_t any6[16], any4[4];
 		const uint8_t *v4 = NULL;
 
 		if (!memcmp(raw, any6, 16))
 			v4 = any4;
-		else if (!memcmp(raw, mapped, 12))
+		else if (!memcmp(raw, v4mapped_prefix, 12))
 			v4 = raw + 12;
 		for (i = 0; v4 && i < maps->nin; i++) {
 			const struct graft_ingress *m = &maps->in[i];
@@ -371,9 +373,7 @@ const struct graft_egress *graft_maps_egress(const struct graft_maps *maps,
 		return NULL;
 	if (family == AF_INET6) {
 		/* A v4-mapped destination is an IPv4 one: IPv4 prefixes apply. */
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-		if (!memcmp(raw, mapped, 12)) {
+		if (!memcmp(raw, v4mapped_prefix, 12)) {
 			family = AF_INET;
 			raw += 12;
 		}

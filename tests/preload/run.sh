@@ -124,9 +124,10 @@ check "ingress: http.server 0.0.0.0:8000 grafted onto ep-test serves host curl" 
 check "ingress: SO_REUSEADDR set before bind reaches the broker" \
 	grep -q "ep=ep-test family=2 type=1 port=8000 opts=1/2 status=0" "$BLOG"
 
-# IPv6 app on an IPv4 endpoint: peers appear as IPv4-mapped addresses.
+# Dual-stack IPv6 app on an IPv4 endpoint, by the IPv4 mapping for
+# 0.0.0.0: peers appear as IPv4-mapped addresses.
 in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
-	GRAFT_INGRESS_CONVERT="[::]:8001=ep-test2" \
+	GRAFT_INGRESS_CONVERT="0.0.0.0:8001=ep-test2" \
 	"$PY" -m http.server 8001 --bind :: --directory "$T/www" \
 	>"$T/srv46.log" 2>&1 &
 PIDS+=($!)

@@ -76,8 +76,20 @@ static void test_ingress(void)
 	CHECK(!strcmp(in_ep(&m, "::", 65535), "any6"));
 	/* exact address only: 0.0.0.0 does not cover 127.0.0.1 */
 	CHECK(!strcmp(in_ep(&m, "10.0.0.1", 5201), ""));
-	/* an IPv4-mapped address is not the IPv4 address */
-	CHECK(!strcmp(in_ep(&m, "::ffff:0.0.0.0", 5201), ""));
+	/* a v4-mapped bind without an IPv6 mapping for it uses IPv4's */
+	CHECK(!strcmp(in_ep(&m, "::ffff:0.0.0.0", 5201), "ep-test"));
+	graft_maps_free(&m);
+
+	/* without an IPv6 mapping, a dual-stack [::] bind or a v4-mapped one
+	 * uses the IPv4 mapping for 0.0.0.0 or the mapped address */
+	CHECK(graft_maps_parse_ingress(&m, "0.0.0.0:80=v4any 127.0.0.1:81=v4lo")
+	      == 0);
+	CHECK(!strcmp(in_ep(&m, "::", 80), "v4any"));
+	CHECK(!strcmp(in_ep(&m, "::ffff:0.0.0.0", 80), "v4any"));
+	CHECK(!strcmp(in_ep(&m, "::ffff:127.0.0.1", 81), "v4lo"));
+	CHECK(!strcmp(in_ep(&m, "::", 81), ""));
+	CHECK(!strcmp(in_ep(&m, "::1", 81), ""));
+	CHECK(!strcmp(in_ep(&m, "::ffff:127.0.0.1", 80), ""));
 	graft_maps_free(&m);
 
 	/* first listed wins among overlapping ranges */
@@ -144,12 +156,15 @@ static void test_egress(void)
 	CHECK(!strcmp(eg_ep(&m, "2001:db8::1"), "doc6"));
 	CHECK(!strcmp(eg_ep(&m, "2001:db8:1::1"), "doc6b"));
 	CHECK(!strcmp(eg_ep(&m, "2001:db8:2::1"), "doc6"));
-	CHECK(!strcmp(eg_ep(&m, "::ffff:127.0.0.1"), "ep-out6"));
+	/* a v4-mapped destination is an IPv4 one */
+	CHECK(!strcmp(eg_ep(&m, "::ffff:127.0.0.1"), "lo-out4"));
+	CHECK(!strcmp(eg_ep(&m, "::ffff:198.18.0.1"), "ep-out4"));
 	graft_maps_free(&m);
 
 	/* only an IPv6 mapping: IPv4 destinations stay unmatched */
 	CHECK(graft_maps_parse_egress(&m, "::/0=six") == 0);
 	CHECK(!strcmp(eg_ep(&m, "127.0.0.1"), ""));
+	CHECK(!strcmp(eg_ep(&m, "::ffff:127.0.0.1"), ""));
 	CHECK(!strcmp(eg_ep(&m, "::1"), "six"));
 	graft_maps_free(&m);
 
