@@ -1,1 +1,379 @@
-int main(void) { return 0; }
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * graftsock — small AF_GRAFT programs for the in-VM functional test.
+ *
+ *   graftsock tcp-server EP COUNT        bind EP, listen, echo COUNT connections
+ *   graftsock tcp-client EP|- ADDR PORT MSG
+ *                                        (- = no bind: the default endpoint)
+ *   graftsock tcp-refused EP ADDR PORT   non-blocking connect to a closed port:
+ *                                        poll + SO_ERROR must say ECONNREFUSED
+ *   graftsock udp-server EP              answer one datagram with "re:" + data
+ *   graftsock udp-client EP ADDR PORT MSG
+ *   graftsock port-hint EP PORT          dynamic EP + GRAFT_PORT_HINT = PORT
+ *   graftsock bind-fail EP ERRNO         bind must fail with ERRNO (a number)
+ *   graftsock hold EP                    bind, listen, print "held", sleep
+ *
+ * Servers print "ready" once listening/bound.  Every check prints a line and
+ * failures exit 1.  All waits are bounded (SO_RCVTIMEO / poll timeouts).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "uapi/af_graft.h"
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "graftsock: FAIL: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (errno %d: %s)\n", e, strerror(e));
+	va_end(ap);
+	exit(1);
+}
+
+static void timeouts(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		fail("setsockopt(SO_RCVTIMEO/SO_SNDTIMEO)");
+}
+
+static int graft_socket(int type)
+{
+	int fd = socket(AF_GRAFT, type, 0);
+
+	if (fd < 0)
+		fail("socket(AF_GRAFT, %d)", type);
+	return fd;
+}
+
+static int graft_bind(int fd, const char *ep)
+{
+	struct sockaddr_gr sgr;
+
+	memset(&sgr, 0, sizeof(sgr));
+	sgr.sgr_family = AF_GRAFT;
+	strncpy(sgr.sgr_epname, ep, sizeof(sgr.sgr_epname) - 1);
+	return bind(fd, (struct sockaddr *)&sgr, sizeof(sgr));
+}
+
+static socklen_t parse_addr(const char *host, const char *port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(atoi(port));
+		return sizeof(*sin);
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(atoi(port));
+		return sizeof(*sin6);
+	}
+	fprintf(stderr, "graftsock: bad address %s\n", host);
+	exit(2);
+}
+
+static const char *fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
+		snprintf(buf, n, "inet %s:%d", a, ntohs(((struct sockaddr_in *)ss)->sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
+		snprintf(buf, n, "inet6 [%s]:%d", a, ntohs(((struct sockaddr_in6 *)ss)->sin6_port));
+		break;
+	case AF_UNIX:
+		snprintf(buf, n, "unix %s", ((struct sockaddr_un *)ss)->sun_path);
+		break;
+	case AF_GRAFT:
+		snprintf(buf, n, "graft %s", ((struct sockaddr_gr *)ss)->sgr_epname);
+		break;
+	default:
+		snprintf(buf, n, "family %d", ss->ss_family);
+	}
+	return buf;
+}
+
+/* getsockname() gives the endpoint, or the host address when transparent. */
+static void check_names(int fd, const char *ep)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char buf[160];
+	int one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		fail("getsockname");
+	if (ss.ss_family != AF_GRAFT || (ep && strcmp(((struct sockaddr_gr *)&ss)->sgr_epname, ep)))
+		fail("getsockname gave %s, want graft %s", fmt_addr(&ss, buf, sizeof(buf)), ep);
+	printf("getsockname: %s\n", fmt_addr(&ss, buf, sizeof(buf)));
+	if (setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one, sizeof(one)))
+		fail("setsockopt(GRAFT_NAME_TRANSPARENT)");
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		fail("getsockname (transparent)");
+	if (ss.ss_family == AF_GRAFT)
+		fail("transparent getsockname still gives AF_GRAFT");
+	printf("getsockname (transparent): %s\n", fmt_addr(&ss, buf, sizeof(buf)));
+	one = 0;
+	setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one, sizeof(one));
+}
+
+static int tcp_server(const char *ep, int count)
+{
+	int fd = graft_socket(SOCK_STREAM), one = 1, i;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		fail("setsockopt(SO_REUSEADDR) before bind");
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	if (listen(fd, 16))
+		fail("listen");
+	check_names(fd, ep);
+	printf("ready\n");
+	fflush(stdout);
+
+	for (i = 0; i < count; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		char buf[4096], pb[160];
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int c;
+
+		if (poll(&p, 1, 60000) != 1)
+			fail("poll on listening socket (no connection in 60s)");
+		c = accept(fd, (struct sockaddr *)&peer, &plen);
+		if (c < 0)
+			fail("accept");
+		printf("accepted from %s\n", fmt_addr(&peer, pb, sizeof(pb)));
+		check_names(c, ep);
+		timeouts(c, 20000);
+		while ((n = read(c, buf, sizeof(buf))) > 0)
+			if (write(c, buf, n) != n)
+				fail("echo write");
+		if (n < 0)
+			fail("echo read");
+		close(c);
+	}
+	close(fd);
+	return 0;
+}
+
+static int tcp_client(const char *ep, const char *host, const char *port, const char *msg)
+{
+	int fd = graft_socket(SOCK_STREAM), one = 1, val = 0;
+	struct sockaddr_storage ss, peer;
+	socklen_t len = parse_addr(host, port, &ss), plen = sizeof(peer);
+	char buf[4096], pb[160];
+	size_t want = strlen(msg), got = 0;
+	struct timeval t0, t1;
+	ssize_t n;
+
+	/* Stored before bind, replayed on the host socket. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		fail("setsockopt(TCP_NODELAY) before bind");
+	if (strcmp(ep, "-") && graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		fail("connect(%s:%s)", host, port);
+	len = sizeof(val);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &val, &len) || val != 1)
+		fail("TCP_NODELAY not replayed on the host socket (%d)", val);
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen))
+		fail("getpeername");
+	printf("connected to %s\n", fmt_addr(&peer, pb, sizeof(pb)));
+	check_names(fd, strcmp(ep, "-") ? ep : NULL);
+
+	timeouts(fd, 10000);
+	if (write(fd, msg, want) != (ssize_t)want)
+		fail("write");
+	while (got < want && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	buf[got] = 0;
+	if (strcmp(buf, msg))
+		fail("echo mismatch: got '%s'", buf);
+	printf("echo ok: %s\n", buf);
+
+	/* SO_RCVTIMEO set on the graft socket governs the host's recv. */
+	timeouts(fd, 300);
+	gettimeofday(&t0, NULL);
+	n = read(fd, buf, sizeof(buf));
+	gettimeofday(&t1, NULL);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	if (n >= 0 || errno != EAGAIN || ms < 200 || ms > 5000)
+		fail("idle read: n=%zd after %ld ms, want EAGAIN after ~300 ms", n, ms);
+	printf("SO_RCVTIMEO ok (%ld ms)\n", ms);
+	if (shutdown(fd, SHUT_WR))
+		fail("shutdown");
+	close(fd);
+	return 0;
+}
+
+static int tcp_refused(const char *ep, const char *host, const char *port)
+{
+	int fd = socket(AF_GRAFT, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(host, port, &ss);
+	struct pollfd p;
+
+	if (fd < 0)
+		fail("socket");
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	if (!connect(fd, (struct sockaddr *)&ss, len))
+		fail("connect to a closed port succeeded");
+	if (errno != EINPROGRESS && errno != ECONNREFUSED)
+		fail("connect: want EINPROGRESS");
+	p.fd = fd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, 5000) != 1)
+		fail("poll after non-blocking connect");
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		fail("getsockopt(SO_ERROR)");
+	if (err != ECONNREFUSED)
+		fail("SO_ERROR = %d, want ECONNREFUSED", err);
+	printf("non-blocking connect refused, SO_ERROR ok\n");
+	close(fd);
+	return 0;
+}
+
+static int udp_server(const char *ep)
+{
+	int fd = graft_socket(SOCK_DGRAM);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	char buf[2048], out[2100], pb[160];
+	ssize_t n;
+
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	check_names(fd, ep);
+	timeouts(fd, 30000);
+	printf("ready\n");
+	fflush(stdout);
+	n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&peer, &plen);
+	if (n < 0)
+		fail("recvfrom");
+	buf[n] = 0;
+	printf("udp from %s: %s\n", fmt_addr(&peer, pb, sizeof(pb)), buf);
+	n = snprintf(out, sizeof(out), "re:%s", buf);
+	if (sendto(fd, out, n, 0, (struct sockaddr *)&peer, plen) != n)
+		fail("sendto");
+	close(fd);
+	return 0;
+}
+
+static int udp_client(const char *ep, const char *host, const char *port, const char *msg)
+{
+	int fd = graft_socket(SOCK_DGRAM);
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(host, port, &ss);
+	char buf[2048], want[2100];
+	ssize_t n;
+
+	if (strcmp(ep, "-") && graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	timeouts(fd, 10000);
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&ss, len) != (ssize_t)strlen(msg))
+		fail("sendto");
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		fail("recv");
+	buf[n] = 0;
+	snprintf(want, sizeof(want), "re:%s", msg);
+	if (strcmp(buf, want))
+		fail("udp reply '%s', want '%s'", buf, want);
+	printf("udp reply ok: %s\n", buf);
+	close(fd);
+	return 0;
+}
+
+static int port_hint(const char *ep, int port)
+{
+	int fd = graft_socket(SOCK_STREAM), one = 1, got = -1;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(got);
+
+	if (setsockopt(fd, SOL_GRAFT, GRAFT_PORT_HINT, &port, sizeof(port)))
+		fail("setsockopt(GRAFT_PORT_HINT)");
+	if (getsockopt(fd, SOL_GRAFT, GRAFT_PORT_HINT, &got, &len) || got != port)
+		fail("getsockopt(GRAFT_PORT_HINT) = %d", got);
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	if (setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one, sizeof(one)))
+		fail("setsockopt(GRAFT_NAME_TRANSPARENT)");
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		fail("getsockname");
+	if ((ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)&ss)->sin_port) != port) ||
+	    (ss.ss_family == AF_INET6 && ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) != port))
+		fail("host socket not bound to the hinted port %d", port);
+	printf("port hint ok: %d\n", port);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && !strcmp(argv[1], "tcp-server"))
+		return tcp_server(argv[2], atoi(argv[3]));
+	if (argc == 6 && !strcmp(argv[1], "tcp-client"))
+		return tcp_client(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 5 && !strcmp(argv[1], "tcp-refused"))
+		return tcp_refused(argv[2], argv[3], argv[4]);
+	if (argc == 3 && !strcmp(argv[1], "udp-server"))
+		return udp_server(argv[2]);
+	if (argc == 6 && !strcmp(argv[1], "udp-client"))
+		return udp_client(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 4 && !strcmp(argv[1], "port-hint"))
+		return port_hint(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "bind-fail")) {
+		int fd = graft_socket(SOCK_STREAM);
+
+		if (!graft_bind(fd, argv[2]))
+			fail("bind(%s) succeeded, want errno %s", argv[2], argv[3]);
+		if (errno != atoi(argv[3]))
+			fail("bind(%s): want errno %s", argv[2], argv[3]);
+		printf("bind(%s) refused: %s\n", argv[2], strerror(errno));
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "hold")) {
+		int fd = graft_socket(SOCK_STREAM);
+
+		if (graft_bind(fd, argv[2]) || listen(fd, 1))
+			fail("bind/listen(%s)", argv[2]);
+		printf("held\n");
+		fflush(stdout);
+		sleep(600);
+		return 0;
+	}
+	fprintf(stderr, "usage: see the comment at the top of graftsock.c\n");
+	return 2;
+}

@@ -1,0 +1,231 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# AF_GRAFT sockets, end to end, inside the VM.
+#
+#   +--------------------------------------------------------------+
+#   | init netns ("host"): lo 127.0.0.1 ::1                         |
+#   |   socat / python clients and servers, plain AF_INET/AF_UNIX   |
+#   |        ^ host sockets live here                               |
+#   +--------|-----------------------------------------------------+
+#            | graft (one network stack, no veth)
+#   +--------|-------------+   +------------------+  +---------------+
+#   | $C1: lo only          |   | $C2: lo only      |  | $C3: lo only   |
+#   |  endpoints ep-*        |   |  no endpoints     |  |  ep-hold       |
+#   |  graftsock programs    |   |  (isolation)      |  |  (netns del)   |
+#   +-----------------------+   +------------------+  +---------------+
+#
+# Every wait is bounded; every namespace is removed in cleanup.
+. "$(dirname "$0")/lib.sh"
+set -u
+
+BIN=$GRAFT_VM_OUT/tests
+NL=$BIN/nltest
+GS=$BIN/graftsock
+C1=gt-c1-$$
+C2=gt-c2-$$
+C3=gt-c3-$$
+T=$(mktemp -d /tmp/gt.XXXXXX)
+UNIXPATH=$T/unix.sock
+PIDS=""
+FAILS=0
+
+cleanup() {
+	for n in $C1 $C2 $C3; do kill $(ip netns pids "$n" 2>/dev/null) 2>/dev/null; done
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for n in $C1 $C2 $C3; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+START=$(date +%s)
+pass() { log "ok   [$(( $(date +%s) - START ))s] $*"; }
+fail() { log "FAIL $*"; FAILS=$((FAILS + 1)); }
+check() { # check DESCRIPTION CMD...
+	d=$1; shift
+	if "$@" >"$T/out" 2>&1; then pass "$d"; else fail "$d"; sed 's/^/     | /' "$T/out"; fi
+}
+n1() { ip netns exec "$C1" "$@"; }
+n2() { ip netns exec "$C2" "$@"; }
+n3() { ip netns exec "$C3" "$@"; }
+bg() { # bg LOGNAME CMD... : run in background, remember its pid
+	name=$1; shift
+	"$@" >"$T/$name.log" 2>&1 &
+	PIDS="$PIDS $!"
+	LASTPID=$!
+}
+wait_for() { # wait_for LOGNAME PATTERN
+	i=0
+	while ! grep -q "$2" "$T/$1.log" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -ge 150 ]; then
+			log "timeout waiting for '$2' in $1.log:"; sed 's/^/     | /' "$T/$1.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+wait_pid() { # wait_pid PID : bounded wait, status of the process
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -ge 300 ] && { kill "$1"; log "killed $1 after 30s"; }
+		sleep 0.1
+	done
+	wait "$1"
+}
+expect_out() { # expect_out WANT CMD... : CMD's stdout must be WANT
+	want=$1; shift
+	got=$("$@" 2>&1)
+	[ "$got" = "$want" ] || { echo "got '$got', want '$want'"; return 1; }
+}
+udp_echo_host() { # a host UDP server answering "re:" + data once
+	python3 -c '
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(30)
+print("ready", flush=True)
+d, a = s.recvfrom(2048)
+s.sendto(b"re:" + d, a)
+' "$@"
+}
+
+for n in $C1 $C2 $C3; do
+	ip netns add "$n" && ip -n "$n" link set lo up || { log "cannot create $n"; exit 1; }
+done
+
+# ---- endpoints (defined in C1, pointing at the init namespace) -------------
+check "add endpoints in $C1" sh -c "
+	ip netns exec $C1 $NL add ep-srv ipv4 127.0.0.1 18080 &&
+	ip netns exec $C1 $NL add ep-out ipv4 127.0.0.1 dynamic default &&
+	ip netns exec $C1 $NL add ep-udp ipv4 127.0.0.1 18081 &&
+	ip netns exec $C1 $NL add ep-udpc ipv4 127.0.0.1 dynamic &&
+	ip netns exec $C1 $NL add ep-v6 ipv6 ::1 18082 &&
+	ip netns exec $C1 $NL add ep-out6 ipv6 ::1 dynamic &&
+	ip netns exec $C1 $NL add ep-unix unix $UNIXPATH &&
+	ip netns exec $C1 $NL add ep-hint ipv4 127.0.0.1 dynamic"
+n1 "$NL" show >"$T/show.txt"
+check "$C1 lists its 8 endpoints" test "$(wc -l <"$T/show.txt")" = 8
+# nltest appends the target's nsid (0: the init namespace as seen from C1).
+check "show uses the seed format" grep -qx "ep-srv type ipv4 addr 127.0.0.1 port 18080 nsid 0" "$T/show.txt"
+check "init namespace has no endpoints" expect_out "" "$NL" show
+check "$C2 has no endpoints" expect_out "" n2 "$NL" show
+
+# ---- TCP server in C1, clients on the host ---------------------------------
+bg srv n1 "$GS" tcp-server ep-srv 2
+SRV=$LASTPID
+if wait_for srv ready; then
+	check "host client 1 echoes through the graft server" \
+		expect_out hello-1 sh -c 'printf hello-1 | timeout 10 socat -t2 - TCP:127.0.0.1:18080'
+	check "nothing listens on 127.0.0.1:18080 inside $C1" \
+		sh -c "! ip netns exec $C1 timeout 5 socat -u /dev/null TCP:127.0.0.1:18080"
+	check "host client 2 echoes through the graft server" \
+		expect_out hello-2 sh -c 'printf hello-2 | timeout 10 socat -t2 - TCP:127.0.0.1:18080'
+	check "graft server: names and accepts" wait_pid "$SRV"
+	check "accepted peer is a host address" grep -q "accepted from inet 127.0.0.1:" "$T/srv.log"
+	check "getsockname gives the endpoint" grep -q "getsockname: graft ep-srv" "$T/srv.log"
+	check "transparent getsockname gives the host address" \
+		grep -q "getsockname (transparent): inet 127.0.0.1:18080" "$T/srv.log"
+else
+	fail "graft TCP server did not start"
+fi
+
+# ---- TCP clients in C1, servers on the host --------------------------------
+bg echo4 timeout 60 socat TCP4-LISTEN:18090,bind=127.0.0.1,reuseaddr,fork EXEC:cat
+bg echo6 timeout 60 socat TCP6-LISTEN:18092,bind=[::1],reuseaddr,fork EXEC:cat
+sleep 0.5
+check "TCP client via dynamic endpoint ep-out" n1 "$GS" tcp-client ep-out 127.0.0.1 18090 hello-out
+check "TCP client via the default endpoint (no bind)" n1 "$GS" tcp-client - 127.0.0.1 18090 hello-default
+check "IPv6 TCP client via ep-out6" n1 "$GS" tcp-client ep-out6 ::1 18092 hello-v6
+check "non-blocking connect refused: poll + SO_ERROR" n1 "$GS" tcp-refused ep-out 127.0.0.1 18099
+check "default endpoint has no IPv6 match: EDESTADDRREQ" \
+	sh -c "ip netns exec $C1 $GS tcp-client - ::1 18092 x 2>&1 | grep -q 'errno 89'"
+
+# ---- IPv6 server ------------------------------------------------------------
+bg srv6 n1 "$GS" tcp-server ep-v6 1
+SRV6=$LASTPID
+if wait_for srv6 ready; then
+	check "host IPv6 client echoes through the graft server" \
+		expect_out hello-six sh -c 'printf hello-six | timeout 10 socat -t2 - TCP6:[::1]:18082'
+	check "graft IPv6 server exits cleanly" wait_pid "$SRV6"
+else
+	fail "graft IPv6 server did not start"
+fi
+
+# ---- UDP both ways ----------------------------------------------------------
+bg usrv n1 "$GS" udp-server ep-udp
+USRV=$LASTPID
+if wait_for usrv ready; then
+	check "host UDP client gets the graft server's answer" \
+		expect_out re:ping sh -c 'printf ping | timeout 10 socat -t2 - UDP4:127.0.0.1:18081'
+	check "graft UDP server exits cleanly" wait_pid "$USRV"
+else
+	fail "graft UDP server did not start"
+fi
+bg uecho udp_echo_host 127.0.0.1 18091
+UECHO=$LASTPID
+if wait_for uecho ready; then
+	check "UDP client in $C1 via ep-udpc" n1 "$GS" udp-client ep-udpc 127.0.0.1 18091 pong
+	wait_pid "$UECHO" >/dev/null
+else
+	fail "host UDP server did not start"
+fi
+
+# ---- unix path endpoint -----------------------------------------------------
+bg usock n1 "$GS" tcp-server ep-unix 1
+USOCK=$LASTPID
+if wait_for usock ready; then
+	check "host unix client echoes through the graft server" \
+		expect_out hello-unix sh -c "printf hello-unix | timeout 10 socat -t2 - UNIX-CONNECT:$UNIXPATH"
+	check "graft unix server exits cleanly" wait_pid "$USOCK"
+else
+	fail "graft unix server did not start"
+fi
+
+# ---- options ----------------------------------------------------------------
+check "GRAFT_PORT_HINT binds the dynamic endpoint to port 18777" n1 "$GS" port-hint ep-hint 18777
+
+# ---- isolation --------------------------------------------------------------
+check "$C2 cannot bind ep-srv (EADDRNOTAVAIL)" n2 "$GS" bind-fail ep-srv 99
+check "init namespace cannot bind ep-srv (EADDRNOTAVAIL)" "$GS" bind-fail ep-srv 99
+check "deleting ep-hint" n1 "$NL" del ep-hint
+check "deleted endpoint cannot be bound" n1 "$GS" bind-fail ep-hint 99
+
+# ---- an endpoint targeting another namespace (C2) --------------------------
+bg sleeper n2 sleep 60
+i=0; C2PID=""
+while [ -z "$C2PID" ] && [ $i -lt 50 ]; do C2PID=$(ip netns pids "$C2" | head -n1); sleep 0.1; i=$((i + 1)); done
+check "add ep-c2 in $C1 targeting $C2 by pid" n1 "$NL" add ep-c2 ipv4 127.0.0.1 18100 pid "$C2PID"
+check "ep-c2 shows its netns pid and nsid" sh -c "ip netns exec $C1 $NL get ep-c2 | grep -q 'netns $C2PID nsid'"
+bg srvc2 n1 "$GS" tcp-server ep-c2 1
+SRVC2=$LASTPID
+if wait_for srvc2 ready; then
+	check "client inside $C2 reaches the graft server of $C1" \
+		expect_out via-c2 sh -c "printf via-c2 | ip netns exec $C2 timeout 10 socat -t2 - TCP:127.0.0.1:18100"
+	check "graft server on ep-c2 exits cleanly" wait_pid "$SRVC2"
+else
+	fail "graft server on ep-c2 did not start"
+fi
+kill "$C2PID" 2>/dev/null
+
+# ---- namespace deletion -----------------------------------------------------
+check "add ep-hold in $C3" n3 "$NL" add ep-hold ipv4 127.0.0.1 18200
+bg hold n3 "$GS" hold ep-hold
+HOLD=$LASTPID
+if wait_for hold held; then
+	check "host sees the held listener" sh -c 'ss -ltn | grep -q 127.0.0.1:18200'
+	HOLDERS=$(ip netns pids "$C3")
+	check "ip netns del $C3 with a grafted socket open" ip netns del "$C3"
+	kill $HOLDERS "$HOLD"; wait "$HOLD" 2>/dev/null
+	i=0; while ss -ltn | grep -q 127.0.0.1:18200 && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	check "host socket released after the process exits" sh -c '! ss -ltn | grep -q 127.0.0.1:18200'
+else
+	fail "hold did not start"
+fi
+check "ip netns del $C2 (still referenced by ep-c2)" ip netns del "$C2"
+check "ip netns del $C1 with 8 endpoints defined" ip netns del "$C1"
+
+log "test-sock: $FAILS failure(s)"
+[ "$FAILS" = 0 ]
