@@ -1,31 +1,191 @@
 /**
  * The kernel backend: endpoints kept by af_graft.ko, managed over the generic
- * netlink family "af_graft".
+ * netlink family "af_graft" (see kernel/uapi/af_graft.h for every command and
+ * attribute). Requests act in the namespace the netlink socket was created
+ * in, so `-n NETNS` simply opens the socket there.
  *
  * @module
  */
 
-import type { EndpointBackend } from "./backend.ts";
+import { formatIP, parseIPv4, parseIPv6 } from "./addr.ts";
+import type { EndpointBackend, Where } from "./backend.ts";
+import type { Endpoint } from "./endpoint.ts";
 import { GraftError } from "./errors.ts";
+import { closeFd, Errno } from "./ffi.ts";
+import {
+  attr,
+  AttrWriter,
+  concat,
+  genlHeader,
+  NETLINK_GENERIC,
+  NetlinkError,
+  NetlinkSocket,
+  NLM_F,
+  parseAttrs,
+  resolveGenlFamily,
+} from "./netlink.ts";
+import { openNetns } from "./netns.ts";
 
-/** True when the af_graft module is loaded on this host. */
+/** The generic netlink family name af_graft.ko registers. */
+export const GENL_NAME = "af_graft";
+const GENL_VERSION = 1;
+
+/** Commands and attributes, mirrored from kernel/uapi/af_graft.h. */
+export const Cmd = { EP_ADD: 1, EP_DEL: 2, EP_GET: 3 } as const;
+/** Endpoint attributes. */
+export const A = {
+  NAME: 1,
+  TYPE: 2,
+  ADDR: 3,
+  PORT: 4,
+  FLAGS: 5,
+  PATH: 6,
+  NETNS_PID: 7,
+  NETNS_FD: 8,
+  NETNSID: 9,
+} as const;
+/** Endpoint types. */
+export const EpType = { IPV4: 1, IPV6: 2, UNIX: 3 } as const;
+/** Endpoint flags. */
+export const EpFlag = { DYNAMIC_PORT: 1, DEFAULT: 2 } as const;
+
+/** True when the af_graft generic netlink family exists (the module is loaded). */
 export function kernelAvailable(): boolean {
   try {
-    Deno.statSync("/sys/module/af_graft");
-    return true;
+    const sock = new NetlinkSocket(NETLINK_GENERIC);
+    try {
+      return resolveGenlFamily(sock, GENL_NAME) !== undefined;
+    } finally {
+      sock.close();
+    }
   } catch {
     return false;
   }
 }
 
-function unavailable(): never {
-  throw new GraftError("the kernel backend's netlink client is not built yet");
+function withFamily<T>(where: Where, fn: (sock: NetlinkSocket, family: number) => T): T {
+  const sock = new NetlinkSocket(NETLINK_GENERIC, where.netnsFd);
+  try {
+    const family = resolveGenlFamily(sock, GENL_NAME);
+    if (family === undefined) {
+      throw new GraftError("kernel backend unavailable: the af_graft module is not loaded");
+    }
+    return fn(sock, family);
+  } finally {
+    sock.close();
+  }
 }
 
-/** Endpoint operations against the kernel module. */
+/** Turn a kernel refusal into the same one-line wording the broker uses. */
+function explain(e: unknown, name: string, op: "add" | "del" | "show"): never {
+  if (!(e instanceof NetlinkError)) throw e;
+  const why = e.extack ? ` (kernel: ${e.extack})` : "";
+  switch (e.errno) {
+    case Errno.EPERM:
+      throw new GraftError(
+        `${op === "del" ? "deleting" : "adding"} endpoints needs root (CAP_NET_ADMIN)${why}`,
+        1,
+        e.errno,
+      );
+    case Errno.EEXIST:
+      throw new GraftError(`endpoint ${name} already exists in this namespace${why}`, 1, e.errno);
+    case Errno.ENOENT:
+      throw new GraftError(`no endpoint "${name}" in this namespace${why}`, 1, e.errno);
+    default:
+      throw new GraftError(`kernel refused to ${op} endpoint ${name}: ${e.message}`, 1, e.errno);
+  }
+}
+
+/** Encode an endpoint as EP_ADD attributes. */
+export function endpointAttrs(ep: Endpoint, netnsFd?: number): Uint8Array {
+  const w = new AttrWriter().str(A.NAME, ep.name);
+  if (ep.type === "unix") {
+    w.u8(A.TYPE, EpType.UNIX).str(A.PATH, ep.path);
+  } else {
+    const bytes = ep.type === "ipv4" ? parseIPv4(ep.addr)! : parseIPv6(ep.addr)!;
+    w.u8(A.TYPE, ep.type === "ipv4" ? EpType.IPV4 : EpType.IPV6).raw(A.ADDR, bytes);
+    if (ep.port === "dynamic") w.u32(A.FLAGS, EpFlag.DYNAMIC_PORT);
+    else w.u16(A.PORT, ep.port);
+  }
+  if (netnsFd !== undefined) w.u32(A.NETNS_FD, netnsFd);
+  return w.bytes();
+}
+
+/** Decode one EP_GET reply into an endpoint. */
+export function endpointFromAttrs(payload: Uint8Array): Endpoint {
+  const a = parseAttrs(payload);
+  const name = attr.str(a.get(A.NAME));
+  const type = attr.u8(a.get(A.TYPE));
+  if (!name || type === undefined) {
+    throw new GraftError("kernel sent an endpoint without name or type");
+  }
+  const pid = attr.u32(a.get(A.NETNS_PID));
+  const nsid = attr.s32(a.get(A.NETNSID));
+  const netns = pid !== undefined ? String(pid) : nsid !== undefined ? `nsid:${nsid}` : undefined;
+  const where = netns !== undefined ? { netns } : {};
+  if (type === EpType.UNIX) {
+    return { name, type: "unix", path: attr.str(a.get(A.PATH)) ?? "", ...where };
+  }
+  const addr = a.get(A.ADDR);
+  if (!addr || (addr.length !== 4 && addr.length !== 16)) {
+    throw new GraftError(`kernel sent endpoint ${name} with a bad address`);
+  }
+  const flags = attr.u32(a.get(A.FLAGS)) ?? 0;
+  const port = flags & EpFlag.DYNAMIC_PORT ? "dynamic" as const : attr.u16(a.get(A.PORT)) ?? 0;
+  return {
+    name,
+    type: type === EpType.IPV4 ? "ipv4" : "ipv6",
+    addr: formatIP(addr),
+    port,
+    ...where,
+  };
+}
+
+/** Endpoint operations against af_graft.ko. */
 export const kernelBackend: EndpointBackend = {
   kind: "kernel",
-  add: unavailable,
-  del: unavailable,
-  list: unavailable,
+  add(ep, where) {
+    const target = ep.netns !== undefined ? openNetns(ep.netns) : undefined;
+    try {
+      withFamily(where, (sock, family) => {
+        const payload = concat(genlHeader(Cmd.EP_ADD, GENL_VERSION), endpointAttrs(ep, target));
+        try {
+          sock.request(family, NLM_F.ACK, payload, "af_graft");
+        } catch (e) {
+          explain(e, ep.name, "add");
+        }
+      });
+    } finally {
+      if (target !== undefined) closeFd(target);
+    }
+  },
+  del(name, where) {
+    withFamily(where, (sock, family) => {
+      const payload = concat(
+        genlHeader(Cmd.EP_DEL, GENL_VERSION),
+        new AttrWriter().str(A.NAME, name).bytes(),
+      );
+      try {
+        sock.request(family, NLM_F.ACK, payload, "af_graft");
+      } catch (e) {
+        explain(e, name, "del");
+      }
+    });
+  },
+  list(where) {
+    return withFamily(where, (sock, family) => {
+      let replies;
+      try {
+        replies = sock.request(
+          family,
+          NLM_F.DUMP,
+          genlHeader(Cmd.EP_GET, GENL_VERSION),
+          "af_graft",
+        );
+      } catch (e) {
+        explain(e, "*", "show");
+      }
+      return replies.map((m) => endpointFromAttrs(m.payload.subarray(4)));
+    });
+  },
 };
