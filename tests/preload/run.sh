@@ -224,6 +224,14 @@ out=$(bind_probe "0.0.0.0:9000=ep-test" 127.0.0.1 9000 2>"$T/err")
 ok=0; [ "$out" = 0 ] && [ ! -s "$T/err" ] && ok=1
 check "ingress: an unmatched bind() passes through silently" [ $ok = 1 ]
 
+# Kernel backend without the module: a clean failure, same errno.
+out=$(GRAFT_BACKEND=kernel bind_probe "0.0.0.0:9000=ep-test" 0.0.0.0 9000 2>"$T/err")
+ok=0
+[ "$out" = 99 ] && [ "$(wc -l <"$T/err")" = 1 ] &&
+	grep -q "^libgraft: cannot graft 0.0.0.0:9000 onto endpoint ep-test: cannot create an AF_GRAFT socket" "$T/err" &&
+	ok=1
+check "kernel backend: no af_graft module gives EADDRNOTAVAIL and one line" [ $ok = 1 ]
+
 # Bad mapping entries: one line each, the rest still used.
 out=$(graft_env GRAFT_INGRESS_CONVERT="bogus,0.0.0.0:1=ok" \
 	GRAFT_EGRESS_CONVERT="10.0.0.0/99=x" "$PY" -c 'pass' 2>&1)
