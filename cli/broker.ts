@@ -117,6 +117,7 @@ export class Broker {
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
 
+  /** A broker that will listen on `opts.socketPath`. */
   constructor(opts: BrokerOptions) {
     this.#opts = { idleMs: 10_000, gcMs: 10_000, ...opts };
   }
@@ -386,7 +387,13 @@ export class Broker {
         if (forceDual && o.level === C.IPPROTO_IPV6 && o.name === C.IPV6_V6ONLY) continue;
         if (family === C.AF_INET && o.level === C.IPPROTO_IPV6) continue;
         const val = o.value.slice();
-        check("setsockopt", libc().setsockopt(fd, o.level, o.name, val, val.length), what);
+        if (libc().setsockopt(fd, o.level, o.name, val, val.length) < 0) {
+          const e = errno();
+          // An option the endpoint's family does not know is skipped, as the kernel backend does.
+          if (e !== Errno.ENOPROTOOPT) {
+            throw new Refusal(e, `${what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
+          }
+        }
       }
       if (forceDual) {
         const zero = new Uint8Array(4);

@@ -109,7 +109,7 @@ export interface BrokerStatus {
 }
 
 /** Ask the broker for its state. */
-export function brokerStatus(path = brokerSocketPath()): BrokerStatus {
+export function brokerStatus(path: string = brokerSocketPath()): BrokerStatus {
   const out = brokerRequest(P.Op.STATUS, {}, [], path);
   const nss = Array.isArray(out.namespaces) ? out.namespaces : [];
   return {

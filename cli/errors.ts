@@ -11,6 +11,7 @@ export class GraftError extends Error {
   /** The errno behind the failure, when there is one. */
   readonly errno?: number;
 
+  /** A failure with a one-line message; `exitCode` 1 (failure) or 2 (usage). */
   constructor(message: string, exitCode = 1, errno?: number) {
     super(message);
     this.name = "GraftError";
@@ -21,6 +22,7 @@ export class GraftError extends Error {
 
 /** Bad usage: a malformed argument or an impossible combination (exit 2). */
 export class UsageError extends GraftError {
+  /** A usage mistake, described in one line. */
   constructor(message: string) {
     super(message, 2);
     this.name = "UsageError";
@@ -29,6 +31,7 @@ export class UsageError extends GraftError {
 
 /** The broker refused a request or could not be reached. */
 export class BrokerError extends GraftError {
+  /** A broker refusal with its errno, when the broker sent one. */
   constructor(message: string, errno?: number) {
     super(message, 1, errno);
     this.name = "BrokerError";

@@ -206,6 +206,7 @@ export class SysError extends Error {
   /** The call that failed, e.g. `"bind"`. */
   readonly syscall: string;
 
+  /** A failure of `syscall` with `errno`; `context` names what was being done. */
   constructor(syscall: string, errno: number, context?: string) {
     super(`${context ? context + ": " : ""}${syscall}: ${strerror(errno)}`);
     this.name = "SysError";

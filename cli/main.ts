@@ -12,7 +12,9 @@ import { GraftError, UsageError } from "./errors.ts";
 import { closeFd } from "./ffi.ts";
 import { type EgressMapping, type IngressMapping, parseEgress, parseIngress } from "./mapping.ts";
 import { openNetns } from "./netns.ts";
-import { checkEndpoints, launch, waitForwarding } from "./run.ts";
+import { checkEndpoints, launch, preloadPath, setPreloadPath, waitForwarding } from "./run.ts";
+import { embeddedPreload, preloadVersion } from "./embedded.ts";
+import { kernelAvailable } from "./kernel_backend.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `usage: graft [-n NETNS] [--backend auto|kernel|broker] [-j|--json] COMMAND ...
@@ -216,10 +218,44 @@ async function cmdDaemon(g: GlobalOptions, args: string[]): Promise<number> {
   return 0;
 }
 
+async function cmdVersion(g: GlobalOptions): Promise<number> {
+  let preload: string | undefined;
+  let preloadFile: string | undefined;
+  try {
+    preloadFile = preloadPath();
+    preload = preloadVersion(await Deno.readFile(preloadFile));
+  } catch { /* not built */ }
+  let kernel: string | undefined;
+  if (kernelAvailable()) {
+    try {
+      kernel = Deno.readTextFileSync("/sys/module/af_graft/version").trim();
+    } catch {
+      kernel = "loaded (no version)";
+    }
+  }
+  if (g.json) {
+    print(
+      JSON.stringify({
+        graft: VERSION,
+        preload: preload ?? null,
+        preloadFile: preloadFile ?? null,
+        kernel: kernel ?? null,
+      }),
+    );
+  } else {
+    print(`graft ${VERSION}`);
+    print(`libgraft.so ${preload ?? "not found"}${preloadFile ? ` (${preloadFile})` : ""}`);
+    print(`af_graft.ko ${kernel ?? "not loaded"}`);
+  }
+  return 0;
+}
+
 /** Run the command line; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   try {
     const { globals, rest } = parseGlobals(argv);
+    const embedded = await embeddedPreload();
+    if (embedded) setPreloadPath(embedded);
     const [cmd, ...args] = rest;
     switch (cmd) {
       case "ep":
@@ -230,8 +266,7 @@ export async function main(argv: string[]): Promise<number> {
       case "daemon":
         return await cmdDaemon(globals, args);
       case "version":
-        print(`graft ${VERSION}`);
-        return 0;
+        return await cmdVersion(globals);
       case "help":
         print(USAGE);
         return 0;

@@ -45,6 +45,7 @@ const CTRL_ATTR_FAMILY_NAME = 2;
 export class NetlinkError extends GraftError {
   /** The kernel's extended-ack text, if it sent one. */
   readonly extack?: string;
+  /** A refusal with `errnoValue` and the kernel's extended-ack text. */
   constructor(errnoValue: number, extack?: string, what = "netlink request") {
     super(
       `${what}: ${extack ? extack + " (" + strerror(errnoValue) + ")" : strerror(errnoValue)}`,
