@@ -248,6 +248,15 @@ out=$(curl -s --max-time 5 --unix-socket "$TMP/app.sock" http://graft/token.txt)
 [[ $out == "$TOKEN" ]] && pass "host curl --unix-socket reached python3 http.server in $C1" || fail "unix endpoint: $out"
 
 # ---------------------------------------------------------------------------
+section "library: a program using only mod.ts"
+P_EX=$(free_port)
+echo "served through mod.ts" >"$TMP/www/index.html"
+out=$(timeout 60 "$ROOT/.tools/bin/deno" run --allow-all --quiet "$ROOT/examples/graft_server.ts" "$C1" "$P_EX" "$TMP/www" 2>&1)
+[[ $out == "ex-web: served through mod.ts" ]] && pass "examples/graft_server.ts grafted a server from $C1 and fetched it" ||
+	fail "mod.ts example: $out"
+[[ -z $(g -n "$C1" ep show ex-web 2>/dev/null) ]] && pass "the example removed its endpoint" || fail "ex-web left behind"
+
+# ---------------------------------------------------------------------------
 section "isolation: $C2 cannot use $C1's endpoints"
 expect_fail "graft -n $C2 run -i ...=ep-test" 1 'ep-test' -- "$GRAFT" --backend "$BACKEND" -n "$C2" run -i 0.0.0.0:5201=ep-test -- true
 LIB=${GRAFT_PRELOAD:-$ROOT/preload/build/libgraft.so}

@@ -37,3 +37,12 @@ unload_module() {
 	done
 	log "af_graft unloaded"
 }
+
+# Deno (the graft CLI) needs a writable DENO_DIR; the repo's is on the
+# read-only 9p root, so work on a tmpfs copy.
+prepare_deno() {
+	src=$GRAFT_REPO/.tools/deno-dir
+	[ -d "$src" ] || return 0
+	[ -d /tmp/deno-dir ] || cp -a "$src" /tmp/deno-dir 2>/dev/null || return 0
+	export DENO_DIR=/tmp/deno-dir
+}

@@ -6,6 +6,7 @@
 cd "$GRAFT_REPO" || exit 1
 rc=0
 load_module || exit 1
+prepare_deno
 for t in "$GRAFT_REPO"/tests/kernel/test-*.sh; do
 	[ -e "$t" ] || continue
 	log "=== $(basename "$t")"

@@ -4,6 +4,7 @@
 # command's, or 1 if the kernel complained or the module would not unload.
 . "$(dirname "$0")/lib.sh"
 load_module || exit 1
+prepare_deno
 "$@"
 rc=$?
 log "command exited with $rc"

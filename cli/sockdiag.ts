@@ -1,0 +1,553 @@
+/**
+ * Reading sockets through NETLINK_SOCK_DIAG, as `ss` does, without `ss`:
+ * TCP and UDP over IPv4 and IPv6 (inet_diag, with `struct tcp_info` for byte
+ * counters) and Unix sockets (unix_diag).
+ *
+ * A sock_diag socket answers for the network namespace it was created in, so
+ * {@link dumpSockets} reads the sockets of the calling thread's namespace; run
+ * it under `withNetns` to read another one.
+ *
+ * The encoders and decoders are pure functions over bytes (tested without a
+ * kernel); the receive loop checks sequence numbers and port ids, follows
+ * NLM_F_MULTI to NLMSG_DONE, validates every length, and turns NLMSG_ERROR
+ * (and a negative NLMSG_DONE) into a {@link NetlinkError} carrying the errno
+ * and the kernel's extended-ack text.
+ *
+ * @module
+ */
+
+import { formatIP } from "./addr.ts";
+import { C, check, closeFd, errno, errnoName, libc, strerror, SysError } from "./ffi.ts";
+
+/** Netlink protocol number of sock_diag. */
+export const NETLINK_SOCK_DIAG = 4;
+/** The one sock_diag request type: dump or get sockets of a family. */
+export const SOCK_DIAG_BY_FAMILY = 20;
+
+const NLMSG_HDRLEN = 16;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_MULTI = 0x2;
+const NLM_F_DUMP_INTR = 0x10;
+const NLM_F_DUMP = 0x300;
+const NLM_F_CAPPED = 0x100;
+const NLM_F_ACK_TLVS = 0x200;
+const NLMSGERR_ATTR_MSG = 1;
+const SOL_NETLINK = 270;
+const NETLINK_EXT_ACK = 11;
+
+/** inet_diag: attribute carrying `struct tcp_info`. */
+const INET_DIAG_INFO = 2;
+/** Size of `struct inet_diag_req_v2`. */
+const INET_DIAG_REQ_LEN = 56;
+/** Size of `struct inet_diag_msg`. */
+const INET_DIAG_MSG_LEN = 72;
+/** Size of `struct unix_diag_req`. */
+const UNIX_DIAG_REQ_LEN = 24;
+/** Size of `struct unix_diag_msg`. */
+const UNIX_DIAG_MSG_LEN = 16;
+
+const UNIX_DIAG_NAME = 0;
+const UNIX_DIAG_PEER = 2;
+const UNIX_DIAG_RQLEN = 4;
+const UDIAG_SHOW_NAME = 0x1;
+const UDIAG_SHOW_PEER = 0x4;
+const UDIAG_SHOW_RQLEN = 0x10;
+
+/** Offsets in `struct tcp_info` (linux/tcp.h) of the RFC 4898 byte counters. */
+const TCPI_BYTES_ACKED = 120;
+const TCPI_BYTES_RECEIVED = 128;
+/** tcpi_bytes_sent (Linux 4.19+): payload bytes sent, retransmissions included. */
+const TCPI_BYTES_SENT = 200;
+
+/** TCP states by number (include/net/tcp_states.h), as `ss` names them. */
+const TCP_STATES: Record<number, string> = {
+  1: "ESTAB",
+  2: "SYN-SENT",
+  3: "SYN-RECV",
+  4: "FIN-WAIT-1",
+  5: "FIN-WAIT-2",
+  6: "TIME-WAIT",
+  7: "UNCONN",
+  8: "CLOSE-WAIT",
+  9: "LAST-ACK",
+  10: "LISTEN",
+  11: "CLOSING",
+  12: "NEW-SYN-RECV",
+  13: "BOUND",
+};
+
+/**
+ * States asked for: everything that can belong to a descriptor. TIME-WAIT and
+ * the two SYN-RECV kinds are mini-sockets without an inode; leaving them out
+ * keeps a busy host's dump small. Bit 13 (bound, not yet listening or
+ * connected) is dumped by kernels since 6.3 and ignored by older ones.
+ */
+export const TCP_STATES_WANTED = 0xffffffff & ~((1 << 6) | (1 << 3) | (1 << 12));
+
+/** The transport protocols sock_diag is asked about. */
+export type DiagProto = "tcp" | "udp" | "unix";
+
+/** One socket as sock_diag reports it. */
+export interface DiagSocket {
+  /** tcp, udp or unix. */
+  proto: DiagProto;
+  /** Address family of the socket. */
+  family: "ipv4" | "ipv6" | "unix";
+  /** The socket's inode: what /proc/PID/fd shows as `socket:[INODE]`. */
+  inode: number;
+  /** State as `ss` names it: LISTEN, ESTAB, UNCONN, ... */
+  state: string;
+  /** Owner uid (inet sockets). */
+  uid?: number;
+  /** Local address (inet). */
+  localAddr?: string;
+  /** Local port (inet). */
+  localPort?: number;
+  /** Remote address (inet). */
+  remoteAddr?: string;
+  /** Remote port (inet). */
+  remotePort?: number;
+  /** Bound path (unix); abstract names start with "@". */
+  path?: string;
+  /** Unix socket type: stream, dgram or seqpacket. */
+  unixType?: string;
+  /** Inode of the connected peer (unix). */
+  peerInode?: number;
+  /** Payload bytes sent (TCP: tcpi_bytes_sent, or tcpi_bytes_acked on old kernels). */
+  bytesSent?: number;
+  /** Bytes acknowledged by the peer (TCP, tcpi_bytes_acked; counts the SYN). */
+  bytesAcked?: number;
+  /** Bytes received (TCP, tcpi_bytes_received). */
+  bytesReceived?: number;
+  /** Receive queue length. */
+  rqueue?: number;
+  /** Send queue length. */
+  wqueue?: number;
+}
+
+/** A failed netlink request: the kernel's errno and its extended-ack text. */
+export class NetlinkError extends Error {
+  /** The positive errno value. */
+  readonly errno: number;
+  /** The errno's symbolic name. */
+  readonly code: string;
+  /** The kernel's extended acknowledgement message, if it sent one. */
+  readonly extack?: string;
+
+  constructor(what: string, errnoValue: number, extack?: string) {
+    super(`${what}: ${strerror(errnoValue)}${extack ? ` (${extack})` : ""}`);
+    this.name = "NetlinkError";
+    this.errno = errnoValue;
+    this.code = errnoName(errnoValue);
+    this.extack = extack;
+  }
+}
+
+/** A netlink message whose bytes could not be made sense of. */
+export class MalformedMessageError extends Error {
+  constructor(message: string) {
+    super(`malformed sock_diag message: ${message}`);
+    this.name = "MalformedMessageError";
+  }
+}
+
+const align4 = (n: number) => (n + 3) & ~3;
+
+/** Frame a payload as one netlink message (header, then the payload, padded). */
+export function nlmsg(type: number, flags: number, seq: number, payload: Uint8Array): Uint8Array {
+  const len = NLMSG_HDRLEN + payload.length;
+  const out = new Uint8Array(align4(len));
+  const v = new DataView(out.buffer);
+  v.setUint32(0, len, true);
+  v.setUint16(4, type, true);
+  v.setUint16(6, flags, true);
+  v.setUint32(8, seq, true);
+  v.setUint32(12, 0, true); // to the kernel
+  out.set(payload, NLMSG_HDRLEN);
+  return out;
+}
+
+/**
+ * An inet_diag dump request (`struct inet_diag_req_v2`) for one family and
+ * protocol; for TCP it asks for `struct tcp_info` too.
+ */
+export function inetDiagRequest(
+  seq: number,
+  family: number,
+  protocol: number,
+  states: number = TCP_STATES_WANTED,
+): Uint8Array {
+  const req = new Uint8Array(INET_DIAG_REQ_LEN);
+  const v = new DataView(req.buffer);
+  v.setUint8(0, family);
+  v.setUint8(1, protocol);
+  v.setUint8(2, protocol === C.IPPROTO_TCP ? 1 << (INET_DIAG_INFO - 1) : 0);
+  v.setUint32(4, states >>> 0, true);
+  // The socket id (48 bytes) stays zero: a dump matches every socket.
+  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, req);
+}
+
+/** A unix_diag dump request (`struct unix_diag_req`) for every state. */
+export function unixDiagRequest(seq: number): Uint8Array {
+  const req = new Uint8Array(UNIX_DIAG_REQ_LEN);
+  const v = new DataView(req.buffer);
+  v.setUint8(0, C.AF_UNIX);
+  v.setUint32(4, 0xffffffff, true);
+  v.setUint32(12, UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, true);
+  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, req);
+}
+
+/** One received netlink message. */
+export interface NlMessage {
+  /** nlmsg_type. */
+  type: number;
+  /** nlmsg_flags. */
+  flags: number;
+  /** nlmsg_seq. */
+  seq: number;
+  /** nlmsg_pid: the port id the message is for. */
+  portid: number;
+  /** The bytes after the header, up to nlmsg_len. */
+  payload: Uint8Array;
+}
+
+/** Split a datagram into netlink messages, validating every length. */
+export function parseMessages(buf: Uint8Array): NlMessage[] {
+  const out: NlMessage[] = [];
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  while (off < buf.length) {
+    if (buf.length - off < NLMSG_HDRLEN) {
+      throw new MalformedMessageError(`${buf.length - off} trailing bytes, shorter than a header`);
+    }
+    const len = v.getUint32(off, true);
+    if (len < NLMSG_HDRLEN || len > buf.length - off) {
+      throw new MalformedMessageError(`nlmsg_len ${len} with ${buf.length - off} bytes left`);
+    }
+    out.push({
+      type: v.getUint16(off + 4, true),
+      flags: v.getUint16(off + 6, true),
+      seq: v.getUint32(off + 8, true),
+      portid: v.getUint32(off + 12, true),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += Math.min(align4(len), buf.length - off);
+  }
+  return out;
+}
+
+/**
+ * Parse a run of netlink attributes (`struct rtattr`/`struct nlattr`) into a
+ * map from type (flag bits masked off) to payload. Every length is checked.
+ */
+export function parseAttrs(buf: Uint8Array): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  while (buf.length - off >= 4) {
+    const len = v.getUint16(off, true);
+    const type = v.getUint16(off + 2, true) & 0x3fff;
+    if (len < 4 || len > buf.length - off) {
+      throw new MalformedMessageError(`attribute ${type} length ${len}, ${buf.length - off} left`);
+    }
+    out.set(type, buf.subarray(off + 4, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+/** The errno and extended-ack text of an NLMSG_ERROR (or negative NLMSG_DONE) payload. */
+export function parseError(msg: NlMessage): { errno: number; extack?: string } {
+  if (msg.payload.length < 4) throw new MalformedMessageError("error message without a code");
+  const v = new DataView(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+  const code = v.getInt32(0, true);
+  let extack: string | undefined;
+  if (msg.flags & NLM_F_ACK_TLVS) {
+    let off = 4;
+    if (msg.type === NLMSG_ERROR) {
+      // The request's header follows, and its payload too unless capped.
+      if (msg.payload.length < 4 + NLMSG_HDRLEN) {
+        throw new MalformedMessageError("error message without the request's header");
+      }
+      const reqLen = v.getUint32(4, true);
+      off += msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(reqLen);
+    }
+    if (off <= msg.payload.length) {
+      const text = parseAttrs(msg.payload.subarray(off)).get(NLMSGERR_ATTR_MSG);
+      if (text) extack = cString(text);
+    }
+  }
+  return { errno: -code, extack };
+}
+
+function cString(b: Uint8Array): string {
+  const nul = b.indexOf(0);
+  return new TextDecoder().decode(nul >= 0 ? b.subarray(0, nul) : b);
+}
+
+function u64(v: DataView, off: number): number {
+  return Number(v.getBigUint64(off, true));
+}
+
+/** Decode one `struct inet_diag_msg` and its attributes. */
+export function decodeInetDiag(payload: Uint8Array, proto: "tcp" | "udp"): DiagSocket {
+  if (payload.length < INET_DIAG_MSG_LEN) {
+    throw new MalformedMessageError(`inet_diag_msg of ${payload.length} bytes`);
+  }
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const af = v.getUint8(0);
+  if (af !== C.AF_INET && af !== C.AF_INET6) {
+    throw new MalformedMessageError(`inet_diag_msg of family ${af}`);
+  }
+  const alen = af === C.AF_INET ? 4 : 16;
+  const state = v.getUint8(1);
+  const s: DiagSocket = {
+    proto,
+    family: af === C.AF_INET ? "ipv4" : "ipv6",
+    inode: v.getUint32(68, true),
+    state: TCP_STATES[state] ?? `state-${state}`,
+    uid: v.getUint32(64, true),
+    localAddr: formatIP(payload.slice(8, 8 + alen)),
+    localPort: v.getUint16(4, false),
+    remoteAddr: formatIP(payload.slice(24, 24 + alen)),
+    remotePort: v.getUint16(6, false),
+    rqueue: v.getUint32(56, true),
+    wqueue: v.getUint32(60, true),
+  };
+  const attrs = parseAttrs(payload.subarray(INET_DIAG_MSG_LEN));
+  const info = attrs.get(INET_DIAG_INFO);
+  if (proto === "tcp" && info && info.length >= TCPI_BYTES_RECEIVED + 8) {
+    const iv = new DataView(info.buffer, info.byteOffset, info.byteLength);
+    s.bytesAcked = u64(iv, TCPI_BYTES_ACKED);
+    s.bytesReceived = u64(iv, TCPI_BYTES_RECEIVED);
+    s.bytesSent = info.length >= TCPI_BYTES_SENT + 8 ? u64(iv, TCPI_BYTES_SENT) : s.bytesAcked;
+  }
+  return s;
+}
+
+const UNIX_TYPES: Record<number, string> = { 1: "stream", 2: "dgram", 5: "seqpacket" };
+
+/** Decode one `struct unix_diag_msg` and its attributes. */
+export function decodeUnixDiag(payload: Uint8Array): DiagSocket {
+  if (payload.length < UNIX_DIAG_MSG_LEN) {
+    throw new MalformedMessageError(`unix_diag_msg of ${payload.length} bytes`);
+  }
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const type = v.getUint8(1);
+  const state = v.getUint8(2);
+  const s: DiagSocket = {
+    proto: "unix",
+    family: "unix",
+    inode: v.getUint32(4, true),
+    state: TCP_STATES[state] ?? `state-${state}`,
+    unixType: UNIX_TYPES[type] ?? `type-${type}`,
+  };
+  const attrs = parseAttrs(payload.subarray(UNIX_DIAG_MSG_LEN));
+  const name = attrs.get(UNIX_DIAG_NAME);
+  if (name && name.length > 0) {
+    s.path = name[0] === 0
+      ? "@" + new TextDecoder().decode(name.subarray(1))
+      : cString(name);
+  }
+  const peer = attrs.get(UNIX_DIAG_PEER);
+  if (peer) {
+    if (peer.length !== 4) throw new MalformedMessageError(`UNIX_DIAG_PEER of ${peer.length}`);
+    const ino = new DataView(peer.buffer, peer.byteOffset, 4).getUint32(0, true);
+    if (ino) s.peerInode = ino;
+  }
+  const rq = attrs.get(UNIX_DIAG_RQLEN);
+  if (rq) {
+    if (rq.length !== 8) throw new MalformedMessageError(`UNIX_DIAG_RQLEN of ${rq.length}`);
+    const qv = new DataView(rq.buffer, rq.byteOffset, 8);
+    s.rqueue = qv.getUint32(0, true);
+    s.wqueue = qv.getUint32(4, true);
+  }
+  return s;
+}
+
+/**
+ * Feed the messages of one received datagram to `onMessage`; returns true
+ * when the dump is complete. Messages must carry `seq` and be addressed to
+ * `portid`; anything else is a protocol error.
+ */
+export function handleDumpMessages(
+  msgs: NlMessage[],
+  seq: number,
+  portid: number,
+  what: string,
+  onMessage: (payload: Uint8Array) => void,
+): boolean {
+  for (const m of msgs) {
+    if (m.seq !== seq || (portid !== 0 && m.portid !== portid)) {
+      throw new NetlinkError(
+        `${what}: reply for seq ${m.seq} port ${m.portid}, expected seq ${seq} port ${portid}`,
+        71, // EPROTO
+      );
+    }
+    if (m.type === NLMSG_ERROR) {
+      const { errno, extack } = parseError(m);
+      if (errno === 0) return true; // an acknowledgement ends the exchange
+      throw new NetlinkError(what, errno, extack);
+    }
+    if (m.type === NLMSG_DONE) {
+      if (m.payload.length >= 4) {
+        const { errno, extack } = parseError(m);
+        if (errno > 0) throw new NetlinkError(what, errno, extack);
+      }
+      return true;
+    }
+    if (m.flags & NLM_F_DUMP_INTR) {
+      throw new NetlinkError(`${what}: dump interrupted by a concurrent change`, 4 /* EINTR */);
+    }
+    onMessage(m.payload);
+    if (!(m.flags & NLM_F_MULTI)) return true;
+  }
+  return false;
+}
+
+const RECV_BUF = 1 << 16;
+
+/** A NETLINK_SOCK_DIAG socket in the calling thread's namespace. */
+export class DiagConnection {
+  readonly #fd: number;
+  readonly #portid: number;
+  #seq: number;
+  readonly #buf = new Uint8Array(RECV_BUF);
+
+  /** Open the socket; it belongs to the namespace of the calling thread. */
+  constructor() {
+    const fd = check(
+      "socket",
+      libc().socket(C.AF_NETLINK, C.SOCK_RAW | C.SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
+      "NETLINK_SOCK_DIAG",
+    );
+    try {
+      const one = new Uint8Array(4);
+      new DataView(one.buffer).setInt32(0, 1, true);
+      libc().setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4); // best effort
+      const tv = new Uint8Array(16);
+      new DataView(tv.buffer).setBigInt64(0, 5n, true); // a dump never takes 5 s
+      check("setsockopt", libc().setsockopt(fd, C.SOL_SOCKET, C.SO_RCVTIMEO, tv, 16));
+      const sa = new Uint8Array(12);
+      new DataView(sa.buffer).setUint16(0, C.AF_NETLINK, true);
+      check("bind", libc().bind(fd, sa, sa.length), "netlink");
+      const len = new Uint8Array(4);
+      new DataView(len.buffer).setUint32(0, 12, true);
+      check("getsockname", libc().getsockname(fd, sa, len), "netlink");
+      this.#portid = new DataView(sa.buffer).getUint32(4, true);
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+    this.#fd = fd;
+    this.#seq = Math.floor(Math.random() * 0x7fffffff) + 1;
+  }
+
+  /** Close the socket. */
+  close(): void {
+    closeFd(this.#fd);
+  }
+
+  /** Send a request built for sequence number `seq` and collect the dump's payloads. */
+  dump(build: (seq: number) => Uint8Array, what: string, onMessage: (p: Uint8Array) => void) {
+    const seq = this.#seq++;
+    const req = build(seq) as Uint8Array<ArrayBuffer>;
+    const n = Number(libc().send(this.#fd, req, BigInt(req.length), 0));
+    if (n < 0) throw new SysError("send", errno(), what);
+    if (n !== req.length) throw new NetlinkError(`${what}: short send`, 71);
+    for (;;) {
+      const r = Number(libc().recv(this.#fd, this.#buf, BigInt(this.#buf.length), C.MSG_TRUNC));
+      if (r < 0) {
+        const e = errno();
+        if (e === 4) continue; // EINTR
+        throw new SysError("recv", e, what);
+      }
+      if (r > this.#buf.length) throw new NetlinkError(`${what}: reply of ${r} bytes truncated`, 90);
+      if (r === 0) throw new NetlinkError(`${what}: empty reply`, 71);
+      const msgs = parseMessages(this.#buf.subarray(0, r));
+      if (handleDumpMessages(msgs, seq, this.#portid, what, onMessage)) return;
+    }
+  }
+
+  /** Every TCP or UDP socket of one family. */
+  inet(family: number, protocol: number): DiagSocket[] {
+    const proto = protocol === C.IPPROTO_TCP ? "tcp" : "udp";
+    const out: DiagSocket[] = [];
+    const what = `sock_diag ${proto}${family === C.AF_INET6 ? "6" : ""} dump`;
+    this.dump((seq) => inetDiagRequest(seq, family, protocol), what, (p) => {
+      out.push(decodeInetDiag(p, proto));
+    });
+    return out;
+  }
+
+  /** Every Unix socket. */
+  unix(): DiagSocket[] {
+    const out: DiagSocket[] = [];
+    this.dump((seq) => unixDiagRequest(seq), "sock_diag unix dump", (p) => {
+      out.push(decodeUnixDiag(p));
+    });
+    return out;
+  }
+}
+
+/** The result of reading one namespace's sockets. */
+export interface SocketDump {
+  /** Every socket found. */
+  sockets: DiagSocket[];
+  /** One line per part that could not be read (e.g. udp_diag not loaded). */
+  errors: string[];
+}
+
+/**
+ * Every TCP, UDP (IPv4 and IPv6) and Unix socket of the calling thread's
+ * network namespace. A protocol the kernel cannot dump is reported in
+ * `errors` and the others are still read.
+ */
+export function dumpSockets(protos: DiagProto[] = ["tcp", "udp", "unix"]): SocketDump {
+  const conn = new DiagConnection();
+  const sockets: DiagSocket[] = [];
+  const errors: string[] = [];
+  const attempt = (fn: () => DiagSocket[]) => {
+    try {
+      for (const s of fn()) sockets.push(s);
+    } catch (e) {
+      if (e instanceof NetlinkError || e instanceof SysError || e instanceof MalformedMessageError) {
+        errors.push(e.message);
+      } else throw e;
+    }
+  };
+  try {
+    for (const p of protos) {
+      if (p === "unix") attempt(() => conn.unix());
+      else {
+        const ipproto = p === "tcp" ? C.IPPROTO_TCP : C.IPPROTO_UDP;
+        attempt(() => conn.inet(C.AF_INET, ipproto));
+        attempt(() => conn.inet(C.AF_INET6, ipproto));
+      }
+    }
+  } finally {
+    conn.close();
+  }
+  return { sockets, errors };
+}
+
+/** `127.0.0.1:80`, `[::1]:80`, a Unix path, or `*` for an unset address. */
+export function formatLocal(s: DiagSocket): string {
+  if (s.proto === "unix") return s.path ?? "*";
+  return hostPort(s.localAddr ?? "", s.localPort ?? 0, s.family);
+}
+
+/** The remote end: address and port, or `*` when unconnected. */
+export function formatRemote(s: DiagSocket): string {
+  if (s.proto === "unix") return s.peerInode ? `peer ${s.peerInode}` : "*";
+  const addr = s.remoteAddr ?? "";
+  if ((addr === "0.0.0.0" || addr === "::") && !s.remotePort) return "*";
+  return hostPort(addr, s.remotePort ?? 0, s.family);
+}
+
+function hostPort(addr: string, port: number, family: string): string {
+  const p = port ? String(port) : "*";
+  return family === "ipv6" ? `[${addr}]:${p}` : `${addr}:${p}`;
+}
