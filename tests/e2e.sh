@@ -346,19 +346,24 @@ out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run -e 127.0.0.0/8=ep-ou
 broker_fds() { ls "/proc/$BROKER_PID/fd" | wc -l; }
 broker_rss() { awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status"; }
 if ((QUICK == 0)); then
-	# Warm the broker up first, so the measured run compares steady states.
-	timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 3 >/dev/null 2>&1
-	sleep 1
-	[[ -n $BROKER_PID ]] && { fds0=$(broker_fds); rss0=$(broker_rss); }
-	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 10 2>&1)
+	churn() { timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 "$1" 2>&1; }
+	# Warm the broker up first: its JavaScript heap grows to a working size.
+	churn 5 >/dev/null
+	[[ -n $BROKER_PID ]] && fds0=$(broker_fds)
+	out=$(churn 10)
 	[[ $? -eq 0 && $out == rounds* ]] && pass "16 threads for 10 s, no fd leak in the app: $out" || fail "churn: $out"
 	if [[ -n $BROKER_PID ]]; then
-		sleep 1
+		sleep 0.5
 		fds1=$(broker_fds)
 		rss1=$(broker_rss)
-		((fds1 <= fds0)) && pass "broker descriptors $fds0 -> $fds1" || fail "broker leaked descriptors: $fds0 -> $fds1"
-		# The broker's heap settles after a burst; allow GC noise, not growth per connection.
-		((rss1 - rss0 < 16384)) && pass "broker RSS $rss0 -> $rss1 KiB" || fail "broker memory grew: $rss0 -> $rss1 KiB"
+		((fds1 <= fds0)) && pass "broker descriptors $fds0 -> $fds1 across the churn" || fail "broker leaked descriptors: $fds0 -> $fds1"
+		# Another 5 s of the same load: a per-connection leak keeps growing, a warm heap does not.
+		out=$(churn 5)
+		sleep 0.5
+		rss2=$(broker_rss)
+		rounds=$(awk '{print $2}' <<<"$out")
+		((rss2 - rss1 < 12288)) && pass "broker RSS steady under load: $rss1 -> $rss2 KiB over $rounds more grafts" ||
+			fail "broker memory grew: $rss1 -> $rss2 KiB over $rounds grafts"
 	fi
 fi
 
