@@ -347,9 +347,7 @@ export function decodeUnixDiag(payload: Uint8Array): DiagSocket {
   const attrs = parseAttrs(payload.subarray(UNIX_DIAG_MSG_LEN));
   const name = attrs.get(UNIX_DIAG_NAME);
   if (name && name.length > 0) {
-    s.path = name[0] === 0
-      ? "@" + new TextDecoder().decode(name.subarray(1))
-      : cString(name);
+    s.path = name[0] === 0 ? "@" + new TextDecoder().decode(name.subarray(1)) : cString(name);
   }
   const peer = attrs.get(UNIX_DIAG_PEER);
   if (peer) {
@@ -464,7 +462,9 @@ export class DiagConnection {
         if (e === 4) continue; // EINTR
         throw new SysError("recv", e, what);
       }
-      if (r > this.#buf.length) throw new NetlinkError(`${what}: reply of ${r} bytes truncated`, 90);
+      if (r > this.#buf.length) {
+        throw new NetlinkError(`${what}: reply of ${r} bytes truncated`, 90);
+      }
       if (r === 0) throw new NetlinkError(`${what}: empty reply`, 71);
       const msgs = parseMessages(this.#buf.subarray(0, r));
       if (handleDumpMessages(msgs, seq, this.#portid, what, onMessage)) return;
@@ -513,7 +513,9 @@ export function dumpSockets(protos: DiagProto[] = ["tcp", "udp", "unix"]): Socke
     try {
       for (const s of fn()) sockets.push(s);
     } catch (e) {
-      if (e instanceof NetlinkError || e instanceof SysError || e instanceof MalformedMessageError) {
+      if (
+        e instanceof NetlinkError || e instanceof SysError || e instanceof MalformedMessageError
+      ) {
         errors.push(e.message);
       } else throw e;
     }
