@@ -248,6 +248,21 @@ out=$(curl -s --max-time 5 --unix-socket "$TMP/app.sock" http://graft/token.txt)
 [[ $out == "$TOKEN" ]] && pass "host curl --unix-socket reached python3 http.server in $C1" || fail "unix endpoint: $out"
 
 # ---------------------------------------------------------------------------
+section "an endpoint whose target is another namespace (netns $C2)"
+P_T=$(free_port)
+g -n "$C1" ep add ep-far type ipv4 addr 127.0.0.1 port "$P_T" netns "$C2" || fail "adding ep-far"
+[[ $(g -n "$C1" ep show ep-far) == "ep-far type ipv4 addr 127.0.0.1 port $P_T netns "* ]] &&
+	pass "ep show names the target namespace" || fail "ep-far shows as: $(g -n "$C1" ep show ep-far)"
+bg "$GRAFT" --backend "$BACKEND" -n "$C1" run -i 0.0.0.0:8081=ep-far -- python3 -m http.server 8081 --bind 0.0.0.0 --directory "$TMP/www" >/dev/null 2>&1
+if wait_listen -n "$C2" tcp "$P_T"; then
+	out=$(ip netns exec "$C2" curl -s --max-time 5 "http://127.0.0.1:$P_T/token.txt")
+	[[ $out == "$TOKEN" ]] && pass "a server in $C1 listens in $C2's stack; $C2 reaches it" || fail "target netns: $out"
+	[[ -z $(ss -Hltn "sport = :$P_T") ]] && pass "and not in the host's" || fail "ep-far listened on the host"
+else
+	fail "nothing listened on $P_T in $C2"
+fi
+
+# ---------------------------------------------------------------------------
 section "library: a program using only mod.ts"
 P_EX=$(free_port)
 echo "served through mod.ts" >"$TMP/www/index.html"
