@@ -33,7 +33,7 @@ import {
   type YAMLMap,
 } from "npm:yaml@2";
 import { parseIPv4, parseIPv6, UNIX_PATH_MAX } from "./addr.ts";
-import type { EndpointBackend } from "./backend.ts";
+import { type EndpointBackend, selectBackend } from "./backend.ts";
 import { brokerStatus } from "./broker_client.ts";
 import {
   type Endpoint,
@@ -43,9 +43,9 @@ import {
   sameEndpoint,
   validateName,
 } from "./endpoint.ts";
-import { GraftError } from "./errors.ts";
+import { GraftError, UsageError } from "./errors.ts";
 import { closeFd, openFd } from "./ffi.ts";
-import { displayName, scanHost } from "./inspect.ts";
+import { type CommandGlobals, displayName, scanHost } from "./inspect.ts";
 import { netnsIdOfPath, openNetns } from "./netns.ts";
 
 /** The NETNS key that means the initial namespace. */
@@ -553,4 +553,82 @@ export function exportState(backend: EndpointBackend): string {
     text += `# not exported, no name or process to address them by: ${orphans.join(", ")}\n`;
   }
   return text;
+}
+
+// ---------------------------------------------------------------------------
+// The commands.
+
+const APPLY_USAGE = "usage: graft [--backend B] [-j] apply -f FILE.yaml [--prune] [--dry-run]";
+
+/** `graft apply -f FILE.yaml [--prune] [--dry-run]`; returns the exit status. */
+export function cmdApply(g: CommandGlobals, args: string[]): number {
+  let file: string | undefined;
+  let prune = false;
+  let dryRun = false;
+  let json = g.json;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-f" || a === "--file" || a === "--filename") {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a file; ${APPLY_USAGE}`);
+      file = args[++i];
+    } else if (a.startsWith("--file=")) file = a.slice(7);
+    else if (a === "--prune") prune = true;
+    else if (a === "--dry-run") dryRun = true;
+    else if (a === "-j" || a === "--json") json = true;
+    else throw new UsageError(`unknown apply option "${a}"; ${APPLY_USAGE}`);
+  }
+  if (file === undefined) throw new UsageError(`no file given; ${APPLY_USAGE}`);
+  if (g.netns !== undefined) {
+    throw new UsageError("graft apply: the file names its namespaces; drop -n");
+  }
+  const backend = selectBackend(g.backend);
+  const r = file === "-"
+    ? applyText(new TextDecoder().decode(readAllStdin()), "<stdin>", { prune, backend, dryRun })
+    : applyFile(file, { prune, backend, dryRun });
+  console.log(json ? JSON.stringify(r, null, 2) : formatApplyResult(r, dryRun));
+  return 0;
+}
+
+function readAllStdin(): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = Deno.stdin.readSync(buf);
+    if (n === null || n === 0) break;
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** `graft export`: the current endpoints in the apply format (-j: as JSON, which apply reads too). */
+export function cmdExport(g: CommandGlobals, args: string[]): number {
+  let json = g.json;
+  for (const a of args) {
+    if (a === "-j" || a === "--json") json = true;
+    else throw new UsageError(`unknown export option "${a}"; usage: graft [-j] export`);
+  }
+  if (g.netns !== undefined) throw new UsageError("graft export covers every namespace; drop -n");
+  const text = exportState(selectBackend(g.backend));
+  if (!json) {
+    Deno.stdout.writeSync(new TextEncoder().encode(text));
+    return 0;
+  }
+  const decls = parseApplyText(text, "export");
+  const obj: Record<string, { endpoints: Record<string, Omit<Endpoint, "name">> }> = {};
+  for (const d of decls) {
+    const endpoints: Record<string, Omit<Endpoint, "name">> = {};
+    for (const { endpoint } of d.endpoints) {
+      const { name, ...rest } = endpoint;
+      endpoints[name] = rest;
+    }
+    obj[d.netns] = { endpoints };
+  }
+  console.log(JSON.stringify({ namespaces: obj }, null, 2));
+  return 0;
 }

@@ -16,9 +16,10 @@
 
 import { brokerSocketPath, brokerStatus } from "./broker_client.ts";
 import type { Endpoint } from "./endpoint.ts";
+import { UsageError } from "./errors.ts";
 import { closeFd, openFd } from "./ffi.ts";
 import { kernelAvailable, kernelBackend } from "./kernel_backend.ts";
-import { NETNS_RUN_DIR, netnsIdOfPath, withNetns } from "./netns.ts";
+import { NETNS_RUN_DIR, netnsIdOfPath, openNetns, withNetns } from "./netns.ts";
 import { type DiagSocket, dumpSockets, formatLocal, formatRemote } from "./sockdiag.ts";
 
 /** A process, by PID and command name. */
@@ -628,4 +629,55 @@ export function formatInspect(r: InspectReport, width = 80, all = false): string
   out.push("");
   out.push(`inspected in ${r.elapsedMs} ms`);
   return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// The command.
+
+/** The global options the `inspect`, `apply` and `export` commands use. */
+export interface CommandGlobals {
+  /** -n NETNS: restrict to one namespace (inspect) — refused by apply/export. */
+  netns?: string;
+  /** --backend: which backend apply/export act on. */
+  backend: "auto" | "kernel" | "broker";
+  /** -j / --json. */
+  json: boolean;
+}
+
+const INSPECT_USAGE = "usage: graft [-n NETNS] [-j] inspect [--all] [--width N]";
+
+/** `graft inspect [--all] [-j] [--width N]`; returns the exit status. */
+export async function cmdInspect(g: CommandGlobals, args: string[]): Promise<number> {
+  let all = false;
+  let json = g.json;
+  let width: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--all" || a === "-a") all = true;
+    else if (a === "-j" || a === "--json") json = true;
+    else if (a === "--width" || a === "-w") {
+      width = Number(args[++i]);
+      if (!Number.isInteger(width) || width < 40) throw new UsageError(INSPECT_USAGE);
+    } else throw new UsageError(`unknown inspect option "${a}"; ${INSPECT_USAGE}`);
+  }
+  const report = await inspect({ all: all || g.netns !== undefined });
+  if (g.netns !== undefined) {
+    const fd = openNetns(g.netns);
+    const ino = netnsIdOfPath(`/proc/self/fd/${fd}`)?.ino;
+    closeFd(fd);
+    report.namespaces = report.namespaces.filter((n) => n.ino === ino);
+    report.hidden = 0;
+  }
+  if (json) {
+    console.log(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  if (width === undefined) {
+    width = 80;
+    try {
+      if (Deno.stdout.isTerminal()) width = Math.max(60, Deno.consoleSize().columns);
+    } catch { /* not a terminal */ }
+  }
+  console.log(formatInspect(report, width, all));
+  return 0;
 }
