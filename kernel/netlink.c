@@ -315,7 +315,8 @@ static int graft_fill_ep(const struct graft_ep *ep, void *arg)
 	if (ep->netns_pid &&
 	    nla_put_u32(f->skb, GRAFT_A_EP_NETNS_PID, ep->netns_pid))
 		goto nla_put_failure;
-	if (!net_eq(t->net, f->net) &&
+	/* The initial namespace is the default target: not reported. */
+	if (!net_eq(t->net, &init_net) &&
 	    nla_put_s32(f->skb, GRAFT_A_EP_NETNSID,
 			peernet2id_alloc(f->net, t->net, GFP_KERNEL)))
 		goto nla_put_failure;

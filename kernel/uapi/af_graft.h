@@ -75,9 +75,11 @@
  *   A description carries NAME, TYPE, FLAGS, then ADDR and PORT (ipv4/ipv6;
  *   PORT is 0 for dynamic endpoints) or PATH (unix), NETNS_PID if a PID was
  *   given at add time, and GRAFT_A_EP_NETNSID (s32) when the target is not
- *   the endpoint's own namespace: the target's nsid as seen from the
- *   endpoint's namespace (allocated on demand, as `ip link` does).  An
- *   endpoint targeting its own namespace carries no NETNSID.
+ *   the initial namespace (the default, which is never reported, so that an
+ *   endpoint added without a namespace shows without one): the target's
+ *   nsid as seen from the endpoint's namespace, allocated on demand as
+ *   `ip link` does (an endpoint targeting its own namespace gets that
+ *   namespace's id for itself).
  *
  * Deleting a namespace frees its endpoints.  An endpoint holds a reference
  * on its target namespace, and so does every bound graft socket.

@@ -7,8 +7,8 @@ cd "$GRAFT_REPO" || exit 1
 rc=0
 load_module || exit 1
 prepare_deno
-for t in "$GRAFT_REPO"/tests/kernel/test-*.sh; do
-	[ -e "$t" ] || continue
+for t in test-nl.sh test-sock.sh test-iperf.sh; do
+	t=$GRAFT_REPO/tests/kernel/$t
 	log "=== $(basename "$t")"
 	start=$(date +%s)
 	if sh "$t"; then
