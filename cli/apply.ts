@@ -43,7 +43,7 @@ import {
   sameEndpoint,
   validateName,
 } from "./endpoint.ts";
-import { GraftError, UsageError } from "./errors.ts";
+import { BrokerError, GraftError, UsageError } from "./errors.ts";
 import { closeFd, openFd } from "./ffi.ts";
 import { type CommandGlobals, displayName, scanHost } from "./inspect.ts";
 import { netnsIdOfPath, openNetns } from "./netns.ts";
@@ -506,9 +506,19 @@ export function formatState(
 export function exportState(backend: EndpointBackend): string {
   const scan = scanHost(false);
   const byIno = new Map<number, Endpoint[]>();
-  if (backend.kind === "broker") {
-    for (const ns of brokerStatus().namespaces) byIno.set(ns.ino, ns.endpoints);
-  } else {
+  let askEach = backend.kind !== "broker";
+  if (!askEach) {
+    try {
+      for (const ns of brokerStatus().namespaces) byIno.set(ns.ino, ns.endpoints);
+    } catch (e) {
+      // Too much state for one reply (about 800 endpoints): ask each namespace.
+      if (!(e instanceof BrokerError) || /not running|permission|did not answer/.test(e.message)) {
+        throw e;
+      }
+      askEach = true;
+    }
+  }
+  if (askEach) {
     for (const ns of scan.namespaces.values()) {
       if (!ns.openPath) continue;
       let fd: number;
