@@ -512,9 +512,7 @@ export function exportState(backend: EndpointBackend): string {
       for (const ns of brokerStatus().namespaces) byIno.set(ns.ino, ns.endpoints);
     } catch (e) {
       // Too much state for one reply (about 800 endpoints): ask each namespace.
-      if (!(e instanceof BrokerError) || /not running|permission|did not answer/.test(e.message)) {
-        throw e;
-      }
+      if (!(e instanceof BrokerError) || !/malformed/.test(e.message)) throw e;
       askEach = true;
     }
   }
@@ -589,7 +587,7 @@ export function cmdApply(g: CommandGlobals, args: string[]): number {
   }
   if (file === undefined) throw new UsageError(`no file given; ${APPLY_USAGE}`);
   if (g.netns !== undefined) {
-    throw new UsageError("graft apply: the file names its namespaces; drop -n");
+    throw new UsageError("the file names its namespaces; drop -n for apply");
   }
   const backend = selectBackend(g.backend);
   const r = file === "-"
@@ -623,7 +621,7 @@ export function cmdExport(g: CommandGlobals, args: string[]): number {
     if (a === "-j" || a === "--json") json = true;
     else throw new UsageError(`unknown export option "${a}"; usage: graft [-j] export`);
   }
-  if (g.netns !== undefined) throw new UsageError("graft export covers every namespace; drop -n");
+  if (g.netns !== undefined) throw new UsageError("export covers every namespace; drop -n");
   const text = exportState(selectBackend(g.backend));
   if (!json) {
     Deno.stdout.writeSync(new TextEncoder().encode(text));

@@ -17,7 +17,7 @@
 import { brokerRequest, brokerSocketPath, brokerStatus } from "./broker_client.ts";
 import { type Endpoint, endpointFromJson } from "./endpoint.ts";
 import { UsageError } from "./errors.ts";
-import { closeFd, openFd } from "./ffi.ts";
+import { closeFd, openFd, SysError } from "./ffi.ts";
 import { kernelAvailable, kernelBackend } from "./kernel_backend.ts";
 import { NETNS_RUN_DIR, netnsIdOfPath, openNetns, withNetns } from "./netns.ts";
 import * as P from "./proto.ts";
@@ -333,7 +333,7 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
     broker.error = (e as Error).message;
     // A broker that answers but whose whole state does not fit one reply
     // (about 800 endpoints) is asked namespace by namespace below.
-    askEach = !/not running|permission denied|did not answer/.test(broker.error);
+    askEach = /malformed/.test(broker.error);
   }
 
   // Endpoints the kernel keeps, and sockets, asked inside each namespace.
@@ -341,6 +341,8 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
   let kernelWarned = false;
   const sockets = new Map<number, { s: DiagSocket; ns: number }>();
   const unixByIno = new Map<number, DiagSocket>();
+  let denied = 0;
+  const selfIno = netnsIdOfPath("/proc/thread-self/ns/net")?.ino;
   for (const ns of scan.namespaces.values()) {
     if (!ns.openPath) continue;
     let fd: number;
@@ -350,7 +352,8 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
       continue; // gone since the scan
     }
     try {
-      const dump = withNetns(fd, () => dumpSockets());
+      // Our own namespace needs no setns (and no privilege).
+      const dump = withNetns(ns.ino === selfIno ? undefined : fd, () => dumpSockets());
       for (const err of dump.errors) warnings.push(`${displayName(ns)}: ${err}`);
       for (const s of dump.sockets) {
         if (s.inode === 0) continue;
@@ -379,10 +382,14 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
         }
       }
     } catch (e) {
-      warnings.push(`${displayName(ns)}: ${(e as Error).message}`);
+      if (e instanceof SysError && e.code === "EPERM") denied++;
+      else warnings.push(`${displayName(ns)}: ${(e as Error).message}`);
     } finally {
       closeFd(fd);
     }
+  }
+  if (denied) {
+    warnings.push(`could not enter ${denied} namespace(s): reading their sockets needs root`);
   }
 
   // Grafted sockets: living in one namespace, held from another.
@@ -558,13 +565,15 @@ export function formatInspect(r: InspectReport, width = 80, all = false): string
   const nEp = r.namespaces.reduce((a, n) => a + n.endpoints.length, 0);
   const nG = r.namespaces.reduce((a, n) => a + n.grafted.length, 0);
   const hidden = r.hidden ? ` (${r.hidden} more with --all)` : "";
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
   out.push(
-    `${r.namespaces.length} namespaces${hidden}, ${nEp} endpoints, ${nG} grafted sockets`,
+    `${n(r.namespaces.length, "namespace")}${hidden}, ${n(nEp, "endpoint")}, ` +
+      n(nG, "grafted socket"),
   );
   out.push(
     r.broker.running
       ? `broker: pid ${r.broker.pid} at ${r.broker.socket}`
-      : `broker: not answering at ${r.broker.socket}`,
+      : `broker: ${r.broker.error ?? `not answering at ${r.broker.socket}`}`,
   );
   out.push(`kernel: ${r.kernel.available ? "af_graft loaded" : "af_graft not loaded"}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);
