@@ -78,3 +78,25 @@ export {
 } from "./cli/mapping.ts";
 export { NetlinkError } from "./cli/netlink.ts";
 export { VERSION } from "./cli/version.ts";
+export {
+  formatInspect,
+  type GraftedSocket,
+  inspect,
+  type InspectEndpoint,
+  type InspectNamespace,
+  type InspectOptions,
+  type InspectProcess,
+  type InspectReport,
+} from "./cli/inspect.ts";
+export {
+  type ApplyChange,
+  applyFile,
+  ApplyFileError,
+  type ApplyOptions,
+  type ApplyResult,
+  applyText,
+  exportState,
+  formatApplyResult,
+  type Problem,
+} from "./cli/apply.ts";
+export type { DiagProto, DiagSocket } from "./cli/sockdiag.ts";

@@ -68,6 +68,7 @@ export class ApplyFileError extends GraftError {
   /** All problems, in file order. */
   readonly problems: Problem[];
 
+  /** Problems found in `file`, reported as one line naming the first few. */
   constructor(file: string, problems: Problem[]) {
     const shown = problems.slice(0, 3).map((p) =>
       `${file}:${p.line}:${p.col}: ${p.field ? p.field + ": " : ""}${p.message}`

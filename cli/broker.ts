@@ -33,6 +33,7 @@ import {
   recvPacket,
   sendPacket,
   seqpacketListen,
+  setIntOpt,
 } from "./unix.ts";
 
 /** Options for {@link Broker}. */
@@ -428,8 +429,16 @@ export class Broker {
 
   #handleJson(client: Client, data: Uint8Array, hdr: P.Header, fds: number[]): boolean {
     const body = P.decodeJson(data);
-    const answer = (v: Record<string, unknown>) =>
-      sendPacket(client.fd, P.encodeJson(hdr.op, hdr.seq, { ok: true, ...v }), [], C.MSG_DONTWAIT);
+    const answer = (v: Record<string, unknown>) => {
+      const pkt = P.encodeJson(hdr.op, hdr.seq, { ok: true, ...v });
+      // A big reply (a status of thousands of endpoints) needs a send buffer to match.
+      if (pkt.length > 100_000) {
+        setIntOpt(client.fd, C.SOL_SOCKET, C.SO_SNDBUF, 2 * pkt.length + 65536);
+      }
+      if (!sendPacket(client.fd, pkt, [], C.MSG_DONTWAIT)) {
+        throw new Refusal(Errno.EMSGSIZE, "reply too large");
+      }
+    };
     if (!body) {
       this.stats.malformed++;
       this.#reply(client.fd, hdr.op, hdr.seq, Errno.EINVAL, "request body is not a JSON object");

@@ -18,6 +18,9 @@ export function brokerSocketPath(): string {
 
 let seq = 1;
 
+/** Largest reply a client accepts: a status of thousands of endpoints fits. */
+const REPLY_MAX = 4 << 20;
+
 /** Connect to the broker, turning "nobody there" into a one-line BrokerError. */
 export function connectBroker(path = brokerSocketPath()): number {
   try {
@@ -59,7 +62,7 @@ export function brokerRequest(
     const s = seq++;
     const pkt = P.encodeJson(op, s, { ...body, fds: fds.map((f) => f.label) });
     sendPacket(fd, pkt, fds.map((f) => f.fd));
-    const reply = recvPacket(fd, P.PACKET_MAX);
+    const reply = recvPacket(fd, REPLY_MAX);
     if (!reply) throw new BrokerError("the broker closed the connection without answering");
     for (const f of reply.fds) closeFd(f);
     const out = P.decodeJson(reply.data);

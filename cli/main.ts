@@ -14,6 +14,8 @@ import { type EgressMapping, type IngressMapping, parseEgress, parseIngress } fr
 import { openNetns } from "./netns.ts";
 import { checkEndpoints, launch, preloadPath, setPreloadPath, waitForwarding } from "./run.ts";
 import { embeddedPreload, preloadVersion } from "./embedded.ts";
+import { cmdApply, cmdExport } from "./apply.ts";
+import { cmdInspect } from "./inspect.ts";
 import { kernelAvailable } from "./kernel_backend.ts";
 import { VERSION } from "./version.ts";
 
@@ -26,8 +28,8 @@ commands:
   ep show [NAME]
   run [-v] [-i ADDR:PORT[-PORT]=EP]... [-e PREFIX/LEN=EP]... -- CMD [ARG...]
   daemon [--socket PATH] [-v]
-  inspect [--all]
-  apply -f FILE.yaml [--prune]
+  inspect [--all] [--width N]
+  apply -f FILE.yaml [--prune] [--dry-run]
   export
   version
 
@@ -265,6 +267,12 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRun(globals, args);
       case "daemon":
         return await cmdDaemon(globals, args);
+      case "inspect":
+        return await cmdInspect(globals, args);
+      case "apply":
+        return cmdApply(globals, args);
+      case "export":
+        return cmdExport(globals, args);
       case "version":
         return await cmdVersion(globals);
       case "help":
