@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: MIT
+//
+// rr — a small TCP request/response and connection-rate benchmark.
+//
+//   rr server -p PORT [-b ADDR] [-t SECS]
+//       Echo server: accepts connections and echoes every byte back.  One
+//       thread, epoll, ordinary bind()/listen()/accept(), so the preload
+//       library can graft it like any other server.  Exits after SECS
+//       (default 600) so a forgotten server cannot outlive the benchmark.
+//
+//   rr rr -H ADDR -p PORT [-d SECS] [-s BYTES]
+//       One connection (TCP_NODELAY), SIZE-byte request, SIZE-byte response,
+//       back to back for SECS.  Prints one JSON line with the round-trip
+//       percentiles in microseconds.
+//
+//   rr crr -H ADDR -p PORT [-d SECS] [-c THREADS]
+//       Short connections: connect, 1-byte request, 1-byte response, close
+//       (with SO_LINGER 0, so no TIME_WAIT eats the ephemeral ports), in
+//       THREADS threads for SECS.  Prints one JSON line with connections/s.
+//
+// Every loop is bounded by the deadline; every error is fatal and reported on
+// stderr with the call that failed.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SAMPLES (4u << 20)
+#define MAX_THREADS 64
+#define MAX_MSG 65536
+#define WARMUP 100
+
+static void die(const char *what)
+{
+	fprintf(stderr, "rr: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: rr server -p PORT [-b ADDR] [-t SECS]\n"
+			"       rr rr  -H ADDR -p PORT [-d SECS] [-s BYTES]\n"
+			"       rr crr -H ADDR -p PORT [-d SECS] [-c THREADS]\n");
+	exit(2);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct opts {
+	const char *host;
+	const char *bind;
+	int port;
+	double secs;
+	int size;
+	int threads;
+};
+
+static struct sockaddr_in addr_of(const char *host, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+		fprintf(stderr, "rr: %s is not an IPv4 address\n", host);
+		exit(2);
+	}
+	return sin;
+}
+
+static void full_write(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die("write");
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Returns 0 on success, -1 if the peer closed first. */
+static int full_read(int fd, char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = read(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read");
+		if (n == 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- server --------------------------------------------------------------- */
+
+static int run_server(const struct opts *o)
+{
+	struct sockaddr_in sin = addr_of(o->bind, o->port);
+	int one = 1;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0)
+		die("socket");
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		die("setsockopt SO_REUSEADDR");
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		die("bind");
+	if (listen(lfd, 4096) < 0)
+		die("listen");
+	/* Non-blocking, so the accept loop below drains the queue and stops. */
+	if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) < 0)
+		die("fcntl O_NONBLOCK");
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die("epoll_create1");
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		die("epoll_ctl listen");
+	fprintf(stderr, "rr: echo server on %s:%d\n", o->bind, o->port);
+
+	static char buf[MAX_MSG];
+	struct epoll_event evs[256];
+	uint64_t end = now_ns() + (uint64_t)(o->secs * 1e9);
+	while (now_ns() < end) {
+		int n = epoll_wait(ep, evs, 256, 200);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == lfd) {
+				for (int k = 0; k < 256; k++) {
+					int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					if (c < 0)
+						break; /* EAGAIN, or a connection reset before accept */
+					setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					struct epoll_event cev = { .events = EPOLLIN, .data.fd = c };
+					if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev) < 0)
+						die("epoll_ctl conn");
+				}
+				continue;
+			}
+			ssize_t r = read(fd, buf, sizeof(buf));
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r <= 0) {
+				close(fd); /* EOF or reset: the client is done */
+				continue;
+			}
+			/* Small responses fit the send buffer; a short write means the
+			 * client stopped reading, which only happens when it is gone. */
+			if (write(fd, buf, (size_t)r) != r)
+				close(fd);
+		}
+	}
+	return 0;
+}
+
+/* ---- request/response ------------------------------------------------------ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static double pct(const uint32_t *v, size_t n, double p)
+{
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i] / 1000.0;
+}
+
+static int connect_to(const struct sockaddr_in *sin)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket");
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		die("setsockopt TCP_NODELAY");
+	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) < 0)
+		die("connect");
+	return fd;
+}
+
+static int run_rr(const struct opts *o)
+{
+	struct sockaddr_in sin = addr_of(o->host, o->port);
+	uint32_t *lat = malloc(MAX_SAMPLES * sizeof(*lat));
+	char *buf = calloc(1, (size_t)o->size);
+	if (!lat || !buf)
+		die("malloc");
+	int fd = connect_to(&sin);
+	uint64_t start = now_ns(), end = start + (uint64_t)(o->secs * 1e9);
+	size_t n = 0;
+	unsigned long total = 0;
+	for (;;) {
+		uint64_t t0 = now_ns();
+		if (t0 >= end || n == MAX_SAMPLES)
+			break;
+		full_write(fd, buf, (size_t)o->size);
+		if (full_read(fd, buf, (size_t)o->size) < 0) {
+			fprintf(stderr, "rr: server closed the connection\n");
+			return 1;
+		}
+		uint64_t d = now_ns() - t0;
+		if (++total > WARMUP)
+			lat[n++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	}
+	close(fd);
+	if (n < 10) {
+		fprintf(stderr, "rr: only %zu round trips in %.1f s\n", n, o->secs);
+		return 1;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u32);
+	double mean = 0;
+	for (size_t i = 0; i < n; i++)
+		mean += lat[i];
+	mean /= (double)n * 1000.0;
+	printf("{\"n\": %zu, \"size\": %d, \"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, "
+	       "\"mean_us\": %.2f, \"max_us\": %.2f}\n",
+	       n, o->size, pct(lat, n, 0.50), pct(lat, n, 0.90), pct(lat, n, 0.99), mean, lat[n - 1] / 1000.0);
+	free(lat);
+	free(buf);
+	return 0;
+}
+
+/* ---- connection rate -------------------------------------------------------- */
+
+struct crr_arg {
+	struct sockaddr_in sin;
+	uint64_t end;
+	unsigned long done;
+	uint64_t setup_ns; /* time spent in socket()+connect() */
+};
+
+static void *crr_thread(void *p)
+{
+	struct crr_arg *a = p;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	char b = 'x';
+	while (now_ns() < a->end) {
+		uint64_t t0 = now_ns();
+		int fd = connect_to(&a->sin);
+		a->setup_ns += now_ns() - t0;
+		full_write(fd, &b, 1);
+		if (full_read(fd, &b, 1) < 0) {
+			fprintf(stderr, "rr: server closed the connection early\n");
+			exit(1);
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+			die("setsockopt SO_LINGER");
+		close(fd);
+		a->done++;
+	}
+	return NULL;
+}
+
+static int run_crr(const struct opts *o)
+{
+	struct crr_arg args[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	uint64_t start = now_ns();
+	for (int i = 0; i < o->threads; i++) {
+		args[i] = (struct crr_arg){ .sin = addr_of(o->host, o->port),
+					    .end = start + (uint64_t)(o->secs * 1e9) };
+		if (pthread_create(&th[i], NULL, crr_thread, &args[i]) != 0)
+			die("pthread_create");
+	}
+	unsigned long total = 0;
+	uint64_t setup = 0;
+	for (int i = 0; i < o->threads; i++) {
+		pthread_join(th[i], NULL);
+		total += args[i].done;
+		setup += args[i].setup_ns;
+	}
+	double el = (double)(now_ns() - start) / 1e9;
+	printf("{\"connections\": %lu, \"threads\": %d, \"seconds\": %.3f, \"conn_per_s\": %.1f, "
+	       "\"connect_us\": %.2f}\n",
+	       total, o->threads, el, (double)total / el, total ? (double)setup / (double)total / 1000.0 : 0.0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	const char *mode = argv[1];
+	struct opts o = { .host = NULL, .bind = "0.0.0.0", .port = 0, .secs = 0, .size = 64, .threads = 1 };
+	int c;
+	optind = 2;
+	while ((c = getopt(argc, argv, "H:b:p:d:t:s:c:")) != -1) {
+		switch (c) {
+		case 'H': o.host = optarg; break;
+		case 'b': o.bind = optarg; break;
+		case 'p': o.port = atoi(optarg); break;
+		case 'd':
+		case 't': o.secs = atof(optarg); break;
+		case 's': o.size = atoi(optarg); break;
+		case 'c': o.threads = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (o.port <= 0 || o.port > 65535 || o.size < 1 || o.size > MAX_MSG || o.threads < 1 ||
+	    o.threads > MAX_THREADS || o.secs < 0 || o.secs > 3600)
+		usage();
+	if (!strcmp(mode, "server")) {
+		if (o.secs == 0)
+			o.secs = 600;
+		return run_server(&o);
+	}
+	if (!o.host)
+		usage();
+	if (o.secs == 0)
+		o.secs = 1;
+	if (!strcmp(mode, "rr"))
+		return run_rr(&o);
+	if (!strcmp(mode, "crr"))
+		return run_crr(&o);
+	usage();
+	return 2;
+}
