@@ -447,11 +447,10 @@ static int graft_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	struct socket *host = graft_host(sock);
 	struct sockaddr_gr *sgr = (struct sockaddr_gr *)uaddr;
 
-	if (peer || gsk->name_transparent) {
-		if (!host)
-			return -ENOTCONN;
+	if (host && (peer || gsk->name_transparent))
 		return host->ops->getname(host, uaddr, peer);
-	}
+	if (peer)
+		return -ENOTCONN;
 	memset(sgr, 0, sizeof(*sgr));
 	sgr->sgr_family = AF_GRAFT;
 	if (host)

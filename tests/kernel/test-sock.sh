@@ -96,6 +96,16 @@ for n in $C1 $C2 $C3; do
 	ip netns add "$n" && ip -n "$n" link set lo up || { log "cannot create $n"; exit 1; }
 done
 
+# nsids in the init namespace for the test namespaces: the kernel drops them
+# when a namespace is freed, which is how the end checks nothing leaked.
+for n in $C1 $C2 $C3; do ip netns set "$n" auto; done
+NSIDS=$(ip netns list-id | awk -v a="$C1" -v b="$C2" -v c="$C3" '$NF==a")" || $NF==b")" || $NF==c")" {print $2}' | tr -d ')')
+nsids_alive() {
+	for id in $NSIDS; do ip netns list-id | grep -qE "^nsid $id( |\$)" && return 0; done
+	return 1
+}
+check "3 nsids assigned ($(echo $NSIDS))" test "$(echo $NSIDS | wc -w)" = 3
+
 # ---- endpoints (defined in C1, pointing at the init namespace) -------------
 check "add endpoints in $C1" sh -c "
 	ip netns exec $C1 $NL add ep-srv ipv4 127.0.0.1 18080 &&
@@ -225,6 +235,13 @@ else
 fi
 check "ip netns del $C2 (still referenced by ep-c2)" ip netns del "$C2"
 check "ip netns del $C1 with 8 endpoints defined" ip netns del "$C1"
+
+i=0; while nsids_alive && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+if nsids_alive; then
+	fail "a deleted namespace is still alive after 20s (leaked reference): $(ip netns list-id | tr '\n' ' ')"
+else
+	pass "all three namespaces were freed (no reference leaked)"
+fi
 
 log "test-sock: $FAILS failure(s)"
 [ "$FAILS" = 0 ]
