@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Turn the raw measurements of scripts/bench into latest.md, latest.json and latest.svg.
+
+usage: report.py RAW_DIR OUT_DIR
+
+RAW_DIR holds meta.json, one file set per measurement (PATH.METRIC.REP.json,
+.err, .ticks) and, when the VM ran, vm.jsonl (one record per line:
+{"path", "metric", "rep", "value"...}). Every figure reported is the median of
+the repetitions, with the minimum and maximum beside it.
+"""
+import json
+import math
+import os
+import re
+import statistics
+import sys
+
+USER_HZ = os.sysconf("SC_CLK_TCK")
+
+ORDER = ["host", "veth", "nat", "proxy", "graft-broker", "graft-egress"]
+VM_ORDER = ["vm-loopback", "vm-veth", "graft-kernel", "graft-kernel-egress"]
+
+# key, label, unit, higher is better, decimals
+METRICS = [
+    ("throughput_gbps", "1-stream", "Gbit/s", True, 1),
+    ("throughput4_gbps", "4-stream", "Gbit/s", True, 1),
+    ("rr_p50_us", "RR p50", "µs", False, 1),
+    ("rr_p99_us", "RR p99", "µs", False, 1),
+    ("rr_block_p50_us", "RR p50 blocking", "µs", False, 1),
+    ("conn_per_s", "conn/s", "", True, 0),
+    ("cpu_s_per_gb", "CPU/GB", "CPU·s", False, 2),
+]
+
+LABELS = {
+    "host": "host (loopback)",
+    "veth": "veth (routed)",
+    "nat": "nat (bridge + DNAT)",
+    "proxy": "proxy (socat)",
+    "graft-broker": "graft-broker (ingress)",
+    "graft-egress": "graft-broker (egress)",
+    "vm-loopback": "VM loopback",
+    "vm-veth": "VM veth (routed)",
+    "graft-kernel": "graft-kernel (ingress)",
+    "graft-kernel-egress": "graft-kernel (egress)",
+}
+
+
+def parse_host(raw):
+    """Records {path, metric, rep, ...values} from the per-measurement files."""
+    recs = []
+    pat = re.compile(r"^(?P<path>[a-z-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr)\.(?P<rep>\d+)\.json$")
+    for name in sorted(os.listdir(raw)):
+        m = pat.match(name)
+        if not m:
+            continue
+        base = os.path.join(raw, name[: -len(".json")])
+        try:
+            with open(base + ".json") as f:
+                text = f.read()
+            ticks = int(open(base + ".ticks").read().strip() or 0)
+        except (OSError, ValueError):
+            continue
+        rec = {"path": m["path"], "metric": m["metric"], "rep": int(m["rep"])}
+        try:
+            if m["metric"] in ("tp1", "tp4"):
+                doc = json.loads(text)
+                if "error" in doc:
+                    continue
+                end = doc["end"]["sum_received"]
+                rec["gbps"] = end["bits_per_second"] / 1e9
+                rec["bytes"] = end["bytes"]
+                rec["cpu_s"] = ticks / USER_HZ
+            else:
+                rec.update(json.loads(text.strip().splitlines()[-1]))
+        except (ValueError, KeyError, IndexError):
+            continue
+        recs.append(rec)
+    return recs
+
+
+def values(recs):
+    """{path: {metric_key: [values...]}} from records."""
+    out = {}
+    for r in recs:
+        d = out.setdefault(r["path"], {})
+        if r["metric"] == "tp1":
+            d.setdefault("throughput_gbps", []).append(r["gbps"])
+            if r.get("bytes") and r.get("cpu_s") is not None:
+                d.setdefault("cpu_s_per_gb", []).append(r["cpu_s"] / (r["bytes"] / 1e9))
+        elif r["metric"] == "tp4":
+            d.setdefault("throughput4_gbps", []).append(r["gbps"])
+        elif r["metric"] == "rr":
+            d.setdefault("rr_p50_us", []).append(r["p50_us"])
+            d.setdefault("rr_p99_us", []).append(r["p99_us"])
+        elif r["metric"] == "rrb":
+            d.setdefault("rr_block_p50_us", []).append(r["p50_us"])
+            d.setdefault("rr_block_p99_us", []).append(r["p99_us"])
+        elif r["metric"] == "crr":
+            d.setdefault("conn_per_s", []).append(r["conn_per_s"])
+            if "connect_us" in r:
+                d.setdefault("connect_us", []).append(r["connect_us"])
+    return out
+
+
+def summarise(vals, baseline):
+    """JSON rows: medians, spread and ratios to the baseline path."""
+    rows = {}
+    base = {k: statistics.median(v) for k, v in vals.get(baseline, {}).items() if v}
+    for path, d in vals.items():
+        row = {}
+        spread = {}
+        ratio = {}
+        for k, v in d.items():
+            if not v:
+                continue
+            med = statistics.median(v)
+            row[k] = round(med, 4)
+            spread[k] = [round(min(v), 4), round(max(v), 4)]
+            if base.get(k):
+                ratio[k] = round(med / base[k], 3)
+        row["spread"] = spread
+        row["n"] = {k: len(v) for k, v in d.items()}
+        row["ratio_to_" + baseline.replace("-", "_")] = ratio
+        rows[path] = row
+    return rows
+
+
+def fmt(x, dec):
+    if x is None:
+        return "–"
+    if dec == 0:
+        return f"{x:,.0f}"
+    return f"{x:.{dec}f}"
+
+
+def table(rows, order, baseline, label_base):
+    head = "| path | " + " | ".join(
+        f"{lab}{' (' + unit + ')' if unit else ''}" for _, lab, unit, _, _ in METRICS) + " |"
+    lines = [head, "|" + "---|" * (len(METRICS) + 1)]
+    rkey = "ratio_to_" + baseline.replace("-", "_")
+    for p in order:
+        row = rows.get(p)
+        if row is None:
+            continue
+        if "skipped" in row:
+            lines.append(f"| {LABELS.get(p, p)} | skipped: {row['skipped']} |" + " |" * (len(METRICS) - 1))
+            continue
+        cells = []
+        for k, _, _, _, dec in METRICS:
+            if k not in row:
+                cells.append("–")
+                continue
+            lo, hi = row["spread"][k]
+            r = row[rkey].get(k)
+            rt = f" **×{r:.2f}**" if r is not None and p != baseline else ""
+            cells.append(f"{fmt(row[k], dec)}{rt} <sub>{fmt(lo, dec)}–{fmt(hi, dec)}</sub>")
+        lines.append(f"| {LABELS.get(p, p)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"Cells: median **×ratio to {label_base}** <sub>min–max</sub>. "
+                 "Throughput and conn/s: higher is better; latency and CPU/GB: lower is better.")
+    return lines
+
+
+def targets(rows):
+    """The issue's targets, checked against this run."""
+    out = []
+    g = rows.get("graft-broker")
+    h = rows.get("host")
+    if not g or not h or "throughput_gbps" not in g:
+        return ["- targets not checked: graft-broker or host missing"], {}
+    res = {}
+    r = g["ratio_to_host"]
+
+    def line(ok, text):
+        out.append(f"- {'✅' if ok else '❌'} {text}")
+
+    tp = r.get("throughput_gbps")
+    res["throughput_vs_host"] = {"ratio": tp, "target": 0.97, "met": tp is not None and tp >= 0.97}
+    line(res["throughput_vs_host"]["met"], f"graft-broker 1-stream throughput ×{tp:.3f} host (target ≥ 0.97)")
+    tp4 = r.get("throughput4_gbps")
+    if tp4 is not None:
+        out.append(f"- ℹ️ graft-broker 4-stream throughput ×{tp4:.3f} host (not a target)")
+    for other in ("nat", "proxy"):
+        o = rows.get(other)
+        if o and "throughput_gbps" in o:
+            ok = g["throughput_gbps"] > o["throughput_gbps"]
+            res[f"throughput_above_{other}"] = {"graft": g["throughput_gbps"], other: o["throughput_gbps"], "met": ok}
+            line(ok, f"graft-broker throughput {g['throughput_gbps']:.1f} Gbit/s above {other} "
+                     f"{o['throughput_gbps']:.1f} (×{g['throughput_gbps'] / o['throughput_gbps']:.2f})")
+    p50 = r.get("rr_p50_us")
+    if p50 is not None:
+        res["rr_p50_vs_host"] = {"ratio": p50, "target": 1.05, "met": p50 <= 1.05}
+        line(p50 <= 1.05, f"graft-broker RR p50 ×{p50:.3f} host (target ≤ 1.05)")
+    ci = r.get("conn_per_s")
+    if ci is not None:
+        res["conn_ingress_vs_host"] = ci
+        out.append(f"- ℹ️ connection rate *to* a grafted server (ingress, no broker round trip per connection): ×{ci:.2f} host")
+    e = rows.get("graft-egress", {})
+    ce = e.get("ratio_to_host", {}).get("conn_per_s")
+    if ce is not None:
+        res["conn_egress_vs_host"] = ce
+        cu_e = e.get("connect_us")
+        cu_h = h.get("connect_us")
+        extra = ""
+        if cu_e and cu_h:
+            extra = (f"; connect() takes {cu_e:.0f} µs grafted vs {cu_h:.0f} µs on the host, "
+                     f"so the broker round trip costs ~{cu_e - cu_h:.0f} µs per connection")
+            res["broker_round_trip_us"] = round(cu_e - cu_h, 1)
+        out.append(f"- ℹ️ connection rate *from* a grafted client (egress, one broker round trip per connect): "
+                   f"×{ce:.2f} host{extra}")
+    return out, res
+
+
+# ---- SVG ------------------------------------------------------------------------
+
+COLORS = {
+    "host": "#6b7280", "veth": "#60a5fa", "nat": "#f59e0b", "proxy": "#ef4444",
+    "graft-broker": "#16a34a", "graft-egress": "#86efac",
+    "vm-loopback": "#6b7280", "vm-veth": "#60a5fa", "graft-kernel": "#15803d", "graft-kernel-egress": "#86efac",
+}
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def svg(rows, vmrows, meta):
+    panels = [(k, lab, unit, hib, dec) for k, lab, unit, hib, dec in METRICS]
+    paths = [p for p in ORDER if p in rows and "skipped" not in rows[p]]
+    vpaths = [p for p in VM_ORDER if p in vmrows and "skipped" not in vmrows[p]]
+    cols = 3
+    pw, bar, gap = 330, 16, 6
+    label_w = 150
+    ph = 44 + len(paths) * (bar + gap)
+    nrows = math.ceil(len(panels) / cols)
+    vm_h = (60 + len(vpaths) * (bar + gap) * 3) if vpaths else 0
+    W = cols * pw + 20
+    H = 60 + nrows * (ph + 20) + vm_h + 30
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+         f'font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="10" y="22" font-size="15" font-weight="bold">graft benchmark — {esc(meta.get("date", ""))}</text>',
+         f'<text x="10" y="40" fill="#555">{esc(meta.get("machine", ""))}; median of {meta.get("reps")} runs, '
+         f'whiskers min–max; ×ratio to host</text>']
+
+    def panel(x0, y0, title, plist, data, key, hib, dec, base, unit):
+        o.append(f'<text x="{x0 + 4}" y="{y0 + 14}" font-weight="bold">{esc(title)}'
+                 f'{esc(" (" + unit + ")") if unit else ""}'
+                 f'<tspan fill="#777" font-weight="normal">{" higher is better" if hib else " lower is better"}</tspan></text>')
+        vals = [data[p] for p in plist if key in data[p]]
+        if not vals:
+            return
+        vmax = max(max(d["spread"][key][1], d[key]) for d in vals) or 1
+        bw = pw - label_w - 70
+        y = y0 + 26
+        bval = data.get(base, {}).get(key)
+        for p in plist:
+            d = data[p]
+            if key not in d:
+                y += bar + gap
+                continue
+            w = bw * d[key] / vmax
+            lo, hi = (bw * v / vmax for v in d["spread"][key])
+            o.append(f'<text x="{x0 + label_w - 4}" y="{y + bar - 4}" text-anchor="end">{esc(LABELS.get(p, p))}</text>')
+            o.append(f'<rect x="{x0 + label_w}" y="{y}" width="{w:.1f}" height="{bar}" fill="{COLORS.get(p, "#999")}"/>')
+            yc = y + bar / 2
+            o.append(f'<line x1="{x0 + label_w + lo:.1f}" x2="{x0 + label_w + hi:.1f}" y1="{yc}" y2="{yc}" stroke="black"/>')
+            for xx in (lo, hi):
+                o.append(f'<line x1="{x0 + label_w + xx:.1f}" x2="{x0 + label_w + xx:.1f}" y1="{yc - 4}" y2="{yc + 4}" stroke="black"/>')
+            ratio = f" ×{d[key] / bval:.2f}" if bval and p != base else ""
+            o.append(f'<text x="{x0 + label_w + max(w, hi) + 4:.1f}" y="{y + bar - 4}">{fmt(d[key], dec)}{ratio}</text>')
+            y += bar + gap
+
+    for i, (k, lab, unit, hib, dec) in enumerate(panels):
+        x0 = 10 + (i % cols) * pw
+        y0 = 52 + (i // cols) * (ph + 20)
+        titles = {"throughput_gbps": "Throughput, 1 stream", "throughput4_gbps": "Throughput, 4 streams",
+                  "rr_p50_us": "Request/response p50", "rr_p99_us": "Request/response p99",
+                  "conn_per_s": "Connections per second", "cpu_s_per_gb": "CPU time per GB",
+                  "rr_block_p50_us": "Request/response p50, blocking"}
+        panel(x0, y0, titles[k], paths, rows, k, hib, dec, "host", unit)
+    if vpaths:
+        y0 = 52 + nrows * (ph + 20)
+        o.append(f'<text x="10" y="{y0 + 14}" font-size="13" font-weight="bold">graft-kernel: inside the VM of '
+                 f'scripts/vm-test (QEMU TCG) — compare only with the VM\'s own loopback</text>')
+        vph = 30 + len(vpaths) * (bar + gap)
+        for i, k in enumerate(["throughput_gbps", "rr_p50_us", "conn_per_s"]):
+            m = next(mm for mm in METRICS if mm[0] == k)
+            panel(10 + i * pw, y0 + 20, m[1], vpaths, vmrows, k, m[3], m[4], "vm-loopback", m[2])
+        del vph
+    o.append("</svg>")
+    return "\n".join(o) + "\n"
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    meta = json.load(open(os.path.join(raw, "meta.json")))
+    rows = summarise(values(parse_host(raw)), "host")
+    for p, reason in meta.get("skipped", {}).items():
+        rows.setdefault(p, {})["skipped"] = reason
+
+    vmrecs = []
+    vmpath = os.path.join(raw, "vm.jsonl")
+    if os.path.exists(vmpath):
+        for line in open(vmpath, errors="replace"):
+            try:
+                vmrecs.append(json.loads(line))
+            except ValueError:
+                pass
+    vmrows = summarise(values(vmrecs), "vm-loopback") if vmrecs else {}
+    for r in vmrecs:
+        if r.get("skipped"):
+            vmrows.setdefault(r["path"], {})["skipped"] = r["skipped"]
+    if meta.get("vm_skipped"):
+        vmrows = {"graft-kernel": {"skipped": meta["vm_skipped"]}}
+    elif "graft-kernel" not in vmrows or not any(k for k in vmrows["graft-kernel"] if k.endswith(("gbps", "_us", "_s"))):
+        vmrows.setdefault("graft-kernel", {}).setdefault("skipped", "no AF_GRAFT results came back from the VM")
+
+    tlines, tres = targets(rows)
+
+    doc = dict(meta)
+    doc["paths"] = {p: rows[p] for p in ORDER if p in rows}
+    gk = dict(vmrows.get("graft-kernel", {}))
+    gk["baseline"] = "vm-loopback (inside the QEMU TCG VM; ratios are against it, absolute numbers are not comparable)"
+    doc["paths"]["graft-kernel"] = gk
+    doc["vm"] = {p: vmrows[p] for p in VM_ORDER if p in vmrows and p != "graft-kernel"}
+    doc["targets"] = tres
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "latest.json"), "w") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+    md = [f"### Benchmark, {meta['date']}", "",
+          f"Machine: {meta['machine']}. {meta['reps']} interleaved repetitions per path "
+          f"(iperf3 {meta['durations']['tp1']} s 1-stream, {meta['durations']['tp4']} s 4-stream; "
+          f"bench/rr 64-byte request/response {meta['durations']['rr']} s; "
+          f"short connections with {meta['crr_threads']} threads {meta['durations']['crr']} s); "
+          f"NAT by {meta.get('nat_tool') or 'none'}; whole run {meta['seconds']} s. "
+          f"Produced by `scripts/bench`; see docs/bench.md.", ""]
+    md += table(rows, ORDER, "host", "host")
+    md += ["", "Targets:", ""] + tlines
+    md += ["", "graft-kernel, inside the VM of `scripts/vm-test` (QEMU TCG, no KVM: absolute numbers are "
+           "far below the host's; only the ratios to the VM's own loopback mean anything):", ""]
+    if "skipped" in vmrows.get("graft-kernel", {}) and len(vmrows) == 1:
+        md.append(f"- graft-kernel skipped: {vmrows['graft-kernel']['skipped']}")
+    else:
+        md += table(vmrows, VM_ORDER, "vm-loopback", "VM loopback")
+    skipped = {p: r["skipped"] for p, r in rows.items() if "skipped" in r}
+    if skipped:
+        md += [""] + [f"- {p} skipped: {why}" for p, why in skipped.items()]
+    with open(os.path.join(out, "latest.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(out, "latest.svg"), "w") as f:
+        f.write(svg(rows, {p: r for p, r in vmrows.items() if "skipped" not in r}, meta))
+
+
+if __name__ == "__main__":
+    main()
