@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,7 @@ static int full_read(int fd, char *buf, size_t len)
 				errno = ETIMEDOUT;
 				die("read");
 			}
+			sched_yield(); /* let a relay (socat) on the same CPU run */
 			continue;
 		}
 		if (n < 0)
@@ -166,6 +168,8 @@ static int run_server(const struct opts *o)
 			continue;
 		if (n < 0)
 			die("epoll_wait");
+		if (n == 0 && o->spin && conns > 0)
+			sched_yield();
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == lfd) {
