@@ -370,6 +370,8 @@ def main():
           f"short connections with {meta['crr_threads']} threads {meta['durations']['crr']} s); "
           f"NAT by {meta.get('nat_tool') or 'none'}; whole run {meta['seconds']} s. "
           f"Produced by `scripts/bench`; see docs/bench.md.", ""]
+    if meta.get("quick"):
+        md += ["**--quick run: 2 short repetitions, indicative only; the targets are judged on a full run.**", ""]
     md += table(rows, ORDER, "host", "host")
     md += ["", "Targets:", ""] + tlines
     md += ["", "graft-kernel, inside the VM of `scripts/vm-test` (QEMU TCG, no KVM: absolute numbers are "

@@ -14,8 +14,8 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REPS=3
-T_TP=2 T_RR=1 T_CRR=1
+REPS=2
+T_TP=1 T_RR=1 T_CRR=1
 while (($#)); do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
