@@ -50,6 +50,8 @@ export interface BrokerOptions {
 
 interface StoredEndpoint {
   ep: Endpoint;
+  /** Identity of the target namespace. */
+  targetKey: string;
   /** Descriptor of the target namespace; the broker holds it while the endpoint exists. */
   targetFd: number;
 }
@@ -65,6 +67,8 @@ interface NsEntry {
 interface Client {
   fd: number;
   cred: PeerCred;
+  /** The peer's namespace when it connected (from its credentials), or undefined if gone. */
+  nsKey: string | undefined;
   lastActive: number;
 }
 
@@ -113,6 +117,7 @@ export class Broker {
   #wakeRead = -1;
   #wakeWrite = -1;
   #stopping = false;
+  #homeKey = "";
   #lastGc = 0;
   readonly #scratch = new Uint8Array(P.PACKET_MAX);
   /** Requests served, by outcome; read by tests and `graft inspect`. */
@@ -133,6 +138,7 @@ export class Broker {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line));
     this.#listenFd = seqpacketListen(this.#opts.socketPath);
+    this.#homeKey = netnsKey(netnsIdOfPath("/proc/thread-self/ns/net")!);
     const pipe = new Int32Array(2);
     check("pipe2", libc().pipe2(new Uint8Array(pipe.buffer), C.O_CLOEXEC | C.O_NONBLOCK));
     [this.#wakeRead, this.#wakeWrite] = [pipe[0], pipe[1]];
@@ -190,7 +196,9 @@ export class Broker {
       const fd = acceptNonblock(this.#listenFd);
       if (fd === undefined) return;
       try {
-        this.#clients.set(fd, { fd, cred: peerCred(fd), lastActive: Date.now() });
+        const cred = peerCred(fd);
+        const id = netnsIdOfPid(cred.pid);
+        this.#clients.set(fd, { fd, cred, nsKey: id && netnsKey(id), lastActive: Date.now() });
       } catch {
         closeFd(fd);
       }
@@ -334,9 +342,8 @@ export class Broker {
 
   /** Create, configure and bind the real socket for a request. */
   #graft(client: Client, req: P.SockRequest): { fd: number; family: number; addr: Uint8Array } {
-    const nsId = netnsIdOfPid(client.cred.pid);
-    if (!nsId) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-    const stored = this.#namespaces.get(netnsKey(nsId))?.endpoints.get(req.ep);
+    if (!client.nsKey) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
+    const stored = this.#namespaces.get(client.nsKey)?.endpoints.get(req.ep);
     if (!stored) {
       throw new Refusal(Errno.EADDRNOTAVAIL, `no endpoint "${req.ep}" in this network namespace`);
     }
@@ -376,8 +383,9 @@ export class Broker {
       }
     }
     const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
+    // Sockets for the broker's own namespace (the usual host target) need no switch.
     const fd = withNetns(
-      stored.targetFd,
+      stored.targetKey === this.#homeKey ? undefined : stored.targetFd,
       () => check("socket", libc().socket(family, req.type | C.SOCK_CLOEXEC, protocol), what),
     );
     try {
@@ -464,9 +472,10 @@ export class Broker {
       // Root may act in any namespace it names; everyone else acts in their own.
       const actFd = root ? fdFor("act") : undefined;
       const actKey = actFd !== undefined ? netnsKey(netnsIdOfFd(actFd)) : (() => {
-        const id = netnsIdOfPid(client.cred.pid);
-        if (!id) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-        return netnsKey(id);
+        if (!client.nsKey) {
+          throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
+        }
+        return client.nsKey;
       })();
       switch (hdr.op) {
         case P.Op.EP_LIST: {
@@ -501,7 +510,7 @@ export class Broker {
             ? tfd
             : openFd("/proc/self/fd/" + this.#defaultTargetFd);
           if (tfd !== undefined) fds.splice(fds.indexOf(tfd), 1);
-          ns.endpoints.set(ep.name, { ep, targetFd });
+          ns.endpoints.set(ep.name, { ep, targetFd, targetKey: netnsKey(netnsIdOfFd(targetFd)) });
           this.#log(`add ${formatEndpoint(ep)} (ns ${ns.ino})`);
           answer({ endpoint: ep });
           return true;

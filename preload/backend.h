@@ -12,6 +12,7 @@
 #ifndef GRAFT_BACKEND_H
 #define GRAFT_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -33,6 +34,7 @@ struct graft_result {
 	socklen_t addrlen;
 	struct sockaddr_storage addr; /* where fd is bound, when known */
 	char msg[GRAFT_MSG_MAX + 128];
+	bool broker_replied; /* a well-formed reply arrived (status may be an error) */
 };
 
 int graft_broker_request(const struct graft_request *req,

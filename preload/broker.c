@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * broker.c — the broker backend: one SOCK_SEQPACKET connection per graft,
- * one GRAFT_OP_SOCKET request, one reply carrying the bound socket.
- * A fresh connection each time keeps it simple and fork-safe.
+ * broker.c — the broker backend: a GRAFT_OP_SOCKET request over a
+ * SOCK_SEQPACKET connection, one reply carrying the bound socket.
+ *
+ * Each thread keeps its connection for the next graft (connecting costs the
+ * broker an accept and a credentials lookup per graft). The cached descriptor
+ * is checked by inode before every use, so an application that closed it, or
+ * reused its number, is never written to; a forked child opens its own; a
+ * connection the broker closed while idle is replaced and the request resent.
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -161,6 +170,7 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 			 graft_cfg.socket_path);
 		goto bad;
 	}
+	res->broker_replied = true;
 	if (rp->status != 0) {
 		if (fd >= 0)
 			graft_real.close(fd);
@@ -191,20 +201,126 @@ bad:
 	return EADDRNOTAVAIL;
 }
 
+/* This thread's connection to the broker, kept between grafts. */
+struct broker_conn {
+	int fd;
+	pid_t pid;  /* the process that opened it: a forked child must not share it */
+	ino_t ino;  /* the socket's inode: proof the number still means our socket */
+};
+
+static pthread_key_t conn_key;
+static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+
+static bool conn_is_ours(const struct broker_conn *c)
+{
+	struct stat st;
+
+	return c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_ino == c->ino;
+}
+
+static void conn_drop(struct broker_conn *c)
+{
+	if (conn_is_ours(c))
+		graft_real.close(c->fd);
+	c->fd = -1;
+}
+
+static void conn_destroy(void *p)
+{
+	struct broker_conn *c = p;
+
+	if (c->pid == getpid())
+		conn_drop(c);
+	free(c);
+}
+
+static void conn_key_init(void)
+{
+	if (pthread_key_create(&conn_key, conn_destroy) != 0)
+		conn_key = (pthread_key_t)-1;
+}
+
+static struct broker_conn *conn_get(void)
+{
+	struct broker_conn *c;
+
+	pthread_once(&conn_key_once, conn_key_init);
+	if (conn_key == (pthread_key_t)-1)
+		return NULL;
+	c = pthread_getspecific(conn_key);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->fd = -1;
+		if (pthread_setspecific(conn_key, c) != 0) {
+			free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* A connection to use now: the cached one if still ours, else a new one. */
+static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fresh)
+{
+	struct stat st;
+	int s;
+
+	if (c && c->pid == getpid() && conn_is_ours(c)) {
+		*fresh = false;
+		return c->fd;
+	}
+	if (c) {
+		if (c->pid != getpid() && conn_is_ours(c))
+			graft_real.close(c->fd); /* the child's inherited copy */
+		c->fd = -1;
+	}
+	*fresh = true;
+	s = broker_connect(res);
+	if (s < 0 || !c)
+		return s;
+	if (fstat(s, &st) == 0) {
+		c->fd = s;
+		c->pid = getpid();
+		c->ino = st.st_ino;
+	}
+	return s;
+}
+
 int graft_broker_request(const struct graft_request *req,
 			 struct graft_result *res)
 {
-	uint32_t seq = atomic_fetch_add(&broker_seq, 1);
-	int s, err;
+	struct broker_conn *c = conn_get();
+	int attempt, s, err = EADDRNOTAVAIL;
+	bool fresh;
 
 	res->fd = -1;
-	s = broker_connect(res);
-	if (s < 0)
-		return EADDRNOTAVAIL;
-	if (broker_send(s, req, seq, res) < 0)
-		err = EADDRNOTAVAIL;
-	else
-		err = broker_recv(s, seq, res);
-	graft_real.close(s);
-	return err;
+	res->broker_replied = false;
+	for (attempt = 0; attempt < 2; attempt++) {
+		uint32_t seq = atomic_fetch_add(&broker_seq, 1);
+
+		s = conn_open(c, res, &fresh);
+		if (s < 0)
+			return EADDRNOTAVAIL;
+		if (broker_send(s, req, seq, res) < 0)
+			err = -1;
+		else
+			err = broker_recv(s, seq, res);
+		if (err == 0 || (err > 0 && res->broker_replied)) {
+			if (!c || c->fd != s)
+				graft_real.close(s);
+			return err;
+		}
+		/* The connection failed under us: drop it, and retry once on a new one. */
+		if (c && c->fd == s)
+			conn_drop(c);
+		else
+			graft_real.close(s);
+		if (fresh)
+			break;
+		res->msg[0] = '\0';
+	}
+	return err > 0 ? err : EADDRNOTAVAIL;
 }
