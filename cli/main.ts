@@ -9,7 +9,7 @@ import { Broker } from "./broker.ts";
 import { brokerSocketPath } from "./broker_client.ts";
 import { formatEndpoint, parseEndpointWords, validateName } from "./endpoint.ts";
 import { GraftError, UsageError } from "./errors.ts";
-import { closeFd } from "./ffi.ts";
+import { closeFd, SysError } from "./ffi.ts";
 import { type EgressMapping, type IngressMapping, parseEgress, parseIngress } from "./mapping.ts";
 import { openNetns } from "./netns.ts";
 import { checkEndpoints, launch, preloadPath, setPreloadPath, waitForwarding } from "./run.ts";
@@ -288,6 +288,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof GraftError) {
       console.error(`graft: ${e.message}`);
       return e.exitCode;
+    }
+    if (e instanceof SysError) {
+      // A system call refused what we asked (usually a permission): say which, in one line.
+      const hint = e.code === "EPERM" || e.code === "EACCES" ? " (are you root?)" : "";
+      console.error(`graft: ${e.message}${hint}`);
+      return 1;
     }
     console.error(`graft: internal error: ${(e as Error).message}`);
     if (Deno.env.get("GRAFT_DEBUG")) console.error((e as Error).stack);

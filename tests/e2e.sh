@@ -295,6 +295,8 @@ if id nobody >/dev/null 2>&1; then
 	expect_fail "non-root ep del" 1 'root|permission|Operation not permitted' -- \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$GRAFT" --backend "$BACKEND" ep del ep-out
 	[[ $(g -n "$C1" ep show ep-out) == ep-out* ]] && pass "ep-out survived the attempts" || fail "non-root changed endpoints"
+	expect_fail "non-root run inside another namespace" 1 'setns: Operation not permitted' -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$GRAFT" --backend "$BACKEND" -n "$C1" run -- true
 fi
 
 # ---------------------------------------------------------------------------
