@@ -46,9 +46,13 @@
  * namespace (netnsok) and acts on the namespace of the netlink socket.
  * Requests must have genlmsghdr.reserved == 0; attributes are validated
  * strictly (unknown attributes are refused) and every refusal carries an
- * extended-ack message.
+ * extended-ack message, except an unknown command (EOPNOTSUPP), which the
+ * genetlink core refuses before the family sees the request.  A non-zero
+ * reserved field (EINVAL) is refused by the core too, with the core's
+ * message on 6.1 and later.
  *
- * GRAFT_CMD_EP_ADD (needs CAP_NET_ADMIN)
+ * GRAFT_CMD_EP_ADD (needs CAP_NET_ADMIN in the initial user namespace;
+ * otherwise EPERM with an extended-ack message)
  *   GRAFT_A_EP_NAME       required, NUL-terminated string, 1..15 bytes
  *   GRAFT_A_EP_TYPE       required, u8, enum graft_ep_type
  *   GRAFT_A_EP_ADDR       ipv4/ipv6: required, binary, exactly 4 or 16 bytes,
@@ -64,7 +68,7 @@
  *                         means the initial namespace)
  *   Errors: EEXIST (name taken), ENOSPC (too many endpoints), EINVAL.
  *
- * GRAFT_CMD_EP_DEL (needs CAP_NET_ADMIN)
+ * GRAFT_CMD_EP_DEL (needs CAP_NET_ADMIN, as EP_ADD)
  *   GRAFT_A_EP_NAME       required.  ENOENT if there is no such endpoint.
  *   Sockets already bound through the endpoint are not affected.
  *

@@ -545,19 +545,22 @@ static int selftest(void)
 	expect_refusal("get unknown endpoint", &m, ENOENT, true);
 
 	/* Refused by the genetlink core itself, before the module is asked:
-	 * the core attaches no message on 6.1, so only the errno is checked. */
+	 * no family can attach a message to an unknown command (see
+	 * kernel/README.md), so only the errno is checked. */
 	msg_init(&m, family_id, 0, 42);
 	expect_refusal("unknown command 42", &m, EOPNOTSUPP, false);
 
+	/* Also the core's; 6.1 attaches its own message. */
 	msg_init(&m, family_id, 0, GRAFT_CMD_EP_GET);
 	((struct genlmsghdr *)NLMSG_DATA(m.nlh))->reserved = 1;
 	put_str(&m, GRAFT_A_EP_NAME, "nl-a");
-	expect_refusal("non-zero reserved header field", &m, EINVAL, false);
+	expect_refusal("non-zero reserved header field", &m, EINVAL, true);
 
-	/* A non-root sender is refused. */
+	/* A non-root sender is refused, with a message. */
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
+		bool add_ok, del_ok;
 		int fd;
 
 		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
@@ -565,11 +568,13 @@ static int selftest(void)
 		fd = nl_open();
 		add_args(&m, "nl-user ipv4 127.0.0.1 1");
 		ret = nl_request(fd, &m, NULL, NULL);
-		printf("%s   %-40s -> %s (want %s), ext-ack \"%s\"\n", ret == -EPERM ? "ok" : "FAIL",
+		add_ok = ret == -EPERM && !strcmp(last_ext, "adding endpoints needs CAP_NET_ADMIN");
+		printf("%s   %-40s -> %s (want %s), ext-ack \"%s\"\n", add_ok ? "ok" : "FAIL",
 		       "add as nobody", ret ? strerror(-ret) : "success", strerror(EPERM), last_ext);
 		del_msg(&m, "nl-a");
 		ret = nl_request(fd, &m, NULL, NULL);
-		printf("%s   %-40s -> %s (want %s), ext-ack \"%s\"\n", ret == -EPERM ? "ok" : "FAIL",
+		del_ok = ret == -EPERM && !strcmp(last_ext, "deleting endpoints needs CAP_NET_ADMIN");
+		printf("%s   %-40s -> %s (want %s), ext-ack \"%s\"\n", del_ok ? "ok" : "FAIL",
 		       "delete as nobody", ret ? strerror(-ret) : "success", strerror(EPERM), last_ext);
 		msg_init(&m, family_id, NLM_F_DUMP, GRAFT_CMD_EP_GET);
 		memset(&c, 0, sizeof(c));
@@ -577,7 +582,7 @@ static int selftest(void)
 		printf("%s   %-40s -> %d endpoints\n", r2 == 0 && c.count == 5 ? "ok" : "FAIL",
 		       "dump as nobody", c.count);
 		fflush(stdout);
-		_exit(ret == -EPERM && r2 == 0 && c.count == 5 ? 0 : 1);
+		_exit(add_ok && del_ok && r2 == 0 && c.count == 5 ? 0 : 1);
 	}
 	int st = 0;
 	waitpid(pid, &st, 0);
