@@ -280,7 +280,11 @@ def svg(rows, vmrows, meta):
         vals = [data[p] for p in plist if key in data[p]]
         if not vals:
             return
+        # Scale to the whiskers, but not beyond 3x the largest median: one
+        # 15 ms outlier must not squash every other bar (clipped whiskers end
+        # in an arrow).
         vmax = max(max(d["spread"][key][1], d[key]) for d in vals) or 1
+        vmax = min(vmax, 3 * max(d[key] for d in vals)) or 1
         bw = pw - label_w - 70
         y = y0 + 26
         bval = data.get(base, {}).get(key)
@@ -290,13 +294,17 @@ def svg(rows, vmrows, meta):
                 y += bar + gap
                 continue
             w = bw * d[key] / vmax
-            lo, hi = (bw * v / vmax for v in d["spread"][key])
+            lo, hi = (bw * min(v, vmax) / vmax for v in d["spread"][key])
+            clipped = d["spread"][key][1] > vmax
             o.append(f'<text x="{x0 + label_w - 4}" y="{y + bar - 4}" text-anchor="end">{esc(LABELS.get(p, p))}</text>')
             o.append(f'<rect x="{x0 + label_w}" y="{y}" width="{w:.1f}" height="{bar}" fill="{COLORS.get(p, "#999")}"/>')
             yc = y + bar / 2
             o.append(f'<line x1="{x0 + label_w + lo:.1f}" x2="{x0 + label_w + hi:.1f}" y1="{yc}" y2="{yc}" stroke="black"/>')
             for xx in (lo, hi):
                 o.append(f'<line x1="{x0 + label_w + xx:.1f}" x2="{x0 + label_w + xx:.1f}" y1="{yc - 4}" y2="{yc + 4}" stroke="black"/>')
+            if clipped:
+                xe = x0 + label_w + hi
+                o.append(f'<path d="M{xe - 5:.1f},{yc - 4} L{xe + 1:.1f},{yc} L{xe - 5:.1f},{yc + 4}" fill="none" stroke="black"/>')
             ratio = f" ×{d[key] / bval:.2f}" if bval and p != base else ""
             o.append(f'<text x="{x0 + label_w + max(w, hi) + 4:.1f}" y="{y + bar - 4}">{fmt(d[key], dec)}{ratio}</text>')
             y += bar + gap
