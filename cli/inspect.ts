@@ -11,6 +11,13 @@
  * but living in namespace B is grafted (the broker created it in B and handed
  * it over). It is named after the endpoint of A whose address it carries.
  *
+ * With the kernel backend the host socket is held by af_graft.ko, not by a
+ * descriptor, so the module is asked instead (GRAFT_CMD_SOCK_GET, inside
+ * each namespace): it lists the graft sockets of that namespace with their
+ * inodes, endpoints, host namespaces and host sockets' addresses, state and
+ * byte counters; the holder is the process whose /proc/PID/fd shows the
+ * graft socket's inode.
+ *
  * @module
  */
 
@@ -18,7 +25,12 @@ import { brokerRequest, brokerSocketPath, brokerStatus } from "./broker_client.t
 import { type Endpoint, endpointFromJson } from "./endpoint.ts";
 import { UsageError } from "./errors.ts";
 import { closeFd, openFd, SysError } from "./ffi.ts";
-import { kernelAvailable, kernelBackend } from "./kernel_backend.ts";
+import {
+  kernelAvailable,
+  kernelBackend,
+  type KernelSocket,
+  listKernelSockets,
+} from "./kernel_backend.ts";
 import { NETNS_RUN_DIR, netnsIdOfPath, openNetns, withNetns } from "./netns.ts";
 import * as P from "./proto.ts";
 import { type DiagSocket, dumpSockets, formatLocal, formatRemote } from "./sockdiag.ts";
@@ -228,8 +240,15 @@ export interface GraftedSocket {
   bytesSent?: number;
   /** Bytes received (TCP). */
   bytesReceived?: number;
-  /** The socket's inode. */
+  /** The socket's inode: the one the holder's descriptors show. */
   inode: number;
+  /**
+   * Who keeps the host socket: "broker" (handed over, the holder owns it) or
+   * "kernel" (af_graft.ko; `inode` is then the graft socket's).
+   */
+  backend?: "broker" | "kernel";
+  /** With the kernel backend, the host socket's inode in its namespace. */
+  hostInode?: number;
 }
 
 /** One namespace in the report. */
@@ -339,6 +358,8 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
   // Endpoints the kernel keeps, and sockets, asked inside each namespace.
   const kernel = kernelAvailable();
   let kernelWarned = false;
+  let kernelSocketsWarned = false;
+  const kernelSockets = new Map<number, KernelSocket[]>();
   const sockets = new Map<number, { s: DiagSocket; ns: number }>();
   const unixByIno = new Map<number, DiagSocket>();
   let denied = 0;
@@ -372,13 +393,21 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
         }
       }
       if (kernel) {
+        const where = { netnsFd: ns.ino === selfIno ? undefined : fd };
         try {
-          for (const ep of kernelBackend.list({ netnsFd: fd })) {
+          for (const ep of kernelBackend.list(where)) {
             addEp(ns.ino, { ...ep, source: "kernel" });
           }
         } catch (e) {
           if (!kernelWarned) warnings.push(`kernel endpoints: ${(e as Error).message}`);
           kernelWarned = true;
+        }
+        try {
+          const list = listKernelSockets(where);
+          if (list.length) kernelSockets.set(ns.ino, list);
+        } catch (e) {
+          if (!kernelSocketsWarned) warnings.push(`kernel sockets: ${(e as Error).message}`);
+          kernelSocketsWarned = true;
         }
       }
     } catch (e) {
@@ -427,12 +456,55 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
         bytesSent: s.bytesSent,
         bytesReceived: s.bytesReceived,
         inode,
+        backend: "broker",
       };
       const list = grafted.get(h.netnsIno) ?? [];
       list.push(g);
       grafted.set(h.netnsIno, list);
       hosted.set(sockNs, (hosted.get(sockNs) ?? 0) + 1);
     }
+  }
+  // Grafted sockets of the kernel backend: the graft socket lives in the
+  // namespace that listed it, the host socket where the kernel says.
+  let unheld = 0;
+  for (const list of kernelSockets.values()) {
+    for (const ks of list) {
+      const hs = scan.holders.get(ks.graftInode) ?? [];
+      const sockNs = ks.netnsIno ?? sockets.get(ks.host.inode)?.ns ?? 0;
+      const remote = ks.peerPath ?? formatRemote(ks.host);
+      for (const h of hs) {
+        const g: GraftedSocket = {
+          pid: h.pid,
+          comm: h.comm,
+          fds: h.fds,
+          netns: nameOf(h.netnsIno),
+          socketNetns: sockNs ? nameOf(sockNs) : "?",
+          socketNetnsIno: sockNs,
+          endpoint: ks.endpoint,
+          proto: ks.host.proto,
+          family: ks.host.family,
+          state: ks.host.state,
+          local: formatLocal(ks.host),
+          remote,
+          bytesSent: ks.host.bytesSent,
+          bytesReceived: ks.host.bytesReceived,
+          inode: ks.graftInode,
+          backend: "kernel",
+          hostInode: ks.host.inode,
+        };
+        const mine = grafted.get(h.netnsIno) ?? [];
+        mine.push(g);
+        grafted.set(h.netnsIno, mine);
+        if (sockNs) hosted.set(sockNs, (hosted.get(sockNs) ?? 0) + 1);
+      }
+      if (!hs.length) unheld++;
+    }
+  }
+  if (unheld) {
+    warnings.push(
+      `${unheld} kernel graft socket(s) held by no process found in /proc ` +
+        "(opened or handed on during the scan?)",
+    );
   }
 
   const all: InspectNamespace[] = [];

@@ -12,6 +12,8 @@ import {
   wrapList,
 } from "./inspect.ts";
 import type { DiagSocket } from "./sockdiag.ts";
+import { A, kernelSocketFromAttrs } from "./kernel_backend.ts";
+import { AttrWriter } from "./netlink.ts";
 
 Deno.test("formatBytes() stays within 6 characters", () => {
   assertEquals(
@@ -137,4 +139,102 @@ Deno.test("scanHost() sees this process holding its own socket", () => {
   } finally {
     l.close();
   }
+});
+
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  return b;
+}
+
+function sockaddrIn(addr: number[], port: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, 2, true);
+  v.setUint16(2, port, false);
+  b.set(addr, 4);
+  return b;
+}
+
+Deno.test("kernelSocketFromAttrs() decodes a GRAFT_CMD_SOCK_GET message", async (t) => {
+  await t.step("an established TCP socket", () => {
+    const w = new AttrWriter()
+      .raw(A.SOCK_INODE, u64(4242))
+      .str(A.NAME, "web")
+      .u16(A.SOCK_FAMILY, 2)
+      .u16(A.SOCK_TYPE, 1)
+      .u16(A.SOCK_PROTOCOL, 6)
+      .u8(A.SOCK_STATE, 1)
+      .u32(A.SOCK_NETNS_INO, 4026531840)
+      .raw(A.SOCK_HOST_INODE, u64(4243))
+      .raw(A.SOCK_LOCAL, sockaddrIn([127, 0, 0, 1], 8080))
+      .raw(A.SOCK_PEER, sockaddrIn([127, 0, 0, 1], 40000))
+      .raw(A.SOCK_BYTES_SENT, u64(3))
+      .raw(A.SOCK_BYTES_RECEIVED, u64(5));
+    const ks = kernelSocketFromAttrs(w.bytes());
+    assertEquals(ks.graftInode, 4242);
+    assertEquals(ks.endpoint, "web");
+    assertEquals(ks.netnsIno, 4026531840);
+    assertEquals(ks.host, {
+      proto: "tcp",
+      family: "ipv4",
+      inode: 4243,
+      state: "ESTAB",
+      localAddr: "127.0.0.1",
+      localPort: 8080,
+      remoteAddr: "127.0.0.1",
+      remotePort: 40000,
+      bytesSent: 3,
+      bytesReceived: 5,
+    });
+  });
+  await t.step("an unconnected UDP socket has no byte counters and no peer", () => {
+    const w = new AttrWriter()
+      .raw(A.SOCK_INODE, u64(7))
+      .str(A.NAME, "dns")
+      .u16(A.SOCK_FAMILY, 2)
+      .u16(A.SOCK_TYPE, 2)
+      .u16(A.SOCK_PROTOCOL, 17)
+      .u8(A.SOCK_STATE, 7)
+      .raw(A.SOCK_LOCAL, sockaddrIn([127, 0, 0, 1], 53));
+    const ks = kernelSocketFromAttrs(w.bytes());
+    assertEquals([ks.host.proto, ks.host.state, ks.host.remotePort], ["udp", "UNCONN", 0]);
+    assertEquals([ks.host.bytesSent, ks.host.bytesReceived], [undefined, undefined]);
+  });
+  await t.step("a unix socket keeps its path and its peer's", () => {
+    const path = (p: string) => {
+      const e = new TextEncoder().encode(p);
+      const b = new Uint8Array(2 + e.length + 1);
+      b[0] = 1;
+      b.set(e, 2);
+      return b;
+    };
+    const w = new AttrWriter()
+      .raw(A.SOCK_INODE, u64(9))
+      .str(A.NAME, "app")
+      .u16(A.SOCK_FAMILY, 1)
+      .u16(A.SOCK_TYPE, 1)
+      .u8(A.SOCK_STATE, 1)
+      .raw(A.SOCK_LOCAL, path("/run/app.sock"))
+      .raw(A.SOCK_PEER, Uint8Array.of(1, 0));
+    const ks = kernelSocketFromAttrs(w.bytes());
+    assertEquals([ks.host.proto, ks.host.path, ks.host.unixType], [
+      "unix",
+      "/run/app.sock",
+      "stream",
+    ]);
+    assertEquals(ks.peerPath, "*");
+  });
+  await t.step("a message without inode is refused", () => {
+    ok(
+      (() => {
+        try {
+          kernelSocketFromAttrs(new AttrWriter().str(A.NAME, "x").bytes());
+          return false;
+        } catch {
+          return true;
+        }
+      })(),
+    );
+  });
 });

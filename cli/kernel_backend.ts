@@ -7,13 +7,14 @@
  * @module
  */
 
-import { formatIP, parseIPv4, parseIPv6 } from "./addr.ts";
+import { decodeSockaddr, formatIP, parseIPv4, parseIPv6 } from "./addr.ts";
 import type { EndpointBackend, Where } from "./backend.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { GraftError } from "./errors.ts";
-import { closeFd, Errno } from "./ffi.ts";
+import { C, closeFd, Errno } from "./ffi.ts";
 import {
   attr,
+  attrU64,
   AttrWriter,
   concat,
   genlHeader,
@@ -25,13 +26,14 @@ import {
   resolveGenlFamily,
 } from "./netlink.ts";
 import { openNetns } from "./netns.ts";
+import type { DiagSocket } from "./sockdiag.ts";
 
 /** The generic netlink family name af_graft.ko registers. */
 export const GENL_NAME = "af_graft";
 const GENL_VERSION = 1;
 
 /** Commands and attributes, mirrored from kernel/uapi/af_graft.h. */
-export const Cmd = { EP_ADD: 1, EP_DEL: 2, EP_GET: 3 } as const;
+export const Cmd = { EP_ADD: 1, EP_DEL: 2, EP_GET: 3, SOCK_GET: 4 } as const;
 /** Endpoint attributes. */
 export const A = {
   NAME: 1,
@@ -43,6 +45,17 @@ export const A = {
   NETNS_PID: 7,
   NETNS_FD: 8,
   NETNSID: 9,
+  SOCK_INODE: 10,
+  SOCK_FAMILY: 11,
+  SOCK_TYPE: 12,
+  SOCK_PROTOCOL: 13,
+  SOCK_STATE: 14,
+  SOCK_NETNS_INO: 15,
+  SOCK_HOST_INODE: 16,
+  SOCK_LOCAL: 17,
+  SOCK_PEER: 18,
+  SOCK_BYTES_SENT: 19,
+  SOCK_BYTES_RECEIVED: 20,
 } as const;
 /** Endpoint types. */
 export const EpType = { IPV4: 1, IPV6: 2, UNIX: 3 } as const;
@@ -189,3 +202,127 @@ export const kernelBackend: EndpointBackend = {
     });
   },
 };
+
+/** A graft socket as af_graft.ko reports it (GRAFT_CMD_SOCK_GET). */
+export interface KernelSocket {
+  /** The graft socket's inode: what its holder's /proc/PID/fd/N shows as `socket:[INODE]`. */
+  graftInode: number;
+  /** The endpoint it was bound through. */
+  endpoint: string;
+  /** Inode of the namespace the host socket lives in (/proc/PID/ns/net's `net:[INODE]`). */
+  netnsIno?: number;
+  /**
+   * The host socket, in sock_diag's terms: its inode (as sock_diag reports it
+   * in its namespace), addresses, state and TCP byte counters.
+   */
+  host: DiagSocket;
+  /** The host socket's peer path (connected unix sockets). */
+  peerPath?: string;
+}
+
+/** TCP states by number (include/net/tcp_states.h), named as `ss` and sockdiag.ts do. */
+const TCP_STATES: Record<number, string> = {
+  1: "ESTAB",
+  2: "SYN-SENT",
+  3: "SYN-RECV",
+  4: "FIN-WAIT-1",
+  5: "FIN-WAIT-2",
+  6: "TIME-WAIT",
+  7: "UNCONN",
+  8: "CLOSE-WAIT",
+  9: "LAST-ACK",
+  10: "LISTEN",
+  11: "CLOSING",
+  12: "NEW-SYN-RECV",
+  13: "BOUND",
+};
+
+const IPPROTO_TCP = 6;
+const SOCK_STREAM = 1;
+const UNIX_TYPES: Record<number, string> = { 1: "stream", 2: "dgram", 5: "seqpacket" };
+
+/** A unix socket address's path: `@NAME` for abstract names, undefined when unbound. */
+function unixPath(b: Uint8Array): string | undefined {
+  const raw = b.subarray(2);
+  if (raw.length === 0) return undefined;
+  if (raw[0] === 0) return "@" + new TextDecoder().decode(raw.subarray(1));
+  const nul = raw.indexOf(0);
+  return new TextDecoder().decode(nul >= 0 ? raw.subarray(0, nul) : raw);
+}
+
+/** Decode one GRAFT_CMD_SOCK_GET message (attributes after the genl header). */
+export function kernelSocketFromAttrs(payload: Uint8Array): KernelSocket {
+  const a = parseAttrs(payload);
+  const graftInode = attrU64(a.get(A.SOCK_INODE));
+  const endpoint = attr.str(a.get(A.NAME));
+  const af = attr.u16(a.get(A.SOCK_FAMILY));
+  const type = attr.u16(a.get(A.SOCK_TYPE));
+  if (graftInode === undefined || endpoint === undefined || af === undefined || !type) {
+    throw new GraftError("kernel sent a graft socket without inode, endpoint, family or type");
+  }
+  const protocol = attr.u16(a.get(A.SOCK_PROTOCOL)) ?? 0;
+  const state = attr.u8(a.get(A.SOCK_STATE)) ?? 0;
+  const local = a.get(A.SOCK_LOCAL);
+  const peer = a.get(A.SOCK_PEER);
+  const host: DiagSocket = {
+    proto: af === C.AF_UNIX
+      ? "unix"
+      : type === SOCK_STREAM || protocol === IPPROTO_TCP
+      ? "tcp"
+      : "udp",
+    family: af === C.AF_INET ? "ipv4" : af === C.AF_INET6 ? "ipv6" : "unix",
+    inode: attrU64(a.get(A.SOCK_HOST_INODE)) ?? 0,
+    state: TCP_STATES[state] ?? `state-${state}`,
+    bytesSent: attrU64(a.get(A.SOCK_BYTES_SENT)),
+    bytesReceived: attrU64(a.get(A.SOCK_BYTES_RECEIVED)),
+  };
+  let peerPath: string | undefined;
+  if (af === C.AF_UNIX) {
+    host.unixType = UNIX_TYPES[type] ?? `type-${type}`;
+    if (local) host.path = unixPath(local);
+    if (peer) peerPath = unixPath(peer) ?? "*";
+  } else {
+    const l = local ? decodeSockaddr(local) : undefined;
+    if (l && (l.family === "ipv4" || l.family === "ipv6")) {
+      host.localAddr = l.addr;
+      host.localPort = l.port;
+    }
+    const p = peer ? decodeSockaddr(peer) : undefined;
+    if (p && (p.family === "ipv4" || p.family === "ipv6")) {
+      host.remoteAddr = p.addr;
+      host.remotePort = p.port;
+    } else {
+      host.remoteAddr = host.family === "ipv6" ? "::" : "0.0.0.0";
+      host.remotePort = 0;
+    }
+  }
+  if (host.proto !== "tcp") {
+    delete host.bytesSent;
+    delete host.bytesReceived;
+  }
+  const netnsIno = attr.u32(a.get(A.SOCK_NETNS_INO));
+  return {
+    graftInode,
+    endpoint,
+    host,
+    ...(netnsIno !== undefined ? { netnsIno } : {}),
+    ...(peerPath !== undefined ? { peerPath } : {}),
+  };
+}
+
+/**
+ * The bound graft sockets of a namespace (GRAFT_CMD_SOCK_GET): those whose
+ * graft socket lives in `where` (the caller's namespace by default). Needs
+ * no privilege in the caller's own namespace; entering another needs root.
+ */
+export function listKernelSockets(where: Where): KernelSocket[] {
+  return withFamily(where, (sock, family) => {
+    const replies = sock.request(
+      family,
+      NLM_F.DUMP,
+      genlHeader(Cmd.SOCK_GET, GENL_VERSION),
+      "af_graft sockets",
+    );
+    return replies.map((m) => kernelSocketFromAttrs(m.payload.subarray(4)));
+  });
+}

@@ -319,3 +319,13 @@ export function resolveGenlFamily(sock: NetlinkSocket, name: string): number | u
     throw e;
   }
 }
+
+/**
+ * A u64 attribute payload in host order, as a number (exact below 2^53, which
+ * inode numbers and byte counters stay under); undefined unless 8 bytes.
+ */
+export function attrU64(a: Uint8Array | undefined): number | undefined {
+  return a && a.length === 8
+    ? Number(new DataView(a.buffer, a.byteOffset, 8).getBigUint64(0, true))
+    : undefined;
+}

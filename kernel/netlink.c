@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Generic netlink family "af_graft": endpoint add, delete, get and dump.
- * See uapi/af_graft.h for the commands and attributes.
+ * Generic netlink family "af_graft": endpoint add, delete, get and dump, and
+ * the dump of bound graft sockets.  See uapi/af_graft.h for the commands and
+ * attributes.
  */
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/tcp.h>
 #include <linux/un.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
@@ -13,6 +15,7 @@
 #include "compat.h"
 #include "endpoint.h"
 #include "netlink.h"
+#include "socket.h"
 
 static struct genl_family graft_genl_family;
 
@@ -288,6 +291,8 @@ static int graft_nl_ep_del(struct sk_buff *skb, struct genl_info *info)
 struct graft_fill {
 	struct sk_buff *skb;
 	struct net *net;	/* the namespace the endpoints belong to */
+	struct netlink_callback *cb;	/* socket dumps only */
+	unsigned int gen;		/* socket list generation */
 	u32 portid, seq;
 	int flags;
 };
@@ -395,6 +400,87 @@ static int graft_nl_ep_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return ret ? ret : skb->len;
 }
 
+static bool graft_sk_is_tcp(const struct sock *sk)
+{
+	return (sk->sk_family == AF_INET || sk->sk_family == AF_INET6) &&
+	       sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP;
+}
+
+static int graft_fill_sock(const struct graft_sock_desc *d, void *arg)
+{
+	struct graft_fill *f = arg;
+	struct sock *hsk = d->host->sk;
+	struct sockaddr_storage addr;
+	void *hdr;
+	int len;
+
+	hdr = genlmsg_put(f->skb, f->portid, f->seq, &graft_genl_family,
+			  f->flags, GRAFT_CMD_SOCK_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	/* Flag a part that follows a change of the list. */
+	f->cb->seq = f->gen;
+	genl_dump_check_consistent(f->cb, hdr);
+
+	if (nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_INODE, d->ino,
+			      GRAFT_A_UNSPEC) ||
+	    nla_put_string(f->skb, GRAFT_A_EP_NAME, d->epname) ||
+	    nla_put_u16(f->skb, GRAFT_A_SOCK_FAMILY, hsk->sk_family) ||
+	    nla_put_u16(f->skb, GRAFT_A_SOCK_TYPE, hsk->sk_type) ||
+	    nla_put_u16(f->skb, GRAFT_A_SOCK_PROTOCOL, hsk->sk_protocol) ||
+	    nla_put_u8(f->skb, GRAFT_A_SOCK_STATE, READ_ONCE(hsk->sk_state)) ||
+	    nla_put_u32(f->skb, GRAFT_A_SOCK_NETNS_INO, d->host_net->ns.inum) ||
+	    nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_HOST_INODE, sock_i_ino(hsk),
+			      GRAFT_A_UNSPEC))
+		goto nla_put_failure;
+
+	/* Errors (ENOTCONN above all) just leave the address out. */
+	memset(&addr, 0, sizeof(addr));
+	len = kernel_getsockname(d->host, (struct sockaddr *)&addr);
+	if (len > 0 && nla_put(f->skb, GRAFT_A_SOCK_LOCAL, len, &addr))
+		goto nla_put_failure;
+	memset(&addr, 0, sizeof(addr));
+	len = kernel_getpeername(d->host, (struct sockaddr *)&addr);
+	if (len > 0 && nla_put(f->skb, GRAFT_A_SOCK_PEER, len, &addr))
+		goto nla_put_failure;
+
+	if (graft_sk_is_tcp(hsk) &&
+	    (nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_BYTES_SENT,
+			       READ_ONCE(tcp_sk(hsk)->bytes_sent),
+			       GRAFT_A_UNSPEC) ||
+	     nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_BYTES_RECEIVED,
+			       READ_ONCE(tcp_sk(hsk)->bytes_received),
+			       GRAFT_A_UNSPEC)))
+		goto nla_put_failure;
+
+	genlmsg_end(f->skb, hdr);
+	return 0;
+
+nla_put_failure:
+	genlmsg_cancel(f->skb, hdr);
+	return -EMSGSIZE;
+}
+
+static int graft_nl_sock_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct graft_fill f = {
+		.skb = skb,
+		.net = sock_net(skb->sk),
+		.cb = cb,
+		.portid = NETLINK_CB(cb->skb).portid,
+		.seq = cb->nlh->nlmsg_seq,
+		.flags = NLM_F_MULTI,
+	};
+	unsigned long idx = cb->args[0];
+	int ret;
+
+	ret = graft_sock_walk(f.net, &idx, &f.gen, graft_fill_sock, &f);
+	cb->args[0] = idx;
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;	/* more to come */
+	return ret ? ret : skb->len;
+}
+
 static const struct genl_ops graft_genl_ops[] = {
 	{
 		/* CAP_NET_ADMIN is checked by the handler (graft_admin). */
@@ -409,6 +495,10 @@ static const struct genl_ops graft_genl_ops[] = {
 		.cmd = GRAFT_CMD_EP_GET,
 		.doit = graft_nl_ep_get,
 		.dumpit = graft_nl_ep_dump,
+	},
+	{
+		.cmd = GRAFT_CMD_SOCK_GET,
+		.dumpit = graft_nl_sock_dump,
 	},
 };
 

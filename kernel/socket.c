@@ -7,6 +7,12 @@
  * which every operation is forwarded.  The host pointer is published once,
  * under gsk->lock, with a release store; readers use an acquire load and need
  * no lock, since it only goes away in release(), when no call is running.
+ *
+ * Bound graft sockets are also kept on a per-namespace list (the namespace
+ * of the graft socket), for GRAFT_CMD_SOCK_GET.  A socket is linked once its
+ * host socket is published and unlinked in release() before the host socket
+ * goes, both under the list's mutex, so a walker holding that mutex may use
+ * the host socket of every socket it finds.
  */
 #include <linux/module.h>
 #include <linux/net.h>
@@ -14,6 +20,7 @@
 #include <linux/slab.h>
 #include <linux/sockptr.h>
 #include <linux/mutex.h>
+#include <net/netns/generic.h>
 #include <net/sock.h>
 
 #include "compat.h"
@@ -56,7 +63,16 @@ struct graft_sock {
 	u16 port_hint;
 	struct list_head opts;
 	unsigned int nopts;
+	struct list_head node;		/* on graft_sock_net.socks once bound */
 };
+
+struct graft_sock_net {
+	struct mutex lock;		/* protects socks and gen */
+	struct list_head socks;
+	unsigned int gen;		/* bumped on every change of socks */
+};
+
+static unsigned int graft_sock_net_id __read_mostly;
 
 static struct proto graft_proto = {
 	.name = "AF_GRAFT",
@@ -74,6 +90,62 @@ static struct graft_sock *graft_sk(const struct sock *sk)
 static struct socket *graft_host(struct socket *sock)
 {
 	return smp_load_acquire(&graft_sk(sock->sk)->host);
+}
+
+static struct graft_sock_net *graft_sock_pernet(struct net *net)
+{
+	return net_generic(net, graft_sock_net_id);
+}
+
+/* The host socket is published: list the socket in its namespace. */
+static void graft_sock_link(struct graft_sock *gsk)
+{
+	struct graft_sock_net *gsn = graft_sock_pernet(sock_net(&gsk->sk));
+
+	mutex_lock(&gsn->lock);
+	list_add_tail(&gsk->node, &gsn->socks);
+	gsn->gen++;
+	mutex_unlock(&gsn->lock);
+}
+
+static void graft_sock_unlink(struct graft_sock *gsk)
+{
+	struct graft_sock_net *gsn = graft_sock_pernet(sock_net(&gsk->sk));
+
+	mutex_lock(&gsn->lock);
+	list_del_init(&gsk->node);
+	gsn->gen++;
+	mutex_unlock(&gsn->lock);
+}
+
+int graft_sock_walk(struct net *net, unsigned long *idx, unsigned int *gen,
+		    int (*fn)(const struct graft_sock_desc *d, void *arg),
+		    void *arg)
+{
+	struct graft_sock_net *gsn = graft_sock_pernet(net);
+	struct graft_sock *gsk;
+	unsigned long i = 0;
+	int ret = 0;
+
+	mutex_lock(&gsn->lock);
+	*gen = gsn->gen;
+	list_for_each_entry(gsk, &gsn->socks, node) {
+		struct graft_sock_desc d = {
+			.epname = gsk->epname,
+			.host = gsk->host,
+			.host_net = gsk->host_net,
+		};
+
+		if (i++ < *idx)
+			continue;
+		d.ino = sock_i_ino(&gsk->sk);
+		ret = fn(&d, arg);
+		if (ret)
+			break;
+		(*idx)++;
+	}
+	mutex_unlock(&gsn->lock);
+	return ret;
 }
 
 static void graft_sol_capture(const struct sock *sk, struct graft_sol *s)
@@ -182,6 +254,7 @@ static struct graft_sock *graft_sk_alloc(struct net *net, struct socket *sock,
 	gsk = graft_sk(sk);
 	mutex_init(&gsk->lock);
 	INIT_LIST_HEAD(&gsk->opts);
+	INIT_LIST_HEAD(&gsk->node);
 	gsk->host = NULL;
 	gsk->host_net = NULL;
 	gsk->nopts = 0;
@@ -227,6 +300,7 @@ static int graft_release(struct socket *sock)
 		return 0;
 	gsk = graft_sk(sk);
 	if (gsk->host) {
+		graft_sock_unlink(gsk);
 		sock_release(gsk->host);
 		gsk->host = NULL;
 		put_net(gsk->host_net);
@@ -300,6 +374,7 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 	strscpy(gsk->epname, epname, sizeof(gsk->epname));
 	gsk->host_net = t->net;
 	smp_store_release(&gsk->host, host);
+	graft_sock_link(gsk);
 	return 0;
 
 err_sock:
@@ -436,6 +511,7 @@ static int graft_do_accept(struct socket *sock, struct socket *newsock,
 	ngsk->host = nhost;
 	ngsk->sk.sk_state = TCP_ESTABLISHED;
 	newsock->state = SS_CONNECTED;
+	graft_sock_link(ngsk);
 	return 0;
 }
 
@@ -695,19 +771,52 @@ static const struct net_proto_family graft_family = {
 	.owner = THIS_MODULE,
 };
 
+static int __net_init graft_sock_net_init(struct net *net)
+{
+	struct graft_sock_net *gsn = graft_sock_pernet(net);
+
+	mutex_init(&gsn->lock);
+	INIT_LIST_HEAD(&gsn->socks);
+	gsn->gen = 1;
+	return 0;
+}
+
+/* Every graft socket holds its namespace: the list is empty by now. */
+static void __net_exit graft_sock_net_exit(struct net *net)
+{
+	mutex_destroy(&graft_sock_pernet(net)->lock);
+}
+
+static struct pernet_operations graft_sock_net_ops = {
+	.init = graft_sock_net_init,
+	.exit = graft_sock_net_exit,
+	.id = &graft_sock_net_id,
+	.size = sizeof(struct graft_sock_net),
+};
+
 int __init graft_socket_init(void)
 {
 	int ret;
 
+	ret = register_pernet_subsys(&graft_sock_net_ops);
+	if (ret)
+		goto err_pernet;
 	ret = proto_register(&graft_proto, 1);
 	if (ret)
-		return ret;
+		goto err_proto;
 	ret = sock_register(&graft_family);
 	if (ret) {
 		pr_err("address family %d is taken (is the ipx module loaded?)\n",
 		       PF_GRAFT);
-		proto_unregister(&graft_proto);
+		goto err_family;
 	}
+	return 0;
+
+err_family:
+	proto_unregister(&graft_proto);
+err_proto:
+	unregister_pernet_subsys(&graft_sock_net_ops);
+err_pernet:
 	return ret;
 }
 
@@ -715,4 +824,5 @@ void graft_socket_exit(void)
 {
 	sock_unregister(PF_GRAFT);
 	proto_unregister(&graft_proto);
+	unregister_pernet_subsys(&graft_sock_net_ops);
 }

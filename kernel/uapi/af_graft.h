@@ -45,11 +45,11 @@
  * netlink family AF_GRAFT_GENL_NAME ("af_graft"), which works in every
  * namespace (netnsok) and acts on the namespace of the netlink socket.
  * Requests must have genlmsghdr.reserved == 0; attributes are validated
- * strictly (unknown attributes are refused) and every refusal carries an
- * extended-ack message, except an unknown command (EOPNOTSUPP), which the
- * genetlink core refuses before the family sees the request.  A non-zero
- * reserved field (EINVAL) is refused by the core too, with the core's
- * message on 6.1 and later.
+ * strictly (unknown attributes, and the GRAFT_A_SOCK_* reply attributes,
+ * are refused) and every refusal carries an extended-ack message, except an
+ * unknown command (EOPNOTSUPP), which the genetlink core refuses before the
+ * family sees the request.  A non-zero reserved field (EINVAL) is refused by
+ * the core too, with the core's message on 6.1 and later.
  *
  * GRAFT_CMD_EP_ADD (needs CAP_NET_ADMIN in the initial user namespace;
  * otherwise EPERM with an extended-ack message)
@@ -85,6 +85,35 @@
  *   `ip link` does (an endpoint targeting its own namespace gets that
  *   namespace's id for itself).
  *
+ * GRAFT_CMD_SOCK_GET (dumpit only; no permission needed, like ss)
+ *   One message per bound graft socket living in the netlink socket's
+ *   namespace (only that namespace is ever listed).  Takes no attributes
+ *   (valid ones are ignored).  Each message carries:
+ *   GRAFT_A_SOCK_INODE        u64: the graft socket's inode, as shown by
+ *                             /proc/PID/fd/N -> socket:[INODE] of its holder
+ *   GRAFT_A_EP_NAME           the endpoint it was bound through
+ *   GRAFT_A_SOCK_FAMILY       u16: the host socket's AF_INET, AF_INET6, AF_UNIX
+ *   GRAFT_A_SOCK_TYPE         u16: SOCK_STREAM or SOCK_DGRAM
+ *   GRAFT_A_SOCK_PROTOCOL     u16: the host socket's protocol (IPPROTO_TCP...)
+ *   GRAFT_A_SOCK_STATE        u8: the host socket's state, TCP_* numbering
+ *                             (TCP_LISTEN 10, TCP_ESTABLISHED 1, TCP_CLOSE 7
+ *                             for unconnected datagram sockets)
+ *   GRAFT_A_SOCK_NETNS_INO    u32: inode of the host socket's namespace, as
+ *                             /proc/PID/ns/net -> net:[INODE] shows it
+ *   GRAFT_A_SOCK_HOST_INODE   u64: the host socket's inode, as sock_diag
+ *                             reports it in that namespace
+ *   GRAFT_A_SOCK_LOCAL        binary: the host socket's address, a struct
+ *                             sockaddr_in, sockaddr_in6 or sockaddr_un
+ *   GRAFT_A_SOCK_PEER         binary: the host socket's peer, same format;
+ *                             absent when not connected
+ *   GRAFT_A_SOCK_BYTES_SENT, GRAFT_A_SOCK_BYTES_RECEIVED
+ *                             u64, TCP only: payload bytes sent
+ *                             (retransmissions included) and received, as
+ *                             tcp_info's tcpi_bytes_sent/tcpi_bytes_received
+ *   u64 attributes may be preceded by GRAFT_A_UNSPEC padding.  A socket
+ *   bound or released during a multi-part dump may be missed or repeated;
+ *   parts that saw the list change carry NLM_F_DUMP_INTR.
+ *
  * Deleting a namespace frees its endpoints.  An endpoint holds a reference
  * on its target namespace, and so does every bound graft socket.
  */
@@ -118,6 +147,7 @@ enum graft_cmd {
 	GRAFT_CMD_EP_ADD,	/* 1 */
 	GRAFT_CMD_EP_DEL,	/* 2 */
 	GRAFT_CMD_EP_GET,	/* 3 */
+	GRAFT_CMD_SOCK_GET,	/* 4 */
 	__GRAFT_CMD_LAST
 };
 #define GRAFT_CMD_MAX (__GRAFT_CMD_LAST - 1)
@@ -133,6 +163,18 @@ enum graft_attr {
 	GRAFT_A_EP_NETNS_PID,	/* 7: u32 */
 	GRAFT_A_EP_NETNS_FD,	/* 8: u32 (requests only) */
 	GRAFT_A_EP_NETNSID,	/* 9: s32 (replies only) */
+	/* GRAFT_CMD_SOCK_GET replies only: */
+	GRAFT_A_SOCK_INODE,	/* 10: u64 */
+	GRAFT_A_SOCK_FAMILY,	/* 11: u16 */
+	GRAFT_A_SOCK_TYPE,	/* 12: u16 */
+	GRAFT_A_SOCK_PROTOCOL,	/* 13: u16 */
+	GRAFT_A_SOCK_STATE,	/* 14: u8, TCP_* */
+	GRAFT_A_SOCK_NETNS_INO,	/* 15: u32 */
+	GRAFT_A_SOCK_HOST_INODE,	/* 16: u64 */
+	GRAFT_A_SOCK_LOCAL,	/* 17: binary, struct sockaddr_* */
+	GRAFT_A_SOCK_PEER,	/* 18: binary, struct sockaddr_* */
+	GRAFT_A_SOCK_BYTES_SENT,	/* 19: u64 */
+	GRAFT_A_SOCK_BYTES_RECEIVED,	/* 20: u64 */
 	__GRAFT_A_LAST
 };
 #define GRAFT_A_MAX (__GRAFT_A_LAST - 1)

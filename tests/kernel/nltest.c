@@ -7,17 +7,24 @@
  *   nltest del NAME
  *   nltest show            (dump, one line per endpoint, seed format)
  *   nltest get NAME
+ *   nltest socks           (dump of bound graft sockets, one line each)
  *   nltest selftest        (valid and malformed requests; exit 0 if all pass)
  *
  * Every refusal is printed as "errno: extended-ack message".
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +293,127 @@ static void collect_cb(struct nlmsghdr *nlh, void *arg)
 	c->count++;
 }
 
+/* ---- graft socket descriptions (GRAFT_CMD_SOCK_GET) ----------------------- */
+
+struct sock_desc {
+	uint64_t ino, host_ino, sent, received;
+	char ep[32], local[160], peer[160];
+	int family, type, protocol, state;
+	uint32_t netns_ino;
+	bool has_bytes, has_peer;
+};
+
+static void sockaddr_format(const void *p, int len, char *out, size_t n)
+{
+	const struct sockaddr *sa = p;
+	char a[INET6_ADDRSTRLEN];
+
+	if (len >= (int)sizeof(struct sockaddr_in) && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = p;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(out, n, "%s:%d", a, ntohs(sin->sin_port));
+	} else if (len >= (int)sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = p;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(out, n, "[%s]:%d", a, ntohs(sin6->sin6_port));
+	} else if (len >= (int)sizeof(sa_family_t) && sa->sa_family == AF_UNIX) {
+		int plen = len - (int)offsetof(struct sockaddr_un, sun_path);
+
+		snprintf(out, n, "unix:%.*s", plen > 0 ? plen : 0,
+			 ((const struct sockaddr_un *)p)->sun_path);
+	} else {
+		snprintf(out, n, "?family-%d/%d", sa->sa_family, len);
+	}
+}
+
+static void sock_parse(struct nlmsghdr *nlh, struct sock_desc *d)
+{
+	struct genlmsghdr *g = NLMSG_DATA(nlh);
+	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
+
+	memset(d, 0, sizeof(*d));
+	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
+		void *p = (char *)a + NLA_HDRLEN;
+		int plen = a->nla_len - NLA_HDRLEN;
+
+		switch (a->nla_type) {
+		case GRAFT_A_SOCK_INODE: memcpy(&d->ino, p, 8); break;
+		case GRAFT_A_SOCK_HOST_INODE: memcpy(&d->host_ino, p, 8); break;
+		case GRAFT_A_EP_NAME: snprintf(d->ep, sizeof(d->ep), "%.*s", plen, (char *)p); break;
+		case GRAFT_A_SOCK_FAMILY: d->family = *(uint16_t *)p; break;
+		case GRAFT_A_SOCK_TYPE: d->type = *(uint16_t *)p; break;
+		case GRAFT_A_SOCK_PROTOCOL: d->protocol = *(uint16_t *)p; break;
+		case GRAFT_A_SOCK_STATE: d->state = *(uint8_t *)p; break;
+		case GRAFT_A_SOCK_NETNS_INO: d->netns_ino = *(uint32_t *)p; break;
+		case GRAFT_A_SOCK_LOCAL: sockaddr_format(p, plen, d->local, sizeof(d->local)); break;
+		case GRAFT_A_SOCK_PEER:
+			sockaddr_format(p, plen, d->peer, sizeof(d->peer));
+			d->has_peer = true;
+			break;
+		case GRAFT_A_SOCK_BYTES_SENT: memcpy(&d->sent, p, 8); d->has_bytes = true; break;
+		case GRAFT_A_SOCK_BYTES_RECEIVED: memcpy(&d->received, p, 8); break;
+		}
+	}
+}
+
+static void sock_format(const struct sock_desc *d, char *out, size_t n)
+{
+	int o = snprintf(out, n, "ino %llu ep %s family %d type %d proto %d state %d netns %u host-ino %llu local %s peer %s",
+			 (unsigned long long)d->ino, d->ep, d->family, d->type, d->protocol, d->state,
+			 d->netns_ino, (unsigned long long)d->host_ino, d->local[0] ? d->local : "-",
+			 d->has_peer ? d->peer : "-");
+
+	if (d->has_bytes)
+		snprintf(out + o, n - o, " sent %llu received %llu",
+			 (unsigned long long)d->sent, (unsigned long long)d->received);
+}
+
+struct sock_list {
+	struct sock_desc d[16];
+	int count;
+};
+
+static void socks_cb(struct nlmsghdr *nlh, void *arg)
+{
+	struct sock_list *l = arg;
+	struct sock_desc d;
+	char line[512];
+
+	sock_parse(nlh, &d);
+	if (l) {
+		if (l->count < 16)
+			l->d[l->count] = d;
+		l->count++;
+	} else {
+		sock_format(&d, line, sizeof(line));
+		printf("%s\n", line);
+	}
+}
+
+static int dump_socks(int fd, struct sock_list *l)
+{
+	struct msg m;
+
+	msg_init(&m, family_id, NLM_F_DUMP, GRAFT_CMD_SOCK_GET);
+	if (l)
+		memset(l, 0, sizeof(*l));
+	return nl_request(fd, &m, socks_cb, l);
+}
+
+static struct sock_desc *find_sock(struct sock_list *l, uint64_t ino)
+{
+	int i;
+
+	for (i = 0; i < l->count && i < 16; i++)
+		if (l->d[i].ino == ino)
+			return &l->d[i];
+	return NULL;
+}
+
 /* ---- command line --------------------------------------------------------- */
 
 static int build_add(struct msg *m, int argc, char **argv)
@@ -392,6 +520,114 @@ static void del_msg(struct msg *m, const char *name)
 {
 	msg_init(m, family_id, 0, GRAFT_CMD_EP_DEL);
 	put_str(m, GRAFT_A_EP_NAME, name);
+}
+
+static uint64_t fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+static uint32_t fd_ino_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+/*
+ * GRAFT_CMD_SOCK_GET: a graft listener on nl-a (127.0.0.1:8080), a plain
+ * client, the accepted graft socket; the dump must describe both graft
+ * sockets, to anyone in the namespace, and nothing in another namespace.
+ */
+static void sock_selftest(void)
+{
+	struct sockaddr_gr sgr = { .sgr_family = AF_GRAFT, .sgr_epname = "nl-a" };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(8080),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in cl;
+	socklen_t cllen = sizeof(cl);
+	char want_peer[64], buf[16];
+	struct sock_desc *d;
+	struct sock_list l;
+	int lfd, cfd, afd, ret, st = 0;
+	pid_t pid;
+
+	lfd = socket(AF_GRAFT, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sgr, sizeof(sgr)) || listen(lfd, 4))
+		die("graft listener on nl-a: %s", strerror(errno));
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&to, sizeof(to)))
+		die("connect 127.0.0.1:8080: %s", strerror(errno));
+	afd = accept(lfd, NULL, NULL);
+	if (afd < 0)
+		die("accept on graft listener: %s", strerror(errno));
+	if (write(cfd, "hello", 5) != 5 || read(afd, buf, sizeof(buf)) != 5 ||
+	    write(afd, "hi!", 3) != 3)
+		die("exchange over the grafted connection: %s", strerror(errno));
+	getsockname(cfd, (struct sockaddr *)&cl, &cllen);
+	snprintf(want_peer, sizeof(want_peer), "127.0.0.1:%d", ntohs(cl.sin_port));
+
+	ret = dump_socks(nl_fd, &l);
+	CHECK(ret == 0 && l.count == 2, "sock dump lists 2 graft sockets (got %d, ret %d)", l.count, ret);
+	d = find_sock(&l, fd_ino(lfd));
+	CHECK(d && !strcmp(d->ep, "nl-a") && d->family == AF_INET && d->type == SOCK_STREAM &&
+	      d->protocol == IPPROTO_TCP && d->state == 10 && !strcmp(d->local, "127.0.0.1:8080") &&
+	      !d->has_peer && d->has_bytes && d->host_ino && d->netns_ino == fd_ino_ns(),
+	      "sock dump: listener by inode, nl-a, LISTEN, 127.0.0.1:8080, no peer");
+	d = find_sock(&l, fd_ino(afd));
+	CHECK(d && !strcmp(d->ep, "nl-a") && d->state == 1 && !strcmp(d->local, "127.0.0.1:8080") &&
+	      d->has_peer && !strcmp(d->peer, want_peer) && d->received == 5 && d->sent == 3,
+	      "sock dump: accepted socket ESTAB, peer %s, 3 sent / 5 received", want_peer);
+	for (int i = 0; i < l.count && i < 16; i++) {
+		char line[512];
+
+		sock_format(&l.d[i], line, sizeof(line));
+		printf("     %s\n", line);
+	}
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sock_list ul;
+		int fd, r;
+
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(3);
+		fd = nl_open();
+		r = dump_socks(fd, &ul);
+		printf("%s   %-40s -> %d sockets\n", r == 0 && ul.count == 2 ? "ok" : "FAIL",
+		       "sock dump as nobody", ul.count);
+		fflush(stdout);
+		_exit(r == 0 && ul.count == 2 ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sock dump as nobody (child status %d)", st);
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sock_list ul;
+		int fd, r;
+
+		if (unshare(CLONE_NEWNET))
+			_exit(3);
+		fd = nl_open();
+		r = dump_socks(fd, &ul);
+		printf("%s   %-40s -> %d sockets\n", r == 0 && ul.count == 0 ? "ok" : "FAIL",
+		       "sock dump in a new namespace", ul.count);
+		fflush(stdout);
+		_exit(r == 0 && ul.count == 0 ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sock dump lists only its namespace (child status %d)", st);
+
+	close(afd);
+	close(cfd);
+	close(lfd);
+	ret = dump_socks(nl_fd, &l);
+	CHECK(ret == 0 && l.count == 0, "sock dump empty once the sockets are closed (%d)", l.count);
 }
 
 static int selftest(void)
@@ -588,6 +824,8 @@ static int selftest(void)
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "non-root checks (child status %d)", st);
 
+	sock_selftest();
+
 	/* Cleanup. */
 	del_msg(&m, "nl-a");
 	expect_ok("del nl-a", &m);
@@ -615,13 +853,15 @@ int main(int argc, char **argv)
 	int count = 0;
 
 	if (argc < 2)
-		die("usage: nltest add|del|show|get|selftest ...");
+		die("usage: nltest add|del|show|get|socks|selftest ...");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	nl_fd = nl_open();
 	family_id = resolve_family(nl_fd);
 
 	if (!strcmp(argv[1], "selftest"))
 		return selftest();
+	if (!strcmp(argv[1], "socks"))
+		return report(dump_socks(nl_fd, NULL));
 	if (!strcmp(argv[1], "show")) {
 		msg_init(&m, family_id, NLM_F_DUMP, GRAFT_CMD_EP_GET);
 		return report(nl_request(nl_fd, &m, show_cb, &count));
