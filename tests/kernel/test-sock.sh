@@ -144,7 +144,13 @@ fi
 # ---- TCP clients in C1, servers on the host --------------------------------
 bg echo4 timeout 60 socat TCP4-LISTEN:18090,bind=127.0.0.1,reuseaddr,fork EXEC:cat
 bg echo6 timeout 60 socat TCP6-LISTEN:18092,bind=[::1],reuseaddr,fork EXEC:cat
-sleep 0.5
+# socat starts slowly under TCG: wait (bounded) until both listen.
+i=0
+until ss -ltn | grep -q 127.0.0.1:18090 && ss -ltn | grep -q '\[::1\]:18092'; do
+	i=$((i + 1))
+	[ $i -ge 150 ] && { log "socat servers not listening after 15s"; break; }
+	sleep 0.1
+done
 check "TCP client via dynamic endpoint ep-out" n1 "$GS" tcp-client ep-out 127.0.0.1 18090 hello-out
 check "TCP client via the default endpoint (no bind)" n1 "$GS" tcp-client - 127.0.0.1 18090 hello-default
 check "IPv6 TCP client via ep-out6" n1 "$GS" tcp-client ep-out6 ::1 18092 hello-v6
