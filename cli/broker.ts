@@ -29,12 +29,15 @@ import {
   acceptNonblock,
   type PeerCred,
   peerCred,
-  pollReadable,
+  pollNow,
   recvPacket,
   sendPacket,
   seqpacketListen,
   setIntOpt,
 } from "./unix.ts";
+
+/** Longest time the broker's thread waits in poll() before letting the event loop run. */
+const POLL_SLICE_MS = 20;
 
 /** Options for {@link Broker}. */
 export interface BrokerOptions {
@@ -155,9 +158,17 @@ export class Broker {
   async serve(): Promise<void> {
     if (this.#listenFd < 0) this.listen();
     try {
+      let lastYield = Date.now();
       while (!this.#stopping) {
         const fds = [this.#wakeRead, this.#listenFd, ...this.#clients.keys()];
-        const ready = await pollReadable(fds, 1000);
+        // Wait for requests on this thread (a hop to a worker thread and back
+        // would cost more than the request), in slices short enough that
+        // signals (handled by the event loop) are seen within 20 ms.
+        const ready = pollNow(fds, POLL_SLICE_MS);
+        if (ready.length === 0 || Date.now() - lastYield > POLL_SLICE_MS) {
+          await new Promise((r) => setTimeout(r, 0));
+          lastYield = Date.now();
+        }
         for (const { fd, revents } of ready) {
           if (this.#stopping) break;
           if (fd === this.#wakeRead) continue;

@@ -71,6 +71,11 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  poll_now: {
+    name: "poll",
+    parameters: ["buffer", /* struct pollfd[] */ "u64", /* nfds */ "i32" /* timeout ms: 0 */],
+    result: "i32",
+  },
   gettid: { parameters: [], result: "i32" },
   getpid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -434,6 +434,9 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
     const { s, ns: sockNs } = found;
     for (const h of hs) {
       if (h.netnsIno === sockNs) continue;
+      // The server end of a Unix connection lives in the connecting client's
+      // namespace: the broker's control connections are not grafted sockets.
+      if (s.proto === "unix" && h.pid === broker.pid) continue;
       const eps = endpoints.get(h.netnsIno) ?? [];
       let remote = formatRemote(s);
       if (s.proto === "unix" && s.peerInode) {
