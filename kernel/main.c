@@ -46,6 +46,7 @@ static void __exit graft_exit(void)
 module_init(graft_init);
 module_exit(graft_exit);
 MODULE_LICENSE("GPL");
+MODULE_VERSION(AF_GRAFT_VERSION);
 MODULE_DESCRIPTION("AF_GRAFT: sockets grafted across network namespaces");
 MODULE_ALIAS_NETPROTO(PF_GRAFT);
 MODULE_ALIAS_GENL_FAMILY(AF_GRAFT_GENL_NAME);

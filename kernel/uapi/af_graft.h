@@ -139,6 +139,9 @@ struct sockaddr_gr {
 #define GRAFT_NAME_TRANSPARENT 5 /* same number as the original AF_GRAFT */
 #define GRAFT_PORT_HINT 6
 
+/* The module's version, as /sys/module/af_graft/version shows it. */
+#define AF_GRAFT_VERSION "0.1.0"
+
 #define AF_GRAFT_GENL_NAME "af_graft"
 #define AF_GRAFT_GENL_VERSION 1
 
