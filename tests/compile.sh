@@ -2,13 +2,13 @@
 # The single-binary build: `deno task compile` with libgraft.so embedded, then
 # the main end-to-end scenarios run with the compiled binary as $GRAFT.
 # deno compile needs its runtime (denort); where DENORT_BIN is not set and it
-# cannot be downloaded, this says so plainly and skips.
+# cannot be downloaded, this says so plainly and skips (exit 77).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DENO=$PWD/.tools/bin/deno
 if [[ -z ${DENORT_BIN:-} ]]; then
 	echo "SKIP: deno compile needs its runtime (denort); DENORT_BIN is not set and this machine cannot download it"
-	exit 0
+	exit 77
 fi
 if [[ ! -x $DENORT_BIN ]]; then
 	echo "FAIL: DENORT_BIN=$DENORT_BIN is not an executable" >&2
