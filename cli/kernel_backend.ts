@@ -26,7 +26,7 @@ import {
   resolveGenlFamily,
 } from "./netlink.ts";
 import { openNetns } from "./netns.ts";
-import type { DiagSocket } from "./sockdiag.ts";
+import { type DiagSocket, TCP_STATES } from "./sockdiag.ts";
 
 /** The generic netlink family name af_graft.ko registers. */
 export const GENL_NAME = "af_graft";
@@ -219,23 +219,6 @@ export interface KernelSocket {
   /** The host socket's peer path (connected unix sockets). */
   peerPath?: string;
 }
-
-/** TCP states by number (include/net/tcp_states.h), named as `ss` and sockdiag.ts do. */
-const TCP_STATES: Record<number, string> = {
-  1: "ESTAB",
-  2: "SYN-SENT",
-  3: "SYN-RECV",
-  4: "FIN-WAIT-1",
-  5: "FIN-WAIT-2",
-  6: "TIME-WAIT",
-  7: "UNCONN",
-  8: "CLOSE-WAIT",
-  9: "LAST-ACK",
-  10: "LISTEN",
-  11: "CLOSING",
-  12: "NEW-SYN-RECV",
-  13: "BOUND",
-};
 
 const IPPROTO_TCP = 6;
 const SOCK_STREAM = 1;

@@ -62,7 +62,7 @@ const TCPI_BYTES_RECEIVED = 128;
 const TCPI_BYTES_SENT = 200;
 
 /** TCP states by number (include/net/tcp_states.h), as `ss` names them. */
-const TCP_STATES: Record<number, string> = {
+export const TCP_STATES: Record<number, string> = {
   1: "ESTAB",
   2: "SYN-SENT",
   3: "SYN-RECV",

@@ -15,7 +15,6 @@
 #
 # Runs the commands as "$GRAFT inspect|apply|export" (GRAFT defaults to
 # .tools/bin/graft). Until cli/main.ts wires those commands, run with
-# GRAFT_INSPECT_MAIN=1 to go through tests/inspect_main.ts instead.
 # Options: --quick skips the 100 x 10 scale run. Traffic goes only to loopback.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,13 +41,7 @@ export GRAFT_SOCKET=$TMP/graft.sock
 export DENO_DIR=${DENO_DIR:-$ROOT/.tools/deno-dir}
 
 # gi: the inspect/apply/export commands.
-gi() {
-	if [[ -n ${GRAFT_INSPECT_MAIN:-} ]]; then
-		"$ROOT/.tools/bin/deno" run --allow-all --quiet --no-prompt "$ROOT/tests/inspect_main.ts" --backend broker "$@"
-	else
-		"$GRAFT" --backend broker "$@"
-	fi
-}
+gi() { "$GRAFT" --backend broker "$@"; }
 
 npass=0
 nfail=0
