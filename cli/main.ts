@@ -211,6 +211,11 @@ async function cmdDaemon(g: GlobalOptions, args: string[]): Promise<number> {
   try {
     broker.listen();
   } catch (e) {
+    if (e instanceof SysError && e.code === "EADDRINUSE") {
+      throw new GraftError(
+        `a broker is already listening on ${socketPath} (stop it, or use --socket)`,
+      );
+    }
     throw new GraftError(`cannot listen on ${socketPath}: ${(e as Error).message}`);
   }
   const stop = () => broker.stop();

@@ -136,6 +136,16 @@ out=$(g -n "$C1" -j ep show ep-test)
 python3 -c 'import json,sys; e=json.load(sys.stdin); assert e==[{"name":"ep-test","type":"ipv4","addr":"127.0.0.1","port":int(sys.argv[1])}], e' "$P_TEST" <<<"$out" &&
 	pass "ep show -j prints JSON" || fail "ep show -j printed: $out"
 [[ -z $(g -n "$C2" ep show) ]] && pass "$C2 has no endpoints" || fail "$C2 shows endpoints"
+# NETNS as a path and as the PID of a process inside it.
+[[ $(g -n "/run/netns/$C1" ep show) == "$want" ]] && pass "-n /run/netns/$C1 (a path) names the same namespace" ||
+	fail "-n with a path"
+ip netns exec "$C1" sleep 30 &
+SLEEPER=$!
+PIDS+=($SLEEPER)
+sleep 0.2
+[[ $(g -n "$SLEEPER" ep show) == "$want" ]] && pass "-n $SLEEPER (a PID inside $C1) names the same namespace" ||
+	fail "-n with a PID"
+kill "$SLEEPER" 2>/dev/null
 
 # ---------------------------------------------------------------------------
 section "the seed's ingress example: iperf3 -s grafted, host iperf3 -c"
@@ -321,6 +331,8 @@ expect_fail "a command that does not exist" 1 'command not found' -- "$GRAFT" --
 if [[ $BACKEND == broker ]]; then
 	expect_fail "broker not running" 1 'broker is not running' -- env GRAFT_SOCKET="$TMP/none.sock" "$GRAFT" --backend broker ep show
 	expect_fail "kernel backend asked for without the module" 1 'kernel backend unavailable' -- "$GRAFT" --backend kernel ep show
+	expect_fail "a second broker on the same socket" 1 'already listening' -- "$GRAFT" daemon --socket "$GRAFT_SOCKET"
+	[[ -S $GRAFT_SOCKET ]] && pass "the running broker's socket is untouched" || fail "second daemon removed the socket"
 fi
 [[ $(g -n "$C1" ep show) == "$before" ]] && pass "endpoints unchanged after the bad input" || fail "bad input changed endpoints"
 [[ $(ip netns list | sort) == "$netns_before" ]] && pass "no namespace created or removed" || fail "namespaces changed"
