@@ -4,15 +4,15 @@
  * @module
  */
 
-import { type BackendChoice, selectBackend } from "./backend.ts";
+import { addEndpoint, deleteEndpoint, listEndpoints, spawnGrafted } from "./api.ts";
+import type { BackendChoice } from "./backend.ts";
 import { Broker } from "./broker.ts";
 import { brokerSocketPath } from "./broker_client.ts";
 import { formatEndpoint, parseEndpointWords, validateName } from "./endpoint.ts";
 import { GraftError, UsageError } from "./errors.ts";
-import { closeFd, SysError } from "./ffi.ts";
+import { SysError } from "./ffi.ts";
 import { type EgressMapping, type IngressMapping, parseEgress, parseIngress } from "./mapping.ts";
-import { openNetns } from "./netns.ts";
-import { checkEndpoints, launch, preloadPath, setPreloadPath, waitForwarding } from "./run.ts";
+import { preloadPath, setPreloadPath, waitForwarding } from "./run.ts";
 import { embeddedPreload, preloadVersion } from "./embedded.ts";
 import { cmdApply, cmdExport } from "./apply.ts";
 import { cmdInspect } from "./inspect.ts";
@@ -118,71 +118,44 @@ function print(line: string): void {
 
 function cmdEp(g: GlobalOptions, args: string[]): number {
   const sub = args[0];
-  const netnsFd = g.netns !== undefined ? openNetns(g.netns) : undefined;
-  try {
-    const where = { netnsFd };
-    switch (sub) {
-      case "add": {
-        const ep = parseEndpointWords(args.slice(1));
-        selectBackend(g.backend).add(ep, where);
-        return 0;
+  const where = { netns: g.netns, backend: g.backend };
+  switch (sub) {
+    case "add":
+      addEndpoint(parseEndpointWords(args.slice(1)), where);
+      return 0;
+    case "del":
+    case "delete":
+      if (args.length !== 2) throw new UsageError("usage: graft ep del NAME");
+      deleteEndpoint(validateName(args[1]), where);
+      return 0;
+    case "show":
+    case "list":
+    case undefined: {
+      if (args.length > 2) throw new UsageError("usage: graft ep show [NAME]");
+      let eps = listEndpoints(where);
+      if (args[1] !== undefined) {
+        eps = eps.filter((e) => e.name === args[1]);
+        if (eps.length === 0) throw new GraftError(`no endpoint "${args[1]}" here`);
       }
-      case "del":
-      case "delete": {
-        if (args.length !== 2) throw new UsageError("usage: graft ep del NAME");
-        validateName(args[1]);
-        selectBackend(g.backend).del(args[1], where);
-        return 0;
-      }
-      case "show":
-      case "list":
-      case undefined: {
-        if (args.length > 2) throw new UsageError("usage: graft ep show [NAME]");
-        let eps = selectBackend(g.backend).list(where);
-        if (args[1] !== undefined) {
-          eps = eps.filter((e) => e.name === args[1]);
-          if (eps.length === 0) throw new GraftError(`no endpoint "${args[1]}" here`);
-        }
-        eps.sort((a, b) => a.name.localeCompare(b.name));
-        if (g.json) print(JSON.stringify(eps, null, 2));
-        else for (const e of eps) print(formatEndpoint(e));
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown ep command "${sub}" (add, del, show)`);
+      if (g.json) print(JSON.stringify(eps, null, 2));
+      else for (const e of eps) print(formatEndpoint(e));
+      return 0;
     }
-  } finally {
-    if (netnsFd !== undefined) closeFd(netnsFd);
+    default:
+      throw new UsageError(`unknown ep command "${sub}" (add, del, show)`);
   }
 }
 
 async function cmdRun(g: GlobalOptions, args: string[]): Promise<number> {
   const r = parseRunArgs(args);
-  const netnsFd = g.netns !== undefined ? openNetns(g.netns) : undefined;
-  try {
-    const backend = selectBackend(g.backend);
-    const opts = {
-      cmd: r.cmd,
-      ingress: r.ingress,
-      egress: r.egress,
-      verbose: r.verbose,
-      netnsFd,
-      backend: backend.kind,
-    };
-    checkEndpoints(
-      backend,
-      opts,
-      g.netns !== undefined ? `namespace ${g.netns}` : "this namespace",
-    );
-    const child = launch(opts);
-    if (netnsFd !== undefined) {
-      closeFd(netnsFd);
-    }
-    return await waitForwarding(child);
-  } catch (e) {
-    if (netnsFd !== undefined) closeFd(netnsFd);
-    throw e;
-  }
+  const child = spawnGrafted(r.cmd, {
+    netns: g.netns,
+    backend: g.backend,
+    ingress: r.ingress,
+    egress: r.egress,
+    verbose: r.verbose,
+  });
+  return await waitForwarding(child);
 }
 
 async function cmdDaemon(g: GlobalOptions, args: string[]): Promise<number> {
