@@ -49,6 +49,8 @@ export interface BrokerOptions {
   idleMs?: number;
   /** How often to forget endpoints of namespaces that no longer exist (ms). Default 10 s. */
   gcMs?: number;
+  /** Most clients connected at once; the longest idle is closed to admit another. Default 4096. */
+  maxClients?: number;
 }
 
 interface StoredEndpoint {
@@ -128,7 +130,12 @@ export class Broker {
 
   /** A broker that will listen on `opts.socketPath`. */
   constructor(opts: BrokerOptions) {
-    this.#opts = { idleMs: 10_000, gcMs: 10_000, ...opts };
+    this.#opts = {
+      ...opts,
+      idleMs: opts.idleMs ?? 10_000,
+      gcMs: opts.gcMs ?? 10_000,
+      maxClients: opts.maxClients ?? 4096,
+    };
   }
 
   #log(line: string): void {
@@ -139,6 +146,7 @@ export class Broker {
   listen(): void {
     const dir = this.#opts.socketPath.replace(/\/[^/]*$/, "") || "/";
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    raiseFileLimit();
     this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line));
     this.#listenFd = seqpacketListen(this.#opts.socketPath);
     this.#homeKey = netnsKey(netnsIdOfPath("/proc/thread-self/ns/net")!);
@@ -204,8 +212,17 @@ export class Broker {
 
   #acceptAll(): void {
     for (let i = 0; i < 64; i++) {
-      const fd = acceptNonblock(this.#listenFd);
+      let fd: number | undefined;
+      try {
+        fd = acceptNonblock(this.#listenFd);
+      } catch (e) {
+        // Out of descriptors (EMFILE/ENFILE): make room and try again next round.
+        this.#log(`accept: ${(e as Error).message}; closing the longest idle client`);
+        this.#evictIdlest();
+        return;
+      }
       if (fd === undefined) return;
+      if (this.#clients.size >= this.#opts.maxClients) this.#evictIdlest();
       try {
         const cred = peerCred(fd);
         const id = netnsIdOfPid(cred.pid);
@@ -214,6 +231,15 @@ export class Broker {
         closeFd(fd);
       }
     }
+  }
+
+  /** Close the client that has been quiet longest (to admit a new one). */
+  #evictIdlest(): void {
+    let idlest: Client | undefined;
+    for (const c of this.#clients.values()) {
+      if (!idlest || c.lastActive < idlest.lastActive) idlest = c;
+    }
+    if (idlest) this.#closeClient(idlest.fd);
   }
 
   #closeClient(fd: number): void {
@@ -633,6 +659,18 @@ function openDefaultTarget(log: (line: string) => void): number {
       `cannot open PID 1's namespace (${(e as Error).message}); default target is the broker's own`,
     );
     return openFd("/proc/self/ns/net");
+  }
+}
+
+/** Let the broker use as many descriptors as the hard limit allows (one per client and endpoint). */
+function raiseFileLimit(): void {
+  const RLIMIT_NOFILE = 7;
+  const lim = new BigUint64Array(2);
+  const b = new Uint8Array(lim.buffer);
+  if (libc().getrlimit(RLIMIT_NOFILE, b) !== 0) return;
+  if (lim[0] < lim[1]) {
+    lim[0] = lim[1];
+    libc().setrlimit(RLIMIT_NOFILE, b);
   }
 }
 

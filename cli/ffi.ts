@@ -76,6 +76,8 @@ const SYMBOLS = {
     parameters: ["buffer", /* struct pollfd[] */ "u64", /* nfds */ "i32" /* timeout ms: 0 */],
     result: "i32",
   },
+  getrlimit: { parameters: ["i32", /* resource */ "buffer" /* struct rlimit */], result: "i32" },
+  setrlimit: { parameters: ["i32", /* resource */ "buffer" /* struct rlimit */], result: "i32" },
   gettid: { parameters: [], result: "i32" },
   getpid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

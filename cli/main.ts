@@ -177,6 +177,7 @@ async function cmdDaemon(g: GlobalOptions, args: string[]): Promise<number> {
   const broker = new Broker({
     socketPath,
     gcMs: Number.isFinite(gcMs) && gcMs > 0 ? gcMs : 10_000,
+    maxClients: Number(Deno.env.get("GRAFT_MAX_CLIENTS") ?? "") || undefined,
     log: (line) => {
       if (verbose || /listening|stopped/.test(line)) console.error(`graft daemon: ${line}`);
     },

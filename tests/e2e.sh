@@ -40,6 +40,7 @@ PIDS=()
 BROKER_PID=
 export GRAFT_SOCKET=$TMP/graft.sock
 export GRAFT_GC_MS=500
+export GRAFT_MAX_CLIENTS=64
 g() { "$GRAFT" --backend "$BACKEND" "$@"; }
 
 npass=0
@@ -363,6 +364,25 @@ assert struct.unpack_from("<i", r, 16)[0] == 99, r  # EADDRNOTAVAIL
 assert b"ep-test" in r[156:], r
 PY
 	[[ $(g -n "$C1" ep show ep-out) == ep-out* ]] && pass "the broker still serves after the garbage" || fail "broker dead after garbage"
+	# More idle clients than the broker admits (GRAFT_MAX_CLIENTS=64): the idlest are closed, work goes on.
+	python3 - "$GRAFT_SOCKET" >"$TMP/hog.out" 2>&1 <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    held.append(s)
+print("holding", len(held), flush=True)
+time.sleep(4)
+PY
+	HOG=$!
+	PIDS+=($HOG)
+	for _ in $(seq 50); do grep -q holding "$TMP/hog.out" && break; sleep 0.1; done
+	nclients=$(($(ls "/proc/$BROKER_PID/fd" | wc -l)))
+	[[ $(g -n "$C1" ep show ep-out) == ep-out* ]] && pass "the broker serves while 300 idle clients hold connections" ||
+		fail "broker stuck behind idle clients: $(cat "$TMP/hog.out")"
+	((nclients < 150)) && pass "it kept its descriptors bounded ($nclients open)" || fail "broker holds $nclients descriptors"
+	kill "$HOG" 2>/dev/null
 fi
 
 # ---------------------------------------------------------------------------
