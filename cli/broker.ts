@@ -311,6 +311,8 @@ export class Broker {
       switch (hdr.op) {
         case P.Op.SOCKET:
           return this.#handleSocket(client, data, hdr);
+        case P.Op.SOCKETS:
+          return this.#handleSockets(client, data, hdr);
         case P.Op.EP_ADD:
         case P.Op.EP_DEL:
         case P.Op.EP_LIST:
@@ -337,8 +339,8 @@ export class Broker {
 
   #reply(fd: number, op: number, seq: number, status: number, msg: string): void {
     try {
-      const pkt = op === P.Op.SOCKET
-        ? P.encodeSockResponse(seq, status, 0, new Uint8Array(0), msg)
+      const pkt = op === P.Op.SOCKET || op === P.Op.SOCKETS
+        ? P.encodeSockResponse(seq, status, 0, new Uint8Array(0), msg, op)
         : P.encodeJson(op, seq, { ok: false, errno: status, error: msg });
       sendPacket(fd, pkt, [], C.MSG_DONTWAIT);
     } catch { /* the client went away */ }
@@ -377,13 +379,70 @@ export class Broker {
     return true;
   }
 
+  /**
+   * GRAFT_OP_SOCKETS: several client sockets bound to a `port dynamic`
+   * endpoint's address (no port reserved), for the preload's pool.
+   */
+  #handleSockets(client: Client, data: Uint8Array, hdr: P.Header): boolean {
+    const r = P.decodeSocksRequest(data, hdr);
+    if (typeof r === "string") {
+      this.stats.malformed++;
+      this.#reply(client.fd, P.Op.SOCKETS, hdr.seq, Errno.EINVAL, r);
+      return false;
+    }
+    const { req, count } = r;
+    const fds: number[] = [];
+    try {
+      const ep = this.#lookup(client, req.ep).ep;
+      if (
+        ep.type === "unix" || ep.port !== "dynamic" || req.port !== 0 || req.type !== C.SOCK_STREAM
+      ) {
+        throw new Refusal(
+          Errno.EINVAL,
+          `endpoint ${req.ep}: only port-dynamic ip endpoints hand out sockets in batches`,
+        );
+      }
+      let first: { family: number; addr: Uint8Array } | undefined;
+      for (let i = 0; i < count; i++) {
+        try {
+          const g = this.#graft(client, req);
+          fds.push(g.fd);
+          first ??= g;
+        } catch (e) {
+          if (fds.length === 0) throw e;
+          break; // hand out what we have
+        }
+      }
+      const resp = P.encodeSockResponse(hdr.seq, 0, first!.family, first!.addr, "", P.Op.SOCKETS);
+      sendPacket(client.fd, resp, fds, C.MSG_DONTWAIT);
+      this.stats.sockets += fds.length;
+    } catch (e) {
+      this.stats.refused++;
+      const status = e instanceof Refusal
+        ? e.errno
+        : e instanceof SysError
+        ? e.errno
+        : Errno.EPROTO;
+      this.#reply(client.fd, P.Op.SOCKETS, hdr.seq, status, (e as Error).message);
+    } finally {
+      for (const fd of fds) closeFd(fd);
+    }
+    return true;
+  }
+
+  /** The caller's endpoint of that name, or a refusal naming it. */
+  #lookup(client: Client, name: string): StoredEndpoint {
+    if (!client.nsKey) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
+    const stored = this.#namespaces.get(client.nsKey)?.endpoints.get(name);
+    if (!stored) {
+      throw new Refusal(Errno.EADDRNOTAVAIL, `no endpoint "${name}" in this network namespace`);
+    }
+    return stored;
+  }
+
   /** Create, configure and bind the real socket for a request. */
   #graft(client: Client, req: P.SockRequest): { fd: number; family: number; addr: Uint8Array } {
-    if (!client.nsKey) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-    const stored = this.#namespaces.get(client.nsKey)?.endpoints.get(req.ep);
-    if (!stored) {
-      throw new Refusal(Errno.EADDRNOTAVAIL, `no endpoint "${req.ep}" in this network namespace`);
-    }
+    const stored = this.#lookup(client, req.ep);
     if (req.type !== C.SOCK_STREAM && req.type !== C.SOCK_DGRAM) {
       throw new Refusal(Errno.EINVAL, `endpoint ${req.ep}: socket type ${req.type} not supported`);
     }

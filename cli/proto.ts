@@ -16,6 +16,8 @@ export const EPNAME_MAX = 16;
 export const SOCKOPT_VAL_MAX = 32;
 /** Most socket options one request may carry. */
 export const SOCKOPT_MAX = 32;
+/** Most descriptors one GRAFT_OP_SOCKETS reply carries. */
+export const SOCKETS_MAX = 32;
 /** Bytes of the human-readable reason in a reply. */
 export const MSG_MAX = 128;
 /** Largest packet either side sends. */
@@ -30,6 +32,7 @@ export const Op = {
   EP_DEL: 3,
   EP_LIST: 4,
   STATUS: 5,
+  SOCKETS: 6,
 } as const;
 
 /** Sizes of the C structs. */
@@ -38,6 +41,7 @@ export const Size = {
   SOCKOPT: 44,
   SOCK_REQ: 48,
   SOCK_RESP: 284,
+  SOCKS_REQ: 56,
 } as const;
 
 /** The header every packet starts with. */
@@ -146,6 +150,21 @@ export function decodeSockRequest(b: Uint8Array, hdr: Header): SockRequest | str
   };
 }
 
+/** Decode a GRAFT_OP_SOCKETS request: a socket request for `count` sockets. */
+export function decodeSocksRequest(
+  b: Uint8Array,
+  hdr: Header,
+): { req: SockRequest; count: number } | string {
+  if (b.length !== Size.SOCKS_REQ) return "sockets request length mismatch";
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  if (v.getUint16(46, true) !== 0) return "a sockets request carries no socket options";
+  const count = v.getUint32(48, true);
+  if (count < 1 || count > SOCKETS_MAX) return `count ${count} is not 1..${SOCKETS_MAX}`;
+  if (v.getUint32(52, true) !== 0) return "reserved field is not 0";
+  const req = decodeSockRequest(b.subarray(0, Size.SOCK_REQ), { ...hdr, len: Size.SOCK_REQ });
+  return typeof req === "string" ? req : { req, count };
+}
+
 /** Encode a GRAFT_OP_SOCKET request (used by tests and by `mod.ts` callers). */
 export function encodeSockRequest(r: Omit<SockRequest, "hdr">, seq = 1): Uint8Array {
   const b = new Uint8Array(Size.SOCK_REQ + r.opts.length * Size.SOCKOPT);
@@ -174,9 +193,10 @@ export function encodeSockResponse(
   family: number,
   addr: Uint8Array,
   msg: string,
+  op: number = Op.SOCKET,
 ): Uint8Array {
   const b = new Uint8Array(Size.SOCK_RESP);
-  putHeader(b, Op.SOCKET, seq);
+  putHeader(b, op, seq);
   const v = new DataView(b.buffer);
   v.setInt32(16, status, true);
   v.setInt32(20, family, true);

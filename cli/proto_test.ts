@@ -13,13 +13,13 @@ Deno.test("proto.ts agrees with graft_proto.h on every size, offset and constant
 #include <stddef.h>
 #include "${HEADER}"
 int main(void) {
-  printf("%zu %zu %zu %zu\\n", sizeof(struct graft_hdr), sizeof(struct graft_sockopt),
-         sizeof(struct graft_sock_req), sizeof(struct graft_sock_resp));
+  printf("%zu %zu %zu %zu %zu\\n", sizeof(struct graft_hdr), sizeof(struct graft_sockopt),
+         sizeof(struct graft_sock_req), sizeof(struct graft_sock_resp), sizeof(struct graft_socks_req));
   printf("%zu %zu %zu %zu %zu %zu\\n", offsetof(struct graft_sock_req, ep), offsetof(struct graft_sock_req, family),
          offsetof(struct graft_sock_req, port), offsetof(struct graft_sock_req, nopts),
          offsetof(struct graft_sock_resp, addr), offsetof(struct graft_sock_resp, msg));
-  printf("%u %d %d %d %d %d\\n", GRAFT_PROTO_MAGIC, GRAFT_PROTO_VERSION, GRAFT_EPNAME_MAX,
-         GRAFT_SOCKOPT_MAX, GRAFT_OP_SOCKET, GRAFT_OP_STATUS);
+  printf("%u %d %d %d %d %d %d %d\\n", GRAFT_PROTO_MAGIC, GRAFT_PROTO_VERSION, GRAFT_EPNAME_MAX,
+         GRAFT_SOCKOPT_MAX, GRAFT_OP_SOCKET, GRAFT_OP_STATUS, GRAFT_OP_SOCKETS, GRAFT_SOCKETS_MAX);
   printf("%s\\n", GRAFT_DEFAULT_SOCKET);
   return 0;
 }
@@ -31,11 +31,15 @@ int main(void) {
     assertEquals(cc.code, 0, new TextDecoder().decode(cc.stderr));
     const out = new TextDecoder().decode((await new Deno.Command(`${dir}/probe`).output()).stdout)
       .trim().split("\n");
-    assertEquals(out[0], `${P.Size.HDR} ${P.Size.SOCKOPT} ${P.Size.SOCK_REQ} ${P.Size.SOCK_RESP}`);
+    assertEquals(
+      out[0],
+      `${P.Size.HDR} ${P.Size.SOCKOPT} ${P.Size.SOCK_REQ} ${P.Size.SOCK_RESP} ${P.Size.SOCKS_REQ}`,
+    );
     assertEquals(out[1], "16 32 44 46 28 156");
     assertEquals(
       out[2],
-      `${P.MAGIC} ${P.VERSION} ${P.EPNAME_MAX} ${P.SOCKOPT_MAX} ${P.Op.SOCKET} ${P.Op.STATUS}`,
+      `${P.MAGIC} ${P.VERSION} ${P.EPNAME_MAX} ${P.SOCKOPT_MAX} ${P.Op.SOCKET} ${P.Op.STATUS} ` +
+        `${P.Op.SOCKETS} ${P.SOCKETS_MAX}`,
     );
     assertEquals(out[3], P.DEFAULT_SOCKET);
   } finally {

@@ -29,7 +29,7 @@ export interface Packet {
   truncated: boolean;
 }
 
-const MAX_FDS = 4;
+const MAX_FDS = 32;
 const CMSG_HDR = 16; // cmsg_len (size_t), cmsg_level, cmsg_type
 const CMSG_SPACE_FDS = CMSG_HDR + MAX_FDS * 4;
 

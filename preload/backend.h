@@ -41,5 +41,17 @@ int graft_broker_request(const struct graft_request *req,
 			 struct graft_result *res);
 int graft_kernel_request(const struct graft_request *req,
 			 struct graft_result *res);
+int graft_broker_request_many(const struct graft_request *req, uint32_t count,
+			      int *fds, int *nfds, struct graft_result *res);
+
+/*
+ * The client-socket pool (pool.c): for SOCK_STREAM grafts asking for no port
+ * on a `port dynamic` endpoint, sockets come from a per-thread stock the
+ * broker fills in batches. Returns 0 (res->fd set), a positive errno, or
+ * GRAFT_POOL_SKIP when the request is not one the pool serves.
+ */
+#define GRAFT_POOL_SKIP (-1)
+int graft_pool_request(const struct graft_request *req,
+		       struct graft_result *res);
 
 #endif /* GRAFT_BACKEND_H */

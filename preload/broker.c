@@ -26,8 +26,6 @@
 
 /* How long the broker may take to answer before the graft fails. */
 #define GRAFT_BROKER_TIMEOUT_SEC 30
-/* Descriptors accepted in one reply; extras are closed. */
-#define GRAFT_BROKER_MAX_FDS 4
 
 static atomic_uint broker_seq = 1;
 
@@ -61,8 +59,12 @@ fail:
 	return -1;
 }
 
+/*
+ * Send GRAFT_OP_SOCKET, or with count > 0 GRAFT_OP_SOCKETS (no options; the
+ * count follows the request).
+ */
 static int broker_send(int s, const struct graft_request *req, uint32_t seq,
-		       struct graft_result *res)
+		       uint32_t count, struct graft_result *res)
 {
 	uint8_t buf[sizeof(struct graft_sock_req) +
 		    GRAFT_SOCKOPT_MAX * sizeof(struct graft_sockopt)];
@@ -70,11 +72,19 @@ static int broker_send(int s, const struct graft_request *req, uint32_t seq,
 	size_t len;
 	ssize_t n;
 
-	len = sizeof(*rq) + req->nopts * sizeof(struct graft_sockopt);
-	memset(rq, 0, sizeof(*rq));
+	if (count) {
+		struct graft_socks_req *sr = (void *)buf;
+
+		len = sizeof(*sr);
+		memset(sr, 0, sizeof(*sr));
+		sr->count = count;
+	} else {
+		len = sizeof(*rq) + req->nopts * sizeof(struct graft_sockopt);
+		memset(rq, 0, sizeof(*rq));
+	}
 	rq->hdr.magic = GRAFT_PROTO_MAGIC;
 	rq->hdr.version = GRAFT_PROTO_VERSION;
-	rq->hdr.op = GRAFT_OP_SOCKET;
+	rq->hdr.op = count ? GRAFT_OP_SOCKETS : GRAFT_OP_SOCKET;
 	rq->hdr.len = (uint32_t)len;
 	rq->hdr.seq = seq;
 	strncpy(rq->ep, req->ep, sizeof(rq->ep) - 1);
@@ -82,9 +92,11 @@ static int broker_send(int s, const struct graft_request *req, uint32_t seq,
 	rq->type = req->type;
 	rq->protocol = req->protocol;
 	rq->port = req->port;
-	rq->nopts = req->nopts;
-	memcpy(buf + sizeof(*rq), req->opts,
-	       req->nopts * sizeof(struct graft_sockopt));
+	if (!count) {
+		rq->nopts = req->nopts;
+		memcpy(buf + sizeof(*rq), req->opts,
+		       req->nopts * sizeof(struct graft_sockopt));
+	}
 
 	do
 		n = send(s, buf, len, MSG_NOSIGNAL);
@@ -98,11 +110,11 @@ static int broker_send(int s, const struct graft_request *req, uint32_t seq,
 	return -1;
 }
 
-/* Collect the passed descriptors; keep the first, close the rest. */
-static int take_fds(struct msghdr *mh)
+/* Collect up to `max` passed descriptors into fds; close any beyond. */
+static int take_fds(struct msghdr *mh, int *fds, int max)
 {
 	struct cmsghdr *c;
-	int fd = -1;
+	int got = 0;
 
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t i, n;
@@ -114,16 +126,27 @@ static int take_fds(struct msghdr *mh)
 			int f;
 
 			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
-			if (fd < 0)
-				fd = f;
+			if (got < max)
+				fds[got++] = f;
 			else
 				graft_real.close(f);
 		}
 	}
-	return fd;
+	return got;
 }
 
-static int broker_recv(int s, uint32_t seq, struct graft_result *res)
+static void close_fds(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		graft_real.close(fds[i]);
+}
+
+/*
+ * Receive the reply to request `seq` of `op`; its descriptors (at most `max`)
+ * go to fds and their number to *nfds. Returns 0 or a positive errno.
+ */
+static int broker_recv(int s, uint32_t seq, uint16_t op, int *fds, int max,
+		       int *nfds, struct graft_result *res)
 {
 	union {
 		struct graft_sock_resp resp;
@@ -131,7 +154,7 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 	} u;
 	union {
 		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(GRAFT_BROKER_MAX_FDS * sizeof(int))];
+		uint8_t buf[CMSG_SPACE(GRAFT_SOCKETS_MAX * sizeof(int))];
 	} ctl;
 	struct iovec iov = { .iov_base = &u, .iov_len = sizeof(u) };
 	struct msghdr mh = {
@@ -142,8 +165,9 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 	};
 	const struct graft_sock_resp *rp = &u.resp;
 	ssize_t n;
-	int fd;
+	int got;
 
+	*nfds = 0;
 	memset(&u, 0, sizeof(u));
 	do
 		n = graft_real.recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
@@ -155,7 +179,7 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 			 errno == EAGAIN ? "timed out" : strerror(errno));
 		return EADDRNOTAVAIL;
 	}
-	fd = take_fds(&mh);
+	got = take_fds(&mh, fds, max);
 	if (n == 0) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "the graft broker at %s closed the connection",
@@ -163,8 +187,8 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 		goto bad;
 	}
 	if ((size_t)n < sizeof(*rp) || rp->hdr.magic != GRAFT_PROTO_MAGIC ||
-	    rp->hdr.version != GRAFT_PROTO_VERSION ||
-	    rp->hdr.op != GRAFT_OP_SOCKET || rp->hdr.seq != seq) {
+	    rp->hdr.version != GRAFT_PROTO_VERSION || rp->hdr.op != op ||
+	    rp->hdr.seq != seq) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "malformed reply from the graft broker at %s",
 			 graft_cfg.socket_path);
@@ -172,8 +196,7 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 	}
 	res->broker_replied = true;
 	if (rp->status != 0) {
-		if (fd >= 0)
-			graft_real.close(fd);
+		close_fds(fds, got);
 		memcpy(res->msg, rp->msg, GRAFT_MSG_MAX);
 		res->msg[GRAFT_MSG_MAX - 1] = '\0';
 		if (!res->msg[0])
@@ -181,13 +204,14 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 				 strerror(rp->status));
 		return rp->status > 0 ? rp->status : EADDRNOTAVAIL;
 	}
-	if (fd < 0) {
+	if (got == 0) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "the graft broker sent no socket with its reply%s",
 			 (mh.msg_flags & MSG_CTRUNC) ? " (truncated)" : "");
 		goto bad;
 	}
-	res->fd = fd;
+	*nfds = got;
+	res->fd = fds[0];
 	res->family = rp->family;
 	res->addrlen = rp->addrlen <= sizeof(res->addr) &&
 				       rp->addrlen <= sizeof(rp->addr)
@@ -196,8 +220,7 @@ static int broker_recv(int s, uint32_t seq, struct graft_result *res)
 	memcpy(&res->addr, rp->addr, res->addrlen);
 	return 0;
 bad:
-	if (fd >= 0)
-		graft_real.close(fd);
+	close_fds(fds, got);
 	return EADDRNOTAVAIL;
 }
 
@@ -289,25 +312,32 @@ static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fres
 	return s;
 }
 
-int graft_broker_request(const struct graft_request *req,
-			 struct graft_result *res)
+/*
+ * One request over this thread's connection: GRAFT_OP_SOCKET when count is 0
+ * (one descriptor back), else GRAFT_OP_SOCKETS for up to `count`.
+ */
+int graft_broker_request_many(const struct graft_request *req, uint32_t count,
+			      int *fds, int *nfds, struct graft_result *res)
 {
 	struct broker_conn *c = conn_get();
 	int attempt, s, err = EADDRNOTAVAIL;
+	int max = count ? (int)count : 1;
+	uint16_t op = count ? GRAFT_OP_SOCKETS : GRAFT_OP_SOCKET;
 	bool fresh;
 
 	res->fd = -1;
 	res->broker_replied = false;
+	*nfds = 0;
 	for (attempt = 0; attempt < 2; attempt++) {
 		uint32_t seq = atomic_fetch_add(&broker_seq, 1);
 
 		s = conn_open(c, res, &fresh);
 		if (s < 0)
 			return EADDRNOTAVAIL;
-		if (broker_send(s, req, seq, res) < 0)
+		if (broker_send(s, req, seq, count, res) < 0)
 			err = -1;
 		else
-			err = broker_recv(s, seq, res);
+			err = broker_recv(s, seq, op, fds, max, nfds, res);
 		if (err == 0 || (err > 0 && res->broker_replied)) {
 			if (!c || c->fd != s)
 				graft_real.close(s);
@@ -323,4 +353,12 @@ int graft_broker_request(const struct graft_request *req,
 		res->msg[0] = '\0';
 	}
 	return err > 0 ? err : EADDRNOTAVAIL;
+}
+
+int graft_broker_request(const struct graft_request *req,
+			 struct graft_result *res)
+{
+	int fd, n;
+
+	return graft_broker_request_many(req, 0, &fd, &n, res);
 }

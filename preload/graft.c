@@ -32,10 +32,13 @@ int graft_attach(int fd, const struct graft_sock *snap, const char *ep,
 		return errno;
 
 	memset(&res, 0, sizeof(res));
-	if (graft_cfg.backend == GRAFT_BACKEND_KERNEL)
+	if (graft_cfg.backend == GRAFT_BACKEND_KERNEL) {
 		err = graft_kernel_request(&req, &res);
-	else
-		err = graft_broker_request(&req, &res);
+	} else {
+		err = graft_pool_request(&req, &res);
+		if (err == GRAFT_POOL_SKIP)
+			err = graft_broker_request(&req, &res);
+	}
 	if (err) {
 		graft_error("cannot graft %s onto endpoint %s: %s", what, ep,
 			    res.msg);

@@ -21,6 +21,15 @@
  *             status is a positive errno otherwise and `msg` says why in
  *             words, naming the endpoint.
  *
+ * GRAFT_OP_SOCKETS (several client sockets at once, for the preload's pool)
+ *   request:  struct graft_socks_req (no socket options: req.nopts is 0).
+ *             Only for an ipv4/ipv6 endpoint with `port dynamic`, asked for
+ *             port 0 and SOCK_STREAM: the broker binds `count` sockets to
+ *             the endpoint's address with IP_BIND_ADDRESS_NO_PORT (the port
+ *             is chosen by connect(), so nothing is reserved) and replies
+ *             with struct graft_sock_resp and up to `count` descriptors
+ *             (fewer if it stopped early). Any other endpoint: EINVAL.
+ *
  * GRAFT_OP_EP_ADD, GRAFT_OP_EP_DEL, GRAFT_OP_EP_LIST, GRAFT_OP_STATUS
  *   (the graft command manages endpoints)
  *   request:  struct graft_hdr followed by a UTF-8 JSON object (see
@@ -44,6 +53,7 @@
 #define GRAFT_SOCKOPT_VAL_MAX 32
 #define GRAFT_SOCKOPT_MAX 32
 #define GRAFT_MSG_MAX 128
+#define GRAFT_SOCKETS_MAX 32 /* descriptors in one GRAFT_OP_SOCKETS reply */
 #define GRAFT_PACKET_MAX 65536
 #define GRAFT_DEFAULT_SOCKET "/run/graft/graft.sock"
 
@@ -53,6 +63,7 @@ enum graft_op {
 	GRAFT_OP_EP_DEL = 3,
 	GRAFT_OP_EP_LIST = 4,
 	GRAFT_OP_STATUS = 5,
+	GRAFT_OP_SOCKETS = 6,
 	__GRAFT_OP_LAST
 };
 #define GRAFT_OP_MAX (__GRAFT_OP_LAST - 1)
@@ -81,6 +92,12 @@ struct graft_sock_req {
 	uint16_t port;             /* port the application asked for (host order) */
 	uint16_t nopts;            /* struct graft_sockopt entries that follow */
 };                                 /* 48 bytes, then nopts * 44 bytes */
+
+struct graft_socks_req {
+	struct graft_sock_req req; /* req.hdr.op = GRAFT_OP_SOCKETS, req.nopts = 0 */
+	uint32_t count;            /* 1..GRAFT_SOCKETS_MAX */
+	uint32_t reserved;         /* 0 */
+};                                 /* 56 bytes */
 
 struct graft_sock_resp {
 	struct graft_hdr hdr;

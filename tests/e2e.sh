@@ -233,6 +233,22 @@ out=$(run_peer -e 127.0.0.0/8=ep-lo2 -e 127.0.0.1/32=ep-lo3 -e 0.0.0.0/0=ep-out)
 out=$(run_peer -e 10.0.0.0/8=ep-lo2 -e ::/0=ep6-out)
 [[ $out != "peer "* ]] && pass "a destination no mapping covers is left alone (not grafted)" || fail "unmapped destination was grafted: $out"
 
+section "client-socket stock (egress on a port-dynamic endpoint)"
+g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.2 port dynamic || fail "adding ep-pool"
+"$GRAFT" --backend "$BACKEND" -n "$C1" run -e 127.0.0.0/8=ep-pool -- python3 "$TOOLS/pool_check.py" 127.0.0.1 "$P_PEER" "$TMP/pool-go" >"$TMP/pool.out" 2>&1 &
+POOLPID=$!
+for _ in $(seq 100); do grep -q "fork ok" "$TMP/pool.out" && break; sleep 0.1; done
+g -n "$C1" ep del ep-pool && g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.4 port dynamic
+touch "$TMP/pool-go"
+wait "$POOLPID"
+out=$(cat "$TMP/pool.out")
+[[ $out == *"first 127.0.0.2"* ]] && pass "grafted connect() through ep-pool (127.0.0.2)" || fail "pool: $out"
+[[ $out == *"fork ok 40"* ]] && pass "parent and child after fork() got 40 distinct sockets" || fail "pool across fork: $out"
+[[ $out == *"after 127.0.0.4"* ]] && pass "a redefined endpoint is used once the stock expires (127.0.0.4)" ||
+	fail "pool after redefining the endpoint: $out"
+out=$(GRAFT_POOL=0 "$GRAFT" --backend "$BACKEND" -n "$C1" run -e 127.0.0.0/8=ep-lo3 -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER")
+[[ $out == "peer 127.0.0.3 "* ]] && pass "GRAFT_POOL=0 grafts one socket per connect ($out)" || fail "GRAFT_POOL=0: $out"
+
 # ---------------------------------------------------------------------------
 section "UDP both ways"
 P_UDP_IN=$(free_port)
