@@ -234,9 +234,10 @@ def targets(rows):
         extra = ""
         if cu_e and cu_h:
             extra = (f"; connect() takes {cu_e:.0f} µs grafted vs {cu_h:.0f} µs on the host, "
-                     f"so the broker round trip costs ~{cu_e - cu_h:.0f} µs per connection")
+                     f"so grafting adds ~{cu_e - cu_h:.0f} µs per connection")
             res["broker_round_trip_us"] = round(cu_e - cu_h, 1)
-        out.append(f"- ℹ️ connection rate *from* a grafted client (egress, one broker round trip per connect): "
+        out.append(f"- ℹ️ connection rate *from* a grafted client (egress; sockets from libgraft's stock, "
+                   f"one broker round trip per 32 connects): "
                    f"×{ce:.2f} host{extra}")
     return out, res
 
