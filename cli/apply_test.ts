@@ -144,7 +144,7 @@ Deno.test("formatState() output parses back to the same endpoints", () => {
     { name: "ep-in", type: "ipv4", addr: "127.0.0.1", port: 8080 },
     { name: "ep6", type: "ipv6", addr: "::1", port: "dynamic", netns: "c2" },
     { name: "ep-app", type: "unix", path: "/run/app sock", netns: "1234" },
-    { name: "123", type: "ipv4", addr: "10.0.0.1", port: 0 },
+    { name: "123", type: "ipv4", addr: "10.0.0.1", port: 1 },
   ];
   const text = formatState([{ netns: "c1", endpoints: eps }, { netns: "42", endpoints: [] }]);
   const back = parseApplyText(text, "x");

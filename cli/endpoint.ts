@@ -56,12 +56,13 @@ export function validateName(name: string): string {
   return name;
 }
 
-/** Parse a port word: 0..65535 or "dynamic". */
+/** Parse a port word: 1..65535 or "dynamic" (0 would mean "any": that is dynamic). */
 export function parsePort(word: string): number | "dynamic" {
   if (word === "dynamic") return "dynamic";
   if (!/^\d+$/.test(word) || Number(word) > 65535) {
-    throw new UsageError(`bad port "${word}": expected 0..65535 or dynamic`);
+    throw new UsageError(`bad port "${word}": expected 1..65535 or dynamic`);
   }
+  if (Number(word) === 0) throw new UsageError(`port 0 means any port: use "port dynamic"`);
   return Number(word);
 }
 

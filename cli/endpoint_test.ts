@@ -28,6 +28,7 @@ Deno.test("parseEndpointWords() refuses bad input naming the problem", async (t)
     ["x type ipx", /unknown type "ipx"/],
     ["x type ipv4 addr 127.0.0.1 port 70000", /bad port "70000"/],
     ["x type ipv4 addr 127.0.0.1 port -1", /bad port/],
+    ["x type ipv4 addr 127.0.0.1 port 0", /use "port dynamic"/],
     ["x type ipv4 addr ::1 port 1", /not an ipv4 address/],
     ["x type ipv4 addr 127.0.0.1", /"port" is required/],
     ["x type ipv4 port 1", /"addr" is required/],
