@@ -304,17 +304,13 @@ static bool inet_parts(const struct sockaddr *addr, socklen_t len,
 	return true;
 }
 
-const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
-					       const struct sockaddr *addr,
-					       socklen_t len)
+/* The first ingress mapping of this family, address and port range. */
+static const struct graft_ingress *ingress_find(const struct graft_maps *maps,
+						int family, const uint8_t *raw,
+						uint16_t port)
 {
-	const uint8_t *raw;
-	uint16_t port;
-	int family;
 	size_t i;
 
-	if (!inet_parts(addr, len, &family, &raw, &port))
-		return NULL;
 	for (i = 0; i < maps->nin; i++) {
 		const struct graft_ingress *m = &maps->in[i];
 
@@ -323,27 +319,33 @@ const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
 		    port >= m->port_lo && port <= m->port_hi)
 			return m;
 	}
+	return NULL;
+}
+
+const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
+					       const struct sockaddr *addr,
+					       socklen_t len)
+{
+	static const uint8_t any6[16], any4[4];
+	const struct graft_ingress *m;
+	const uint8_t *raw;
+	uint16_t port;
+	int family;
+
+	if (!inet_parts(addr, len, &family, &raw, &port))
+		return NULL;
+	m = ingress_find(maps, family, raw, port);
+	if (m || family != AF_INET6)
+		return m;
 	/*
 	 * No IPv6 mapping: an AF_INET6 bind to [::] (dual stack, as iperf3 and
 	 * many servers do by default) or to a v4-mapped ::ffff:a.b.c.d also
 	 * serves IPv4, so the IPv4 mapping for 0.0.0.0 or a.b.c.d applies.
 	 */
-	if (family == AF_INET6) {
-		static const uint8_t any6[16], any4[4];
-		const uint8_t *v4 = NULL;
-
-		if (!memcmp(raw, any6, 16))
-			v4 = any4;
-		else if (!memcmp(raw, v4mapped_prefix, 12))
-			v4 = raw + 12;
-		for (i = 0; v4 && i < maps->nin; i++) {
-			const struct graft_ingress *m = &maps->in[i];
-
-			if (m->family == AF_INET && !memcmp(m->addr, v4, 4) &&
-			    port >= m->port_lo && port <= m->port_hi)
-				return m;
-		}
-	}
+	if (!memcmp(raw, any6, 16))
+		return ingress_find(maps, AF_INET, any4, port);
+	if (!memcmp(raw, v4mapped_prefix, 12))
+		return ingress_find(maps, AF_INET, raw + 12, port);
 	return NULL;
 }
 
