@@ -102,10 +102,12 @@ static void pool_init(void)
 static struct pool *pool_get(void)
 {
 	struct pool *pl;
+	pid_t pid;
 
 	pthread_once(&pool_once, pool_init);
 	if (!pool_enabled)
 		return NULL;
+	pid = getpid();
 	pl = pthread_getspecific(pool_key);
 	if (!pl) {
 		pl = calloc(1, sizeof(*pl));
@@ -113,15 +115,15 @@ static struct pool *pool_get(void)
 			free(pl);
 			return NULL;
 		}
-		pl->pid = getpid();
+		pl->pid = pid;
 	}
-	if (pl->pid != getpid()) {
+	if (pl->pid != pid) {
 		/* A forked child: what it inherited is its own copy; let it go. */
 		for (int i = 0; i < POOL_SLOTS; i++) {
 			slot_drain(&pl->slot[i]);
 			pl->slot[i].used = false;
 		}
-		pl->pid = getpid();
+		pl->pid = pid;
 	}
 	return pl;
 }
