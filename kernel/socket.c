@@ -240,6 +240,21 @@ static int graft_sol_push(struct socket *sock, struct socket *host)
 	return ret;
 }
 
+/*
+ * The host socket of a bound socket, brought up to date for a forwarded
+ * operation; ERR_PTR(@unbound) if the socket is not bound.
+ */
+static struct socket *graft_host_synced(struct socket *sock, int unbound)
+{
+	struct socket *host = graft_host(sock);
+	int ret;
+
+	if (!host)
+		return ERR_PTR(unbound);
+	ret = graft_sol_push(sock, host);
+	return ret ? ERR_PTR(ret) : host;
+}
+
 static struct graft_sock *graft_sk_alloc(struct net *net, struct socket *sock,
 					 int protocol, int kern)
 {
@@ -468,14 +483,11 @@ static int graft_connect(struct socket *sock, struct sockaddr *addr, int len,
 
 static int graft_listen(struct socket *sock, int backlog)
 {
-	struct socket *host = graft_host(sock);
+	struct socket *host = graft_host_synced(sock, -EINVAL);
 	int ret;
 
-	if (!host)
-		return -EINVAL;
-	ret = graft_sol_push(sock, host);
-	if (ret)
-		return ret;
+	if (IS_ERR(host))
+		return PTR_ERR(host);
 	ret = host->ops->listen(host, backlog);
 	if (!ret)
 		sock->sk->sk_state = TCP_LISTEN;
@@ -486,15 +498,12 @@ static int graft_do_accept(struct socket *sock, struct socket *newsock,
 			   int flags, bool kern)
 {
 	struct graft_sock *gsk = graft_sk(sock->sk), *ngsk;
-	struct socket *host = graft_host(sock);
+	struct socket *host = graft_host_synced(sock, -EINVAL);
 	struct socket *nhost;
 	int ret;
 
-	if (!host)
-		return -EINVAL;
-	ret = graft_sol_push(sock, host);
-	if (ret)
-		return ret;
+	if (IS_ERR(host))
+		return PTR_ERR(host);
 	ret = kernel_accept(host, &nhost, flags);
 	if (ret)
 		return ret;
@@ -734,14 +743,10 @@ static int graft_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 static int graft_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 			 int flags)
 {
-	struct socket *host = graft_host(sock);
-	int ret;
+	struct socket *host = graft_host_synced(sock, -ENOTCONN);
 
-	if (!host)
-		return -ENOTCONN;
-	ret = graft_sol_push(sock, host);
-	if (ret)
-		return ret;
+	if (IS_ERR(host))
+		return PTR_ERR(host);
 	return sock_recvmsg(host, msg, flags);
 }
 
