@@ -297,6 +297,16 @@ struct graft_fill {
 	int flags;
 };
 
+/* End a dump part at @idx: a full part with more to come is no error. */
+static int graft_dump_done(struct sk_buff *skb, struct netlink_callback *cb,
+			   unsigned long idx, int ret)
+{
+	cb->args[0] = idx;
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;	/* more to come */
+	return ret ? ret : skb->len;
+}
+
 static int graft_fill_ep(const struct graft_ep *ep, void *arg)
 {
 	struct graft_fill *f = arg;
@@ -394,10 +404,7 @@ static int graft_nl_ep_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	int ret;
 
 	ret = graft_ep_walk(f.net, &idx, graft_fill_ep, &f);
-	cb->args[0] = idx;
-	if (ret == -EMSGSIZE && skb->len)
-		return skb->len;	/* more to come */
-	return ret ? ret : skb->len;
+	return graft_dump_done(skb, cb, idx, ret);
 }
 
 static bool graft_sk_is_tcp(const struct sock *sk)
@@ -475,10 +482,7 @@ static int graft_nl_sock_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	int ret;
 
 	ret = graft_sock_walk(f.net, &idx, &f.gen, graft_fill_sock, &f);
-	cb->args[0] = idx;
-	if (ret == -EMSGSIZE && skb->len)
-		return skb->len;	/* more to come */
-	return ret ? ret : skb->len;
+	return graft_dump_done(skb, cb, idx, ret);
 }
 
 static const struct genl_ops graft_genl_ops[] = {
