@@ -495,6 +495,16 @@ static void expect_refusal(const char *what, struct msg *m, int want, bool need_
 	      ret ? strerror(-ret) : "success", strerror(want), last_ext);
 }
 
+/* Refused by attribute validation: EINVAL or ERANGE, by kernel version. */
+static void expect_range_refusal(const char *what, struct msg *m)
+{
+	int ret = nl_request(nl_fd, m, NULL, NULL);
+
+	CHECK((ret == -EINVAL || ret == -ERANGE) && last_ext[0],
+	      "%-40s -> %s (want EINVAL/ERANGE), ext-ack \"%s\"", what,
+	      strerror(-ret), last_ext);
+}
+
 static void expect_ok(const char *what, struct msg *m)
 {
 	int ret = nl_request(nl_fd, m, NULL, NULL);
@@ -716,26 +726,14 @@ static int selftest(void)
 	put_u8(&m, GRAFT_A_EP_TYPE, GRAFT_EP_TYPE_IPV6);
 	put_attr(&m, GRAFT_A_EP_ADDR, "0123456789abcdefg", 17);
 	put_u16(&m, GRAFT_A_EP_PORT, 1);
-	{
-		int r = nl_request(nl_fd, &m, NULL, NULL);
-
-		CHECK((r == -EINVAL || r == -ERANGE) && last_ext[0],
-		      "%-40s -> %s (want EINVAL/ERANGE), ext-ack \"%s\"", "address of 17 bytes",
-		      strerror(-r), last_ext);
-	}
+	expect_range_refusal("address of 17 bytes", &m);
 
 	msg_init(&m, family_id, 0, GRAFT_CMD_EP_ADD);
 	put_str(&m, GRAFT_A_EP_NAME, "nl-x");
 	put_u8(&m, GRAFT_A_EP_TYPE, 7);
 	put_attr(&m, GRAFT_A_EP_ADDR, a4, 4);
 	put_u16(&m, GRAFT_A_EP_PORT, 1);
-	{
-		int r = nl_request(nl_fd, &m, NULL, NULL);
-
-		CHECK((r == -EINVAL || r == -ERANGE) && last_ext[0],
-		      "%-40s -> %s (want EINVAL/ERANGE), ext-ack \"%s\"", "unknown type 7",
-		      strerror(-r), last_ext);
-	}
+	expect_range_refusal("unknown type 7", &m);
 
 	add_args(&m, "nl-x ipv4 127.0.0.1 1");
 	put_u32(&m, GRAFT_A_EP_FLAGS, 1u << 7);
