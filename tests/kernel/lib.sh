@@ -24,6 +24,26 @@ check_dmesg() {
 	return 0
 }
 
+# Check bookkeeping for the test scripts, which set T (a scratch directory),
+# FAILS=0 and START=$(date +%s) first.
+pass() { log "ok   [$(( $(date +%s) - START ))s] $*"; }
+fail() { log "FAIL $*"; FAILS=$((FAILS + 1)); }
+check() { # check DESCRIPTION CMD...
+	d=$1; shift
+	if "$@" >"$T/out" 2>&1; then pass "$d"; else fail "$d"; sed 's/^/     | /' "$T/out"; fi
+}
+wait_for() { # wait_for LOGNAME PATTERN : for WAIT_TRIES (150) tenths of a second
+	i=0
+	while ! grep -q "$2" "$T/$1.log" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -ge "${WAIT_TRIES:-150}" ]; then
+			log "timeout waiting for '$2' in $1.log:"; sed 's/^/     | /' "$T/$1.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 unload_module() {
 	[ "${GRAFT_VM_LOAD:-1}" = 1 ] || return 0
 	i=0

@@ -38,23 +38,7 @@ cleanup() {
 trap cleanup EXIT
 
 START=$(date +%s)
-pass() { log "ok   [$(( $(date +%s) - START ))s] $*"; }
-fail() { log "FAIL $*"; FAILS=$((FAILS + 1)); }
-check() { # check DESCRIPTION CMD...
-	d=$1; shift
-	if "$@" >"$T/out" 2>&1; then pass "$d"; else fail "$d"; sed 's/^/     | /' "$T/out"; fi
-}
-wait_for() { # wait_for LOGNAME PATTERN
-	i=0
-	while ! grep -q "$2" "$T/$1.log" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -ge 300 ]; then
-			log "timeout waiting for '$2' in $1.log:"; sed 's/^/     | /' "$T/$1.log"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
+WAIT_TRIES=300
 
 [ -x "$GRAFT" ] || { log "FAIL $GRAFT missing (run scripts/setup)"; exit 1; }
 [ -f "$GRAFT_REPO/preload/build/libgraft.so" ] ||

@@ -39,12 +39,6 @@ cleanup() {
 trap cleanup EXIT
 
 START=$(date +%s)
-pass() { log "ok   [$(( $(date +%s) - START ))s] $*"; }
-fail() { log "FAIL $*"; FAILS=$((FAILS + 1)); }
-check() { # check DESCRIPTION CMD...
-	d=$1; shift
-	if "$@" >"$T/out" 2>&1; then pass "$d"; else fail "$d"; sed 's/^/     | /' "$T/out"; fi
-}
 n1() { ip netns exec "$C1" "$@"; }
 n2() { ip netns exec "$C2" "$@"; }
 n3() { ip netns exec "$C3" "$@"; }
@@ -53,17 +47,6 @@ bg() { # bg LOGNAME CMD... : run in background, remember its pid
 	"$@" >"$T/$name.log" 2>&1 &
 	PIDS="$PIDS $!"
 	LASTPID=$!
-}
-wait_for() { # wait_for LOGNAME PATTERN
-	i=0
-	while ! grep -q "$2" "$T/$1.log" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -ge 150 ]; then
-			log "timeout waiting for '$2' in $1.log:"; sed 's/^/     | /' "$T/$1.log"
-			return 1
-		fi
-		sleep 0.1
-	done
 }
 wait_pid() { # wait_pid PID : bounded wait, status of the process
 	i=0
