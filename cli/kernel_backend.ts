@@ -198,7 +198,7 @@ export const kernelBackend: EndpointBackend = {
       } catch (e) {
         explain(e, "*", "show");
       }
-      return replies.map((m) => endpointFromAttrs(m.payload.subarray(4)));
+      return replies.map((p) => endpointFromAttrs(p.subarray(4)));
     });
   },
 };
@@ -306,6 +306,6 @@ export function listKernelSockets(where: Where): KernelSocket[] {
       genlHeader(Cmd.SOCK_GET, GENL_VERSION),
       "af_graft sockets",
     );
-    return replies.map((m) => kernelSocketFromAttrs(m.payload.subarray(4)));
+    return replies.map((p) => kernelSocketFromAttrs(p.subarray(4)));
   });
 }

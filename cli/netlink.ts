@@ -8,7 +8,7 @@
  * @module
  */
 
-import { C, check, closeFd, errno, libc, strerror, SysError } from "./ffi.ts";
+import { C, check, closeFd, errno, errnoName, libc, strerror, SysError } from "./ffi.ts";
 import { GraftError } from "./errors.ts";
 import { setIntOpt, setTimeouts } from "./unix.ts";
 import { withNetns } from "./netns.ts";
@@ -30,7 +30,10 @@ export const NLM_F = {
   DUMP: 0x300,
   CAPPED: 0x100,
   ACK_TLVS: 0x200,
+  DUMP_INTR: 0x10,
 } as const;
+
+const NLMSG_HDRLEN = 16;
 
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
@@ -43,6 +46,8 @@ const CTRL_ATTR_FAMILY_NAME = 2;
 
 /** A refusal from the kernel: errno plus the extended-ack message when there is one. */
 export class NetlinkError extends GraftError {
+  /** The errno's symbolic name, e.g. `"ENOENT"`. */
+  readonly code: string;
   /** The kernel's extended-ack text, if it sent one. */
   readonly extack?: string;
   /** A refusal with `errnoValue` and the kernel's extended-ack text. */
@@ -53,7 +58,17 @@ export class NetlinkError extends GraftError {
       errnoValue,
     );
     this.name = "NetlinkError";
+    this.code = errnoName(errnoValue);
     this.extack = extack;
+  }
+}
+
+/** A netlink message or attribute whose lengths do not add up. */
+export class MalformedMessageError extends GraftError {
+  /** What is wrong, in words. */
+  constructor(message: string) {
+    super(`malformed netlink message: ${message}`);
+    this.name = "MalformedMessageError";
   }
 }
 
@@ -118,10 +133,12 @@ export function parseAttrs(b: Uint8Array): Attrs {
   const out: Attrs = new Map();
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   let off = 0;
-  while (off + 4 <= b.length) {
+  while (b.length - off >= 4) {
     const len = v.getUint16(off, true);
     const type = v.getUint16(off + 2, true) & 0x3fff; // strip NLA_F_NESTED / NET_BYTEORDER
-    if (len < 4 || off + len > b.length) throw new GraftError("malformed netlink attribute");
+    if (len < 4 || len > b.length - off) {
+      throw new MalformedMessageError(`attribute ${type} length ${len}, ${b.length - off} left`);
+    }
     out.set(type, b.subarray(off + 4, off + len));
     off += align4(len);
   }
@@ -166,13 +183,124 @@ export interface NlMessage {
   type: number;
   /** nlmsg_flags. */
   flags: number;
-  /** The payload after the 16-byte header. */
+  /** nlmsg_seq. */
+  seq: number;
+  /** nlmsg_pid: the port id the message is for. */
+  portid: number;
+  /** The bytes after the header, up to nlmsg_len. */
   payload: Uint8Array;
+}
+
+/** Frame a payload as one netlink message (header, then the payload, padded). */
+export function nlmsg(type: number, flags: number, seq: number, payload: Uint8Array): Uint8Array {
+  const len = NLMSG_HDRLEN + payload.length;
+  const out = new Uint8Array(align4(len));
+  const v = new DataView(out.buffer);
+  v.setUint32(0, len, true);
+  v.setUint16(4, type, true);
+  v.setUint16(6, flags, true);
+  v.setUint32(8, seq, true);
+  v.setUint32(12, 0, true); // to the kernel
+  out.set(payload, NLMSG_HDRLEN);
+  return out;
+}
+
+/** Split a datagram into netlink messages, validating every length. */
+export function parseMessages(buf: Uint8Array): NlMessage[] {
+  const out: NlMessage[] = [];
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  while (off < buf.length) {
+    if (buf.length - off < NLMSG_HDRLEN) {
+      throw new MalformedMessageError(`${buf.length - off} trailing bytes, shorter than a header`);
+    }
+    const len = v.getUint32(off, true);
+    if (len < NLMSG_HDRLEN || len > buf.length - off) {
+      throw new MalformedMessageError(`nlmsg_len ${len} with ${buf.length - off} bytes left`);
+    }
+    out.push({
+      type: v.getUint16(off + 4, true),
+      flags: v.getUint16(off + 6, true),
+      seq: v.getUint32(off + 8, true),
+      portid: v.getUint32(off + 12, true),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += Math.min(align4(len), buf.length - off);
+  }
+  return out;
+}
+
+/** The errno and extended-ack text of an NLMSG_ERROR (or NLMSG_DONE) payload. */
+export function parseError(msg: NlMessage): { errno: number; extack?: string } {
+  if (msg.payload.length < 4) throw new MalformedMessageError("error message without a code");
+  const v = new DataView(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+  const code = v.getInt32(0, true);
+  let extack: string | undefined;
+  if (msg.flags & NLM_F.ACK_TLVS) {
+    let off = 4;
+    if (msg.type === NLMSG_ERROR) {
+      // The request's header follows, and its payload too unless capped.
+      if (msg.payload.length < 4 + NLMSG_HDRLEN) {
+        throw new MalformedMessageError("error message without the request's header");
+      }
+      off += msg.flags & NLM_F.CAPPED ? NLMSG_HDRLEN : align4(v.getUint32(4, true));
+    }
+    if (off <= msg.payload.length) {
+      extack = attr.str(parseAttrs(msg.payload.subarray(off)).get(NLMSGERR_ATTR_MSG));
+    }
+  }
+  return { errno: -code, extack };
+}
+
+/**
+ * Feed the messages of one received datagram to `onMessage`; returns true
+ * when the exchange is complete (an acknowledgement, NLMSG_DONE, or a single
+ * reply). Messages must carry `seq` and be addressed to `portid`; anything
+ * else, an error, or an interrupted dump throws.
+ */
+export function handleDumpMessages(
+  msgs: NlMessage[],
+  seq: number,
+  portid: number,
+  what: string,
+  onMessage: (payload: Uint8Array) => void,
+): boolean {
+  for (const m of msgs) {
+    if (m.seq !== seq || (portid !== 0 && m.portid !== portid)) {
+      throw new MalformedMessageError(
+        `${what}: reply for seq ${m.seq} port ${m.portid}, expected seq ${seq} port ${portid}`,
+      );
+    }
+    if (m.type === NLMSG_ERROR) {
+      const { errno, extack } = parseError(m);
+      if (errno === 0) return true; // an acknowledgement ends the exchange
+      throw new NetlinkError(errno, extack, what);
+    }
+    if (m.type === NLMSG_DONE) {
+      if (m.payload.length >= 4) {
+        const { errno, extack } = parseError(m);
+        if (errno > 0) throw new NetlinkError(errno, extack, what);
+      }
+      return true;
+    }
+    if (m.flags & NLM_F.DUMP_INTR) {
+      throw new NetlinkError(
+        4, /* EINTR */
+        undefined,
+        `${what} interrupted by a concurrent change`,
+      );
+    }
+    onMessage(m.payload);
+    if (!(m.flags & NLM_F.MULTI)) return true;
+  }
+  return false;
 }
 
 /** An open netlink socket bound to a kernel-assigned port id. */
 export class NetlinkSocket {
+  /** The socket's descriptor. */
   readonly fd: number;
+  /** The port id the kernel assigned at bind. */
   readonly portId: number;
   #seq = Math.floor(Math.random() * 0x7fffffff);
   #buf = new Uint8Array(65536);
@@ -216,72 +344,52 @@ export class NetlinkSocket {
   }
 
   /**
-   * Send one request and collect the replies: every data message until the
-   * ACK (non-dump) or NLMSG_DONE (dump). Errors throw NetlinkError.
+   * Send the message `build` makes for a fresh sequence number and hand every
+   * reply's payload to `onMessage` until the exchange is complete.
    */
-  request(type: number, flags: number, payload: Uint8Array, what?: string): NlMessage[] {
+  exchange(
+    build: (seq: number) => Uint8Array,
+    what: string,
+    onMessage: (payload: Uint8Array) => void,
+  ): void {
     const seq = ++this.#seq;
-    const msg = new Uint8Array(16 + payload.length);
-    const v = new DataView(msg.buffer);
-    v.setUint32(0, msg.length, true);
-    v.setUint16(4, type, true);
-    v.setUint16(6, flags | NLM_F.REQUEST, true);
-    v.setUint32(8, seq, true);
-    v.setUint32(12, this.portId, true);
-    msg.set(payload, 16);
-    check("send", libc().send(this.fd, msg, BigInt(msg.length), 0), "netlink");
-    const dump = (flags & NLM_F.DUMP) === NLM_F.DUMP;
-    const out: NlMessage[] = [];
-    for (let rounds = 0; rounds < 100_000; rounds++) {
-      const n = Number(libc().recv(this.fd, this.#buf, BigInt(this.#buf.length), 0));
+    const req = build(seq) as Uint8Array<ArrayBuffer>;
+    const sent = Number(check("send", libc().send(this.fd, req, BigInt(req.length), 0), what));
+    if (sent !== req.length) throw new MalformedMessageError(`${what}: short send`);
+    for (;;) {
+      const n = Number(libc().recv(this.fd, this.#buf, BigInt(this.#buf.length), C.MSG_TRUNC));
       if (n < 0) {
         const e = errno();
         if (e === 4) continue; // EINTR
-        throw new SysError("recv", e, "netlink");
+        throw new SysError("recv", e, what);
       }
-      const b = this.#buf.subarray(0, n);
-      const bv = new DataView(b.buffer, b.byteOffset, n);
-      let off = 0;
-      while (off + 16 <= n) {
-        const len = bv.getUint32(off, true);
-        if (len < 16 || off + len > n) throw new GraftError("malformed netlink message");
-        const mType = bv.getUint16(off + 4, true);
-        const mFlags = bv.getUint16(off + 6, true);
-        const mSeq = bv.getUint32(off + 8, true);
-        const mPid = bv.getUint32(off + 12, true);
-        const body = b.slice(off + 16, off + len);
-        off += align4(len);
-        if (mSeq !== seq || mPid !== this.portId) continue; // not ours: stale or foreign
-        if (mType === NLMSG_ERROR || (mType === NLMSG_DONE && body.length >= 4)) {
-          const err = new DataView(body.buffer).getInt32(0, true);
-          if (err !== 0) throw new NetlinkError(-err, extackMessage(body, mFlags), what);
-          if (mType === NLMSG_ERROR && !dump) return out;
-          if (mType === NLMSG_DONE) return out;
-          continue;
-        }
-        if (mType === NLMSG_DONE) return out;
-        out.push({ type: mType, flags: mFlags, payload: body });
-        if (!dump && !(flags & NLM_F.ACK) && !(mFlags & NLM_F.MULTI)) return out;
+      if (n > this.#buf.length) {
+        throw new MalformedMessageError(`${what}: reply of ${n} bytes truncated`);
       }
+      if (n === 0) throw new MalformedMessageError(`${what}: empty reply`);
+      const msgs = parseMessages(this.#buf.subarray(0, n));
+      if (handleDumpMessages(msgs, seq, this.portId, what, onMessage)) return;
     }
-    throw new GraftError("netlink: no end to the reply");
   }
-}
 
-/** The extended-ack message in an NLMSG_ERROR (or NLMSG_DONE) body, if any. */
-function extackMessage(body: Uint8Array, flags: number): string | undefined {
-  if (!(flags & NLM_F.ACK_TLVS)) return undefined;
-  let off = 4;
-  if (body.length >= 8) {
-    // The echoed request: its header only when capped, else the whole message.
-    const echoedLen = new DataView(body.buffer, body.byteOffset).getUint32(4, true);
-    off += flags & NLM_F.CAPPED ? 16 : align4(echoedLen);
-  }
-  if (off > body.length) return undefined;
-  try {
-    return attr.str(parseAttrs(body.subarray(off)).get(NLMSGERR_ATTR_MSG));
-  } catch {
-    return undefined;
+  /**
+   * Send one request and collect the replies' payloads: every data message
+   * until the ACK, NLMSG_DONE (dumps), or a single reply. Errors throw
+   * NetlinkError.
+   */
+  request(
+    type: number,
+    flags: number,
+    payload: Uint8Array,
+    what = "netlink request",
+  ): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    this.exchange(
+      (seq) => nlmsg(type, flags | NLM_F.REQUEST, seq, payload),
+      what,
+      (p) => out.push(p.slice()),
+    );
+    return out;
   }
 }
 
@@ -309,8 +417,8 @@ export function resolveGenlFamily(sock: NetlinkSocket, name: string): number | u
   );
   try {
     const replies = sock.request(GENL_ID_CTRL, 0, payload, "nlctrl");
-    for (const m of replies) {
-      const id = attr.u16(parseAttrs(m.payload.subarray(4)).get(CTRL_ATTR_FAMILY_ID));
+    for (const p of replies) {
+      const id = attr.u16(parseAttrs(p.subarray(4)).get(CTRL_ATTR_FAMILY_ID));
       if (id !== undefined) return id;
     }
     return undefined;

@@ -8,34 +8,25 @@
  * it under `withNetns` to read another one.
  *
  * The encoders and decoders are pure functions over bytes (tested without a
- * kernel); the receive loop checks sequence numbers and port ids, follows
- * NLM_F_MULTI to NLMSG_DONE, validates every length, and turns NLMSG_ERROR
- * (and a negative NLMSG_DONE) into a {@link NetlinkError} carrying the errno
- * and the kernel's extended-ack text.
+ * kernel); the exchange itself is netlink.ts's (sequence and port checks,
+ * dumps to NLMSG_DONE, errors with the kernel's extended-ack text).
  *
  * @module
  */
 
 import { formatIP } from "./addr.ts";
-import { C, check, closeFd, errno, errnoName, libc, strerror, SysError } from "./ffi.ts";
-
-/** Netlink protocol number of sock_diag. */
-export const NETLINK_SOCK_DIAG = 4;
+import { C, SysError } from "./ffi.ts";
+import {
+  MalformedMessageError,
+  NETLINK_SOCK_DIAG,
+  NetlinkError,
+  NetlinkSocket,
+  NLM_F,
+  nlmsg,
+  parseAttrs,
+} from "./netlink.ts";
 /** The one sock_diag request type: dump or get sockets of a family. */
 export const SOCK_DIAG_BY_FAMILY = 20;
-
-const NLMSG_HDRLEN = 16;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_MULTI = 0x2;
-const NLM_F_DUMP_INTR = 0x10;
-const NLM_F_DUMP = 0x300;
-const NLM_F_CAPPED = 0x100;
-const NLM_F_ACK_TLVS = 0x200;
-const NLMSGERR_ATTR_MSG = 1;
-const SOL_NETLINK = 270;
-const NETLINK_EXT_ACK = 11;
 
 /** inet_diag: attribute carrying `struct tcp_info`. */
 const INET_DIAG_INFO = 2;
@@ -127,48 +118,6 @@ export interface DiagSocket {
   wqueue?: number;
 }
 
-/** A failed netlink request: the kernel's errno and its extended-ack text. */
-export class NetlinkError extends Error {
-  /** The positive errno value. */
-  readonly errno: number;
-  /** The errno's symbolic name. */
-  readonly code: string;
-  /** The kernel's extended acknowledgement message, if it sent one. */
-  readonly extack?: string;
-
-  constructor(what: string, errnoValue: number, extack?: string) {
-    super(`${what}: ${strerror(errnoValue)}${extack ? ` (${extack})` : ""}`);
-    this.name = "NetlinkError";
-    this.errno = errnoValue;
-    this.code = errnoName(errnoValue);
-    this.extack = extack;
-  }
-}
-
-/** A netlink message whose bytes could not be made sense of. */
-export class MalformedMessageError extends Error {
-  constructor(message: string) {
-    super(`malformed sock_diag message: ${message}`);
-    this.name = "MalformedMessageError";
-  }
-}
-
-const align4 = (n: number) => (n + 3) & ~3;
-
-/** Frame a payload as one netlink message (header, then the payload, padded). */
-export function nlmsg(type: number, flags: number, seq: number, payload: Uint8Array): Uint8Array {
-  const len = NLMSG_HDRLEN + payload.length;
-  const out = new Uint8Array(align4(len));
-  const v = new DataView(out.buffer);
-  v.setUint32(0, len, true);
-  v.setUint16(4, type, true);
-  v.setUint16(6, flags, true);
-  v.setUint32(8, seq, true);
-  v.setUint32(12, 0, true); // to the kernel
-  out.set(payload, NLMSG_HDRLEN);
-  return out;
-}
-
 /**
  * An inet_diag dump request (`struct inet_diag_req_v2`) for one family and
  * protocol; for TCP it asks for `struct tcp_info` too.
@@ -186,7 +135,7 @@ export function inetDiagRequest(
   v.setUint8(2, protocol === C.IPPROTO_TCP ? 1 << (INET_DIAG_INFO - 1) : 0);
   v.setUint32(4, states >>> 0, true);
   // The socket id (48 bytes) stays zero: a dump matches every socket.
-  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, req);
+  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F.REQUEST | NLM_F.DUMP, seq, req);
 }
 
 /** A unix_diag dump request (`struct unix_diag_req`) for every state. */
@@ -196,90 +145,7 @@ export function unixDiagRequest(seq: number): Uint8Array {
   v.setUint8(0, C.AF_UNIX);
   v.setUint32(4, 0xffffffff, true);
   v.setUint32(12, UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, true);
-  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, req);
-}
-
-/** One received netlink message. */
-export interface NlMessage {
-  /** nlmsg_type. */
-  type: number;
-  /** nlmsg_flags. */
-  flags: number;
-  /** nlmsg_seq. */
-  seq: number;
-  /** nlmsg_pid: the port id the message is for. */
-  portid: number;
-  /** The bytes after the header, up to nlmsg_len. */
-  payload: Uint8Array;
-}
-
-/** Split a datagram into netlink messages, validating every length. */
-export function parseMessages(buf: Uint8Array): NlMessage[] {
-  const out: NlMessage[] = [];
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let off = 0;
-  while (off < buf.length) {
-    if (buf.length - off < NLMSG_HDRLEN) {
-      throw new MalformedMessageError(`${buf.length - off} trailing bytes, shorter than a header`);
-    }
-    const len = v.getUint32(off, true);
-    if (len < NLMSG_HDRLEN || len > buf.length - off) {
-      throw new MalformedMessageError(`nlmsg_len ${len} with ${buf.length - off} bytes left`);
-    }
-    out.push({
-      type: v.getUint16(off + 4, true),
-      flags: v.getUint16(off + 6, true),
-      seq: v.getUint32(off + 8, true),
-      portid: v.getUint32(off + 12, true),
-      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
-    });
-    off += Math.min(align4(len), buf.length - off);
-  }
-  return out;
-}
-
-/**
- * Parse a run of netlink attributes (`struct rtattr`/`struct nlattr`) into a
- * map from type (flag bits masked off) to payload. Every length is checked.
- */
-export function parseAttrs(buf: Uint8Array): Map<number, Uint8Array> {
-  const out = new Map<number, Uint8Array>();
-  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let off = 0;
-  while (buf.length - off >= 4) {
-    const len = v.getUint16(off, true);
-    const type = v.getUint16(off + 2, true) & 0x3fff;
-    if (len < 4 || len > buf.length - off) {
-      throw new MalformedMessageError(`attribute ${type} length ${len}, ${buf.length - off} left`);
-    }
-    out.set(type, buf.subarray(off + 4, off + len));
-    off += align4(len);
-  }
-  return out;
-}
-
-/** The errno and extended-ack text of an NLMSG_ERROR (or negative NLMSG_DONE) payload. */
-export function parseError(msg: NlMessage): { errno: number; extack?: string } {
-  if (msg.payload.length < 4) throw new MalformedMessageError("error message without a code");
-  const v = new DataView(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
-  const code = v.getInt32(0, true);
-  let extack: string | undefined;
-  if (msg.flags & NLM_F_ACK_TLVS) {
-    let off = 4;
-    if (msg.type === NLMSG_ERROR) {
-      // The request's header follows, and its payload too unless capped.
-      if (msg.payload.length < 4 + NLMSG_HDRLEN) {
-        throw new MalformedMessageError("error message without the request's header");
-      }
-      const reqLen = v.getUint32(4, true);
-      off += msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(reqLen);
-    }
-    if (off <= msg.payload.length) {
-      const text = parseAttrs(msg.payload.subarray(off)).get(NLMSGERR_ATTR_MSG);
-      if (text) extack = cString(text);
-    }
-  }
-  return { errno: -code, extack };
+  return nlmsg(SOCK_DIAG_BY_FAMILY, NLM_F.REQUEST | NLM_F.DUMP, seq, req);
 }
 
 function cString(b: Uint8Array): string {
@@ -365,131 +231,24 @@ export function decodeUnixDiag(payload: Uint8Array): DiagSocket {
   return s;
 }
 
-/**
- * Feed the messages of one received datagram to `onMessage`; returns true
- * when the dump is complete. Messages must carry `seq` and be addressed to
- * `portid`; anything else is a protocol error.
- */
-export function handleDumpMessages(
-  msgs: NlMessage[],
-  seq: number,
-  portid: number,
-  what: string,
-  onMessage: (payload: Uint8Array) => void,
-): boolean {
-  for (const m of msgs) {
-    if (m.seq !== seq || (portid !== 0 && m.portid !== portid)) {
-      throw new NetlinkError(
-        `${what}: reply for seq ${m.seq} port ${m.portid}, expected seq ${seq} port ${portid}`,
-        71, // EPROTO
-      );
-    }
-    if (m.type === NLMSG_ERROR) {
-      const { errno, extack } = parseError(m);
-      if (errno === 0) return true; // an acknowledgement ends the exchange
-      throw new NetlinkError(what, errno, extack);
-    }
-    if (m.type === NLMSG_DONE) {
-      if (m.payload.length >= 4) {
-        const { errno, extack } = parseError(m);
-        if (errno > 0) throw new NetlinkError(what, errno, extack);
-      }
-      return true;
-    }
-    if (m.flags & NLM_F_DUMP_INTR) {
-      throw new NetlinkError(`${what}: dump interrupted by a concurrent change`, 4 /* EINTR */);
-    }
-    onMessage(m.payload);
-    if (!(m.flags & NLM_F_MULTI)) return true;
-  }
-  return false;
+/** Every TCP or UDP socket of one family, read through `sock`. */
+function dumpInet(sock: NetlinkSocket, family: number, protocol: number): DiagSocket[] {
+  const proto = protocol === C.IPPROTO_TCP ? "tcp" : "udp";
+  const out: DiagSocket[] = [];
+  const what = `sock_diag ${proto}${family === C.AF_INET6 ? "6" : ""} dump`;
+  sock.exchange((seq) => inetDiagRequest(seq, family, protocol), what, (p) => {
+    out.push(decodeInetDiag(p, proto));
+  });
+  return out;
 }
 
-const RECV_BUF = 1 << 16;
-
-/** A NETLINK_SOCK_DIAG socket in the calling thread's namespace. */
-export class DiagConnection {
-  readonly #fd: number;
-  readonly #portid: number;
-  #seq: number;
-  readonly #buf = new Uint8Array(RECV_BUF);
-
-  /** Open the socket; it belongs to the namespace of the calling thread. */
-  constructor() {
-    const fd = check(
-      "socket",
-      libc().socket(C.AF_NETLINK, C.SOCK_RAW | C.SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
-      "NETLINK_SOCK_DIAG",
-    );
-    try {
-      const one = new Uint8Array(4);
-      new DataView(one.buffer).setInt32(0, 1, true);
-      libc().setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4); // best effort
-      const tv = new Uint8Array(16);
-      new DataView(tv.buffer).setBigInt64(0, 5n, true); // a dump never takes 5 s
-      check("setsockopt", libc().setsockopt(fd, C.SOL_SOCKET, C.SO_RCVTIMEO, tv, 16));
-      const sa = new Uint8Array(12);
-      new DataView(sa.buffer).setUint16(0, C.AF_NETLINK, true);
-      check("bind", libc().bind(fd, sa, sa.length), "netlink");
-      const len = new Uint8Array(4);
-      new DataView(len.buffer).setUint32(0, 12, true);
-      check("getsockname", libc().getsockname(fd, sa, len), "netlink");
-      this.#portid = new DataView(sa.buffer).getUint32(4, true);
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
-    this.#fd = fd;
-    this.#seq = Math.floor(Math.random() * 0x7fffffff) + 1;
-  }
-
-  /** Close the socket. */
-  close(): void {
-    closeFd(this.#fd);
-  }
-
-  /** Send a request built for sequence number `seq` and collect the dump's payloads. */
-  dump(build: (seq: number) => Uint8Array, what: string, onMessage: (p: Uint8Array) => void) {
-    const seq = this.#seq++;
-    const req = build(seq) as Uint8Array<ArrayBuffer>;
-    const n = Number(libc().send(this.#fd, req, BigInt(req.length), 0));
-    if (n < 0) throw new SysError("send", errno(), what);
-    if (n !== req.length) throw new NetlinkError(`${what}: short send`, 71);
-    for (;;) {
-      const r = Number(libc().recv(this.#fd, this.#buf, BigInt(this.#buf.length), C.MSG_TRUNC));
-      if (r < 0) {
-        const e = errno();
-        if (e === 4) continue; // EINTR
-        throw new SysError("recv", e, what);
-      }
-      if (r > this.#buf.length) {
-        throw new NetlinkError(`${what}: reply of ${r} bytes truncated`, 90);
-      }
-      if (r === 0) throw new NetlinkError(`${what}: empty reply`, 71);
-      const msgs = parseMessages(this.#buf.subarray(0, r));
-      if (handleDumpMessages(msgs, seq, this.#portid, what, onMessage)) return;
-    }
-  }
-
-  /** Every TCP or UDP socket of one family. */
-  inet(family: number, protocol: number): DiagSocket[] {
-    const proto = protocol === C.IPPROTO_TCP ? "tcp" : "udp";
-    const out: DiagSocket[] = [];
-    const what = `sock_diag ${proto}${family === C.AF_INET6 ? "6" : ""} dump`;
-    this.dump((seq) => inetDiagRequest(seq, family, protocol), what, (p) => {
-      out.push(decodeInetDiag(p, proto));
-    });
-    return out;
-  }
-
-  /** Every Unix socket. */
-  unix(): DiagSocket[] {
-    const out: DiagSocket[] = [];
-    this.dump((seq) => unixDiagRequest(seq), "sock_diag unix dump", (p) => {
-      out.push(decodeUnixDiag(p));
-    });
-    return out;
-  }
+/** Every Unix socket, read through `sock`. */
+function dumpUnix(sock: NetlinkSocket): DiagSocket[] {
+  const out: DiagSocket[] = [];
+  sock.exchange((seq) => unixDiagRequest(seq), "sock_diag unix dump", (p) => {
+    out.push(decodeUnixDiag(p));
+  });
+  return out;
 }
 
 /** The result of reading one namespace's sockets. */
@@ -506,7 +265,7 @@ export interface SocketDump {
  * `errors` and the others are still read.
  */
 export function dumpSockets(protos: DiagProto[] = ["tcp", "udp", "unix"]): SocketDump {
-  const conn = new DiagConnection();
+  const sock = new NetlinkSocket(NETLINK_SOCK_DIAG);
   const sockets: DiagSocket[] = [];
   const errors: string[] = [];
   const attempt = (fn: () => DiagSocket[]) => {
@@ -522,15 +281,15 @@ export function dumpSockets(protos: DiagProto[] = ["tcp", "udp", "unix"]): Socke
   };
   try {
     for (const p of protos) {
-      if (p === "unix") attempt(() => conn.unix());
+      if (p === "unix") attempt(() => dumpUnix(sock));
       else {
         const ipproto = p === "tcp" ? C.IPPROTO_TCP : C.IPPROTO_UDP;
-        attempt(() => conn.inet(C.AF_INET, ipproto));
-        attempt(() => conn.inet(C.AF_INET6, ipproto));
+        attempt(() => dumpInet(sock, C.AF_INET, ipproto));
+        attempt(() => dumpInet(sock, C.AF_INET6, ipproto));
       }
     }
   } finally {
-    conn.close();
+    sock.close();
   }
   return { sockets, errors };
 }

@@ -1,17 +1,19 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 import {
-  decodeInetDiag,
-  decodeUnixDiag,
-  dumpSockets,
-  formatLocal,
-  formatRemote,
   handleDumpMessages,
-  inetDiagRequest,
   MalformedMessageError,
   NetlinkError,
   nlmsg,
   parseAttrs,
   parseMessages,
+} from "./netlink.ts";
+import {
+  decodeInetDiag,
+  decodeUnixDiag,
+  dumpSockets,
+  formatLocal,
+  formatRemote,
+  inetDiagRequest,
   unixDiagRequest,
 } from "./sockdiag.ts";
 
