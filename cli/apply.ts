@@ -43,7 +43,7 @@ import {
   sameEndpoint,
   validateName,
 } from "./endpoint.ts";
-import { BrokerError, GraftError, UsageError } from "./errors.ts";
+import { GraftError, UsageError } from "./errors.ts";
 import { closeFd, openFd } from "./ffi.ts";
 import { type CommandGlobals, displayName, scanHost } from "./inspect.ts";
 import { netnsIdOfPath, openNetns } from "./netns.ts";
@@ -507,17 +507,10 @@ export function formatState(
 export function exportState(backend: EndpointBackend): string {
   const scan = scanHost(false);
   const byIno = new Map<number, Endpoint[]>();
-  let askEach = backend.kind !== "broker";
-  if (!askEach) {
-    try {
-      for (const ns of brokerStatus().namespaces) byIno.set(ns.ino, ns.endpoints);
-    } catch (e) {
-      // Too much state for one reply (about 800 endpoints): ask each namespace.
-      if (!(e instanceof BrokerError) || !/malformed/.test(e.message)) throw e;
-      askEach = true;
-    }
-  }
-  if (askEach) {
+  if (backend.kind === "broker") {
+    // The broker knows every namespace's endpoints: one request.
+    for (const ns of brokerStatus().namespaces) byIno.set(ns.ino, ns.endpoints);
+  } else {
     for (const ns of scan.namespaces.values()) {
       if (!ns.openPath) continue;
       let fd: number;

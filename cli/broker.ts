@@ -43,8 +43,10 @@ const POLL_SLICE_MS = 20;
 export interface BrokerOptions {
   /** Socket path to listen on. */
   socketPath: string;
-  /** Called with one line per event when set. */
+  /** Called with one line per event when set: start, stop and trouble. */
   log?: (line: string) => void;
+  /** Also log every request (endpoint changes, grafts, refusals). */
+  verbose?: boolean;
   /** Close clients idle for this long (ms). Default 10 s. */
   idleMs?: number;
   /** How often to forget endpoints of namespaces that no longer exist (ms). Default 10 s. */
@@ -112,6 +114,11 @@ class Refusal extends Error {
   }
 }
 
+/** The errno to answer with for a failure: the refusal's or system call's, else `fallback`. */
+function errnoOf(e: unknown, fallback: number): number {
+  return e instanceof Refusal || e instanceof SysError ? e.errno : fallback;
+}
+
 /** The graft broker. Create, then `await serve()`; `stop()` ends it. */
 export class Broker {
   readonly #opts: Required<Omit<BrokerOptions, "log">> & Pick<BrokerOptions, "log">;
@@ -135,6 +142,7 @@ export class Broker {
       idleMs: opts.idleMs ?? 10_000,
       gcMs: opts.gcMs ?? 10_000,
       maxClients: opts.maxClients ?? 4096,
+      verbose: opts.verbose ?? false,
     };
   }
 
@@ -142,13 +150,19 @@ export class Broker {
     this.#opts.log?.(line);
   }
 
+  /** A per-request line: built only when someone reads it (grafting is a hot path). */
+  #trace(line: () => string): void {
+    if (this.#opts.verbose && this.#opts.log) this.#opts.log(line());
+  }
+
   /** Open the listening socket; throws when the path is taken by a live broker. */
   listen(): void {
     const dir = this.#opts.socketPath.replace(/\/[^/]*$/, "") || "/";
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     raiseFileLimit();
-    this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line));
+    // Claim the socket first: a second broker fails here, before saying anything else.
     this.#listenFd = seqpacketListen(this.#opts.socketPath);
+    this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line));
     this.#homeKey = netnsKey(netnsIdOfPath("/proc/thread-self/ns/net")!);
     const pipe = new Int32Array(2);
     check("pipe2", libc().pipe2(new Uint8Array(pipe.buffer), C.O_CLOEXEC | C.O_NONBLOCK));
@@ -291,7 +305,7 @@ export class Broker {
     if (typeof hdr === "string" || truncated) {
       this.stats.malformed++;
       const why = truncated ? "packet too long" : `bad header (${hdr})`;
-      this.#log(`pid ${client.cred.pid}: ${why}; closing`);
+      this.#trace(() => `pid ${client.cred.pid}: ${why}; closing`);
       if (hdr === "version" || hdr === "length" || truncated) {
         // The header was readable enough to answer in kind.
         const v = new DataView(data.buffer, data.byteOffset, data.length);
@@ -362,16 +376,14 @@ export class Broker {
       const resp = P.encodeSockResponse(hdr.seq, 0, family, addr, "");
       sendPacket(client.fd, resp, [sock], C.MSG_DONTWAIT);
       this.stats.sockets++;
-      this.#log(`pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(addr))}`);
+      this.#trace(() =>
+        `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(addr))}`
+      );
     } catch (e) {
       this.stats.refused++;
-      const status = e instanceof Refusal
-        ? e.errno
-        : e instanceof SysError
-        ? e.errno
-        : Errno.EPROTO;
+      const status = errnoOf(e, Errno.EPROTO);
       const msg = (e as Error).message;
-      this.#log(`pid ${client.cred.pid}: refused ${req.ep}: ${msg}`);
+      this.#trace(() => `pid ${client.cred.pid}: refused ${req.ep}: ${msg}`);
       this.#reply(client.fd, P.Op.SOCKET, hdr.seq, status, msg);
     } finally {
       closeFd(sock);
@@ -418,11 +430,7 @@ export class Broker {
       this.stats.sockets += fds.length;
     } catch (e) {
       this.stats.refused++;
-      const status = e instanceof Refusal
-        ? e.errno
-        : e instanceof SysError
-        ? e.errno
-        : Errno.EPROTO;
+      const status = errnoOf(e, Errno.EPROTO);
       this.#reply(client.fd, P.Op.SOCKETS, hdr.seq, status, (e as Error).message);
     } finally {
       for (const fd of fds) closeFd(fd);
@@ -607,7 +615,7 @@ export class Broker {
             : openFd("/proc/self/fd/" + this.#defaultTargetFd);
           if (tfd !== undefined) fds.splice(fds.indexOf(tfd), 1);
           ns.endpoints.set(ep.name, { ep, targetFd, targetKey: netnsKey(netnsIdOfFd(targetFd)) });
-          this.#log(`add ${formatEndpoint(ep)} (ns ${ns.ino})`);
+          this.#trace(() => `add ${formatEndpoint(ep)} (ns ${ns.ino})`);
           answer({ endpoint: ep });
           return true;
         }
@@ -624,18 +632,14 @@ export class Broker {
           ns.endpoints.delete(name);
           closeFd(stored.targetFd);
           if (ns.endpoints.size === 0) this.#dropNamespace(ns);
-          this.#log(`del ${name} (ns ${ns.ino})`);
+          this.#trace(() => `del ${name} (ns ${ns.ino})`);
           answer({});
           return true;
         }
       }
       return false;
     } catch (e) {
-      const status = e instanceof Refusal
-        ? e.errno
-        : e instanceof SysError
-        ? e.errno
-        : Errno.EINVAL;
+      const status = errnoOf(e, Errno.EINVAL);
       this.#reply(client.fd, hdr.op, hdr.seq, status, (e as Error).message);
       return true;
     }
@@ -691,7 +695,7 @@ export class Broker {
     let dropped = 0;
     for (const ns of [...this.#namespaces.values()]) {
       if (live.has(ns.ino)) continue;
-      this.#log(`namespace ${ns.ino} is gone; forgetting ${ns.endpoints.size} endpoint(s)`);
+      this.#trace(() => `namespace ${ns.ino} is gone; forgetting ${ns.endpoints.size} endpoint(s)`);
       this.#dropNamespace(ns);
       dropped++;
     }

@@ -7,7 +7,7 @@
 
 import { type Endpoint, endpointFromJson } from "./endpoint.ts";
 import { BrokerError } from "./errors.ts";
-import { closeFd, errnoName, SysError } from "./ffi.ts";
+import { closeFd, SysError } from "./ffi.ts";
 import * as P from "./proto.ts";
 import { recvPacket, sendPacket, seqpacketConnect, setTimeouts } from "./unix.ts";
 
@@ -124,9 +124,4 @@ export function brokerStatus(path: string = brokerSocketPath()): BrokerStatus {
       endpoints: n.endpoints.map(endpointFromJson),
     })),
   };
-}
-
-/** Describe a BrokerError's errno for messages, e.g. "EEXIST". */
-export function brokerErrnoName(e: BrokerError): string {
-  return e.errno !== undefined ? errnoName(e.errno) : "";
 }

@@ -2,9 +2,9 @@
  * The one table of libc symbols graft calls through Deno FFI, and the typed
  * error every failing call turns into.
  *
- * Every wrapper reads errno right after the call, on the same thread, and
- * throws {@link SysError}. Calls marked `nonblocking` run on a worker thread
- * and never touch per-thread state (no errno, no namespace).
+ * Every call runs on the JavaScript thread (the one that may have entered
+ * another namespace), and errno is read right after it, on that thread, to
+ * throw {@link SysError}.
  *
  * @module
  */
@@ -69,17 +69,9 @@ const SYMBOLS = {
   poll: {
     parameters: ["buffer", /* struct pollfd[] */ "u64", /* nfds */ "i32" /* timeout ms */],
     result: "i32",
-    nonblocking: true,
-  },
-  poll_now: {
-    name: "poll",
-    parameters: ["buffer", /* struct pollfd[] */ "u64", /* nfds */ "i32" /* timeout ms: 0 */],
-    result: "i32",
   },
   getrlimit: { parameters: ["i32", /* resource */ "buffer" /* struct rlimit */], result: "i32" },
   setrlimit: { parameters: ["i32", /* resource */ "buffer" /* struct rlimit */], result: "i32" },
-  gettid: { parameters: [], result: "i32" },
-  getpid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { brokerRequest, brokerSocketPath, brokerStatus } from "./broker_client.ts";
-import { type Endpoint, endpointFromJson } from "./endpoint.ts";
+import { brokerSocketPath, brokerStatus } from "./broker_client.ts";
+import type { Endpoint } from "./endpoint.ts";
 import { UsageError } from "./errors.ts";
 import { closeFd, openFd, SysError } from "./ffi.ts";
 import {
@@ -32,7 +32,6 @@ import {
   listKernelSockets,
 } from "./kernel_backend.ts";
 import { NETNS_RUN_DIR, netnsIdOfPath, openNetns, withNetns } from "./netns.ts";
-import * as P from "./proto.ts";
 import { type DiagSocket, dumpSockets, formatLocal, formatRemote } from "./sockdiag.ts";
 
 /** A process, by PID and command name. */
@@ -337,7 +336,6 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
   // Endpoints the broker keeps, all namespaces in one request.
   const socket = opts.brokerSocket ?? brokerSocketPath();
   const broker: InspectReport["broker"] = { socket, running: false };
-  let askEach = false;
   try {
     const st = brokerStatus(socket);
     broker.running = true;
@@ -350,9 +348,6 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
     }
   } catch (e) {
     broker.error = (e as Error).message;
-    // A broker that answers but whose whole state does not fit one reply
-    // (about 800 endpoints) is asked namespace by namespace below.
-    askEach = /malformed/.test(broker.error);
   }
 
   // Endpoints the kernel keeps, and sockets, asked inside each namespace.
@@ -380,17 +375,6 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
         if (s.inode === 0) continue;
         sockets.set(s.inode, { s, ns: ns.ino });
         if (s.proto === "unix") unixByIno.set(s.inode, s);
-      }
-      if (askEach) {
-        try {
-          const reply = brokerRequest(P.Op.EP_LIST, {}, [{ label: "act", fd }], socket);
-          const list = Array.isArray(reply.endpoints) ? reply.endpoints : [];
-          for (const ep of list) addEp(ns.ino, { ...endpointFromJson(ep), source: "broker" });
-          broker.running = true;
-          delete broker.error;
-        } catch (e) {
-          warnings.push(`${displayName(ns)}: broker: ${(e as Error).message}`);
-        }
       }
       if (kernel) {
         const where = { netnsFd: ns.ino === selfIno ? undefined : fd };

@@ -178,9 +178,8 @@ async function cmdDaemon(g: GlobalOptions, args: string[]): Promise<number> {
     socketPath,
     gcMs: Number.isFinite(gcMs) && gcMs > 0 ? gcMs : 10_000,
     maxClients: Number(Deno.env.get("GRAFT_MAX_CLIENTS") ?? "") || undefined,
-    log: (line) => {
-      if (verbose || /listening|stopped/.test(line)) console.error(`graft daemon: ${line}`);
-    },
+    log: (line) => console.error(`graft daemon: ${line}`),
+    verbose,
   });
   try {
     broker.listen();

@@ -31,12 +31,11 @@ export function setPreloadPath(path: string): void {
 
 /** Where libgraft.so is: GRAFT_PRELOAD, or preload/build/ beside this checkout's cli/. */
 export function preloadPath(): string {
+  const beside = new URL("../preload/build/libgraft.so", import.meta.url);
   const candidates = [
     preloadOverride,
     Deno.env.get(ENV.PRELOAD_PATH),
-    new URL("../preload/build/libgraft.so", import.meta.url).protocol === "file:"
-      ? new URL("../preload/build/libgraft.so", import.meta.url).pathname
-      : undefined,
+    beside.protocol === "file:" ? beside.pathname : undefined,
   ];
   for (const p of candidates) {
     if (!p) continue;

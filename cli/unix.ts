@@ -232,23 +232,6 @@ export interface PollResult {
 }
 
 /**
- * Which of `fds` are readable. With `timeoutMs` 0 the check runs right here,
- * without leaving the JavaScript thread (cheap while requests keep coming);
- * otherwise it waits off the thread until one is readable or the time passes.
- */
-export async function pollReadable(fds: number[], timeoutMs: number): Promise<PollResult[]> {
-  if (timeoutMs === 0) return pollNow(fds, 0);
-  const b = new Uint8Array(8 * fds.length);
-  const v = new DataView(b.buffer);
-  fds.forEach((fd, i) => {
-    v.setInt32(8 * i, fd, true);
-    v.setInt16(8 * i + 4, C.POLLIN, true);
-  });
-  const n = await libc().poll(b, BigInt(fds.length), timeoutMs);
-  return readyOf(fds, v, n);
-}
-
-/**
  * Which of `fds` are readable, waiting up to `timeoutMs` on the JavaScript
  * thread itself. A server whose only job is these descriptors saves a thread
  * hop per request this way; it must yield to the event loop between calls.
@@ -260,11 +243,7 @@ export function pollNow(fds: number[], timeoutMs: number): PollResult[] {
     v.setInt32(8 * i, fd, true);
     v.setInt16(8 * i + 4, C.POLLIN, true);
   });
-  return readyOf(fds, v, libc().poll_now(b, BigInt(fds.length), timeoutMs));
-}
-
-function readyOf(fds: number[], v: DataView, n: number): PollResult[] {
-  if (n <= 0) return [];
+  if (libc().poll(b, BigInt(fds.length), timeoutMs) <= 0) return [];
   const out: PollResult[] = [];
   fds.forEach((fd, i) => {
     const revents = v.getInt16(8 * i + 6, true);
