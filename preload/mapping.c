@@ -84,6 +84,9 @@ static const char *split_ep(char *tok, char **ep)
 		return "endpoint name longer than 15 bytes";
 	if (strchr(*ep, '='))
 		return "more than one \"=\"";
+	for (const char *c = *ep; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			return "endpoint name is not printable ASCII";
 	return NULL;
 }
 
