@@ -10,6 +10,7 @@
 #include "endpoint.h"
 #include "netlink.h"
 #include "socket.h"
+#include "socklist.h"
 
 static int __init graft_init(void)
 {
@@ -21,6 +22,9 @@ static int __init graft_init(void)
 	ret = graft_genl_init();
 	if (ret)
 		goto err_genl;
+	ret = graft_socklist_init();
+	if (ret)
+		goto err_socklist;
 	ret = graft_socket_init();
 	if (ret)
 		goto err_socket;
@@ -29,6 +33,8 @@ static int __init graft_init(void)
 	return 0;
 
 err_socket:
+	graft_socklist_exit();
+err_socklist:
 	graft_genl_exit();
 err_genl:
 	graft_ep_exit();
@@ -39,6 +45,7 @@ err_ep:
 static void __exit graft_exit(void)
 {
 	graft_socket_exit();
+	graft_socklist_exit();
 	graft_genl_exit();
 	graft_ep_exit();
 }

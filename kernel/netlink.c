@@ -15,7 +15,7 @@
 #include "compat.h"
 #include "endpoint.h"
 #include "netlink.h"
-#include "socket.h"
+#include "socklist.h"
 
 static struct genl_family graft_genl_family;
 

@@ -1,28 +1,50 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A graft socket: a plain struct sock in the caller's namespace plus, once
+ * bound, a host socket in the endpoint's target namespace.  socket.c
+ * forwards the calls, sockopt.c keeps the options, socklist.c lists the
+ * bound sockets of each namespace.
+ */
 #ifndef _GRAFT_SOCKET_H
 #define _GRAFT_SOCKET_H
 
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/net.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
 
-/* A bound graft socket, as GRAFT_CMD_SOCK_GET reports it. */
-struct graft_sock_desc {
-	unsigned long ino;		/* the graft socket's inode */
-	const char *epname;		/* the endpoint it was bound through */
-	struct socket *host;		/* valid while the walk's callback runs */
-	struct net *host_net;
+#include "sockopt.h"
+#include "uapi/af_graft.h"
+
+struct graft_sock {
+	struct sock sk;			/* must be first */
+	struct graft_sol sol;
+	struct mutex lock;		/* serialises binding and the option list */
+	struct socket *host;		/* NULL until bound */
+	struct net *host_net;		/* referenced while host exists */
+	char epname[AF_GRAFT_EPNAME_MAX];
+	bool name_transparent;
+	u16 port_hint;
+	struct list_head opts;		/* struct graft_opt, set before bind */
+	unsigned int nopts;
+	struct list_head node;		/* on the namespace's list once bound */
 };
 
+static inline struct graft_sock *graft_sk(const struct sock *sk)
+{
+	return (struct graft_sock *)sk;
+}
+
 /*
- * Call @fn for each bound graft socket of @net starting at index *@idx,
- * under the namespace's socket-list mutex (so @fn may sleep, and each host
- * socket stays alive while @fn runs), until @fn returns non-zero; *@idx is
- * left at the first socket not done and *@gen at the list's generation,
- * which changes whenever a socket is bound or released.
+ * The host pointer is published once, under gsk->lock, with a release
+ * store; readers use an acquire load and need no lock, since it only goes
+ * away in release(), when no call is running.
  */
-int graft_sock_walk(struct net *net, unsigned long *idx, unsigned int *gen,
-		    int (*fn)(const struct graft_sock_desc *d, void *arg),
-		    void *arg);
+static inline struct socket *graft_host(struct socket *sock)
+{
+	return smp_load_acquire(&graft_sk(sock->sk)->host);
+}
 
 int graft_socket_init(void);
 void graft_socket_exit(void);
