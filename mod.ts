@@ -46,15 +46,15 @@ export {
   listEndpoints,
   spawnGrafted,
   type SpawnOptions,
-} from "./cli/api.ts";
+} from "./cli/api/endpoints.ts";
 export {
   type BackendChoice,
   type EndpointBackend,
   selectBackend,
   type Where,
-} from "./cli/backend.ts";
-export { Broker, type BrokerOptions } from "./cli/broker.ts";
-export { brokerSocketPath, type BrokerStatus, brokerStatus } from "./cli/broker_client.ts";
+} from "./cli/backends/backend.ts";
+export { Broker, type BrokerOptions } from "./cli/broker/server.ts";
+export { brokerSocketPath, type BrokerStatus, brokerStatus } from "./cli/broker/client.ts";
 export {
   type Endpoint,
   type EndpointFields,
@@ -63,10 +63,10 @@ export {
   type InetEndpoint,
   parseEndpointWords,
   type UnixEndpoint,
-} from "./cli/endpoint.ts";
-export { BrokerError, GraftError, UsageError } from "./cli/errors.ts";
-export { SysError } from "./cli/ffi.ts";
-export { kernelAvailable } from "./cli/kernel_backend.ts";
+} from "./cli/model/endpoint.ts";
+export { BrokerError, GraftError, UsageError } from "./cli/model/errors.ts";
+export { SysError } from "./cli/sys/ffi.ts";
+export { kernelAvailable } from "./cli/backends/kernel.ts";
 export {
   chooseEgress,
   type EgressMapping,
@@ -75,9 +75,9 @@ export {
   type IngressMapping,
   parseEgress,
   parseIngress,
-} from "./cli/mapping.ts";
-export { NetlinkError } from "./cli/netlink.ts";
-export { VERSION } from "./cli/version.ts";
+} from "./cli/model/mapping.ts";
+export { NetlinkError } from "./cli/sys/netlink.ts";
+export { VERSION } from "./cli/model/version.ts";
 export {
   formatInspect,
   type GraftedSocket,
@@ -87,7 +87,7 @@ export {
   type InspectOptions,
   type InspectProcess,
   type InspectReport,
-} from "./cli/inspect.ts";
+} from "./cli/api/inspect.ts";
 export {
   type ApplyChange,
   applyFile,
@@ -98,5 +98,5 @@ export {
   exportState,
   formatApplyResult,
   type Problem,
-} from "./cli/apply.ts";
-export type { DiagProto, DiagSocket } from "./cli/sockdiag.ts";
+} from "./cli/api/apply.ts";
+export type { DiagProto, DiagSocket } from "./cli/sys/sockdiag.ts";

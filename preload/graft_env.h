@@ -16,5 +16,7 @@
 #define GRAFT_ENV_SOCKET "GRAFT_SOCKET"
 /* "broker" (default) or "kernel". */
 #define GRAFT_ENV_BACKEND "GRAFT_BACKEND"
+/* "0" turns off the per-thread stock of pre-bound client sockets. */
+#define GRAFT_ENV_POOL "GRAFT_POOL"
 
 #endif /* GRAFT_ENV_H */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "graft_env.h"
 #include "libgraft.h"
 
 #define POOL_BATCH GRAFT_SOCKETS_MAX
@@ -93,7 +94,7 @@ static void pool_destroy(void *p)
 
 static void pool_init(void)
 {
-	const char *v = getenv("GRAFT_POOL");
+	const char *v = getenv(GRAFT_ENV_POOL);
 
 	pool_enabled = !(v && !strcmp(v, "0")) &&
 		       pthread_key_create(&pool_key, pool_destroy) == 0;

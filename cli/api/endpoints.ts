@@ -1,0 +1,112 @@
+/**
+ * The library API: what the command line does, as functions. The CLI in
+ * main.ts is a thin layer over these.
+ *
+ * @module
+ */
+
+import { type BackendChoice, type EndpointBackend, selectBackend } from "../backends/backend.ts";
+import { type Endpoint, parseEndpointWords } from "../model/endpoint.ts";
+import { UsageError } from "../model/errors.ts";
+import { closeFd } from "../sys/ffi.ts";
+import {
+  type EgressMapping,
+  type IngressMapping,
+  parseEgress,
+  parseIngress,
+} from "../model/mapping.ts";
+import { openNetns } from "../sys/netns.ts";
+import { checkEndpoints, launch } from "../backends/launcher.ts";
+
+/** Where and through what an endpoint operation acts. */
+export interface EndpointOptions {
+  /** The namespace the endpoints are defined in: a name under /run/netns, a PID or a path. Default: the caller's. */
+  netns?: string;
+  /** "auto" (default) uses the kernel module when loaded, else the broker. */
+  backend?: BackendChoice;
+}
+
+function withWhere<T>(opts: EndpointOptions, fn: (b: EndpointBackend, netnsFd?: number) => T): T {
+  const backend = selectBackend(opts.backend ?? "auto");
+  const fd = opts.netns !== undefined ? openNetns(opts.netns) : undefined;
+  try {
+    return fn(backend, fd);
+  } finally {
+    if (fd !== undefined) closeFd(fd);
+  }
+}
+
+/**
+ * Define an endpoint. Accepts an {@link Endpoint} or the words of
+ * `graft ep add` (`"ep-test type ipv4 addr 127.0.0.1 port 8080"`).
+ * Needs root (CAP_NET_ADMIN).
+ */
+export function addEndpoint(ep: Endpoint | string, opts: EndpointOptions = {}): Endpoint {
+  const endpoint = typeof ep === "string" ? parseEndpointWords(ep.trim().split(/\s+/)) : ep;
+  withWhere(opts, (b, netnsFd) => b.add(endpoint, { netnsFd }));
+  return endpoint;
+}
+
+/** Delete an endpoint by name. Needs root (CAP_NET_ADMIN). */
+export function deleteEndpoint(name: string, opts: EndpointOptions = {}): void {
+  withWhere(opts, (b, netnsFd) => b.del(name, { netnsFd }));
+}
+
+/** The endpoints defined in a namespace, sorted by name. */
+export function listEndpoints(opts: EndpointOptions = {}): Endpoint[] {
+  return withWhere(opts, (b, netnsFd) => b.list({ netnsFd })).sort((a, b) =>
+    a.name.localeCompare(b.name)
+  );
+}
+
+/** How to start a grafted program. */
+export interface SpawnOptions extends EndpointOptions {
+  /** Ingress mappings, as text (`"0.0.0.0:5201=ep-test"`) or parsed. */
+  ingress?: (string | IngressMapping)[];
+  /** Egress mappings, as text (`"0.0.0.0/0=ep-out"`) or parsed. */
+  egress?: (string | EgressMapping)[];
+  /** Let the preload trace its conversions on stderr. */
+  verbose?: boolean;
+  /** Extra environment for the program. */
+  env?: Record<string, string>;
+  /** stdin of the child (default "inherit"). */
+  stdin?: "inherit" | "null" | "piped";
+  /** stdout of the child (default "inherit"). */
+  stdout?: "inherit" | "null" | "piped";
+  /** stderr of the child (default "inherit"). */
+  stderr?: "inherit" | "null" | "piped";
+  /** Check that the mapped endpoints exist before starting (default true). */
+  checkEndpoints?: boolean;
+}
+
+/**
+ * Start `cmd` with its sockets grafted, inside `opts.netns` when given — what
+ * `graft run` does. Returns the child like `Deno.Command.spawn()`.
+ */
+export function spawnGrafted(cmd: string[], opts: SpawnOptions = {}): Deno.ChildProcess {
+  if (cmd.length === 0) throw new UsageError("spawnGrafted: empty command");
+  const ingress = (opts.ingress ?? []).map((m) => typeof m === "string" ? parseIngress(m) : m);
+  const egress = (opts.egress ?? []).map((m) => typeof m === "string" ? parseEgress(m) : m);
+  return withWhere(opts, (backend, netnsFd) => {
+    const launchOpts = {
+      cmd,
+      ingress,
+      egress,
+      verbose: opts.verbose,
+      netnsFd,
+      backend: backend.kind,
+      env: opts.env,
+      stdin: opts.stdin,
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+    };
+    if (opts.checkEndpoints !== false) {
+      checkEndpoints(
+        backend,
+        launchOpts,
+        opts.netns !== undefined ? `namespace ${opts.netns}` : "this namespace",
+      );
+    }
+    return launch(launchOpts);
+  });
+}

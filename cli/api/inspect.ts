@@ -1,0 +1,724 @@
+/**
+ * `graft inspect`: every network namespace on the host, the endpoints defined
+ * in each (from the kernel module and from the broker), and the live grafted
+ * sockets: which process, in which namespace, holds a socket that lives in
+ * another namespace.
+ *
+ * How a grafted socket is recognised: sock_diag, asked inside namespace N,
+ * lists the sockets that live in N (with their inodes); /proc/PID/fd shows
+ * which process holds which socket inode, and /proc/PID/ns/net which
+ * namespace that process is in. A socket held by a process of namespace A
+ * but living in namespace B is grafted (the broker created it in B and handed
+ * it over). It is named after the endpoint of A whose address it carries.
+ *
+ * With the kernel backend the host socket is held by af_graft.ko, not by a
+ * descriptor, so the module is asked instead (GRAFT_CMD_SOCK_GET, inside
+ * each namespace): it lists the graft sockets of that namespace with their
+ * inodes, endpoints, host namespaces and host sockets' addresses, state and
+ * byte counters; the holder is the process whose /proc/PID/fd shows the
+ * graft socket's inode.
+ *
+ * @module
+ */
+
+import { brokerSocketPath, brokerStatus } from "../broker/client.ts";
+import type { Endpoint } from "../model/endpoint.ts";
+import { closeFd, openFd, SysError } from "../sys/ffi.ts";
+import {
+  kernelAvailable,
+  kernelBackend,
+  type KernelSocket,
+  listKernelSockets,
+} from "../backends/kernel.ts";
+import { NETNS_RUN_DIR, netnsIdOfPath, openNetns, withNetns } from "../sys/netns.ts";
+import { type DiagSocket, dumpSockets, formatLocal, formatRemote } from "../sys/sockdiag.ts";
+
+/** A process, by PID and command name. */
+export interface InspectProcess {
+  /** Process id. */
+  pid: number;
+  /** Command name (/proc/PID/comm). */
+  comm: string;
+}
+
+/** A network namespace found on the host. */
+export interface FoundNamespace {
+  /** nsfs inode: what /proc/PID/ns/net and the broker identify it by. */
+  ino: number;
+  /** Names: basenames of bind mounts under /run/netns, or other mount paths. */
+  names: string[];
+  /** True for the initial namespace (PID 1's). */
+  host: boolean;
+  /** A path that opens it: a bind mount, /proc/PID/ns/net or /proc/PID/fd/N. */
+  openPath?: string;
+  /** The processes in it. */
+  processes: InspectProcess[];
+}
+
+/** Who holds a socket: a process and the descriptors it holds it by. */
+export interface SocketHolder {
+  /** Process id. */
+  pid: number;
+  /** Command name. */
+  comm: string;
+  /** Descriptor numbers. */
+  fds: number[];
+  /** Inode of the holder's network namespace. */
+  netnsIno: number;
+}
+
+/** What a scan of /proc and the mount table finds. */
+export interface HostScan {
+  /** Namespaces by inode. */
+  namespaces: Map<number, FoundNamespace>;
+  /** Socket inode -> the processes holding it. */
+  holders: Map<number, SocketHolder[]>;
+  /** Inode of the initial namespace. */
+  hostIno: number;
+}
+
+const NET_LINK = /^net:\[(\d+)\]$/;
+const SOCKET_LINK = /^socket:\[(\d+)\]$/;
+
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The display name of a mount point: NAME for /run/netns/NAME, else the path. */
+function mountName(path: string): string {
+  for (const dir of [NETNS_RUN_DIR, "/var/run/netns"]) {
+    if (path.startsWith(dir + "/") && !path.slice(dir.length + 1).includes("/")) {
+      return path.slice(dir.length + 1);
+    }
+  }
+  return path;
+}
+
+/**
+ * Find every network namespace: bind-mounted ones (`ip netns add`, from the
+ * mount table and /run/netns), those of processes (/proc/PID/ns/net), and
+ * those only a descriptor keeps alive (/proc/PID/fd links `net:[INO]`, as
+ * the broker holds them). Collects which process holds which socket on the
+ * way, when `sockets` is true.
+ */
+export function scanHost(sockets = true): HostScan {
+  const namespaces = new Map<number, FoundNamespace>();
+  const holders = new Map<number, SocketHolder[]>();
+  const entry = (ino: number): FoundNamespace => {
+    let ns = namespaces.get(ino);
+    if (!ns) {
+      ns = { ino, names: [], host: false, processes: [] };
+      namespaces.set(ino, ns);
+    }
+    return ns;
+  };
+  const addName = (ino: number, path: string) => {
+    const ns = entry(ino);
+    const name = mountName(path);
+    if (!ns.names.includes(name)) ns.names.push(name);
+    // A bind mount is the steadiest way in.
+    if (!ns.openPath || ns.openPath.startsWith("/proc/")) ns.openPath = path;
+  };
+
+  // Bind mounts of namespaces, wherever they are.
+  const mounts = readText("/proc/self/mountinfo") ?? "";
+  for (const line of mounts.split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (sep < 0 || f[sep + 1] !== "nsfs") continue;
+    const m = NET_LINK.exec(f[3]);
+    if (m) addName(Number(m[1]), unescapeMount(f[4]));
+  }
+  // /run/netns itself, in case the mount table was not readable.
+  try {
+    for (const e of Deno.readDirSync(NETNS_RUN_DIR)) {
+      const path = `${NETNS_RUN_DIR}/${e.name}`;
+      const id = netnsIdOfPath(path);
+      const self = netnsIdOfPath("/proc/self/ns/net");
+      if (id && self && id.dev === self.dev && !namespaces.get(id.ino)?.names.includes(e.name)) {
+        addName(id.ino, path);
+      }
+    }
+  } catch { /* no /run/netns: no named namespaces */ }
+
+  let hostIno = netnsIdOfPath("/proc/1/ns/net")?.ino ?? netnsIdOfPath("/proc/self/ns/net")?.ino;
+  for (const p of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    const pid = Number(p.name);
+    const id = netnsIdOfPath(`/proc/${pid}/ns/net`);
+    if (!id) continue; // gone, or a kernel thread without one
+    const comm = (readText(`/proc/${pid}/comm`) ?? "?").trim();
+    const ns = entry(id.ino);
+    ns.processes.push({ pid, comm });
+    ns.openPath ??= `/proc/${pid}/ns/net`;
+    if (pid === 1) hostIno = id.ino;
+    let fds: Iterable<Deno.DirEntry>;
+    try {
+      fds = Deno.readDirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    try {
+      for (const fd of fds) {
+        let link: string;
+        try {
+          link = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
+        } catch {
+          continue;
+        }
+        const s = sockets ? SOCKET_LINK.exec(link) : null;
+        if (s) {
+          const ino = Number(s[1]);
+          const list = holders.get(ino) ?? [];
+          const mine = list.find((h) => h.pid === pid);
+          if (mine) mine.fds.push(Number(fd.name));
+          else list.push({ pid, comm, fds: [Number(fd.name)], netnsIno: id.ino });
+          holders.set(ino, list);
+          continue;
+        }
+        const n = NET_LINK.exec(link);
+        if (n) entry(Number(n[1])).openPath ??= `/proc/${pid}/fd/${fd.name}`;
+      }
+    } catch { /* the process exited while we read its descriptors */ }
+  }
+  if (hostIno !== undefined) entry(hostIno).host = true;
+  return { namespaces, holders, hostIno: hostIno ?? 0 };
+}
+
+/** The name a namespace is shown by: its name, "host", or "pid:PID" / "ns:INODE". */
+export function displayName(ns: FoundNamespace): string {
+  if (ns.host) return "host";
+  if (ns.names.length) return ns.names[0];
+  if (ns.processes.length) return `pid:${Math.min(...ns.processes.map((p) => p.pid))}`;
+  return `ns:${ns.ino}`;
+}
+
+/** An endpoint and who keeps it. */
+export type InspectEndpoint = Endpoint & {
+  /** "broker" (graft daemon) or "kernel" (af_graft.ko). */
+  source: "broker" | "kernel";
+};
+
+/** A grafted socket: held in one namespace, living in another. */
+export interface GraftedSocket {
+  /** The holding process. */
+  pid: number;
+  /** Its command name. */
+  comm: string;
+  /** The descriptors it holds the socket by. */
+  fds: number[];
+  /** The holder's namespace (display name). */
+  netns: string;
+  /** The namespace the socket lives in (display name). */
+  socketNetns: string;
+  /** Inode of the namespace the socket lives in. */
+  socketNetnsIno: number;
+  /** The endpoint of the holder's namespace the socket matches, if any. */
+  endpoint?: string;
+  /** tcp, udp or unix. */
+  proto: DiagSocket["proto"];
+  /** ipv4, ipv6 or unix. */
+  family: DiagSocket["family"];
+  /** LISTEN, ESTAB, UNCONN, ... */
+  state: string;
+  /** Local address (`127.0.0.1:8080`, `[::1]:80` or a path). */
+  local: string;
+  /** Remote address, `*` when not connected. */
+  remote: string;
+  /** Payload bytes sent (TCP). */
+  bytesSent?: number;
+  /** Bytes received (TCP). */
+  bytesReceived?: number;
+  /** The socket's inode: the one the holder's descriptors show. */
+  inode: number;
+  /**
+   * Who keeps the host socket: "broker" (handed over, the holder owns it) or
+   * "kernel" (af_graft.ko; `inode` is then the graft socket's).
+   */
+  backend?: "broker" | "kernel";
+  /** With the kernel backend, the host socket's inode in its namespace. */
+  hostInode?: number;
+}
+
+/** One namespace in the report. */
+export interface InspectNamespace {
+  /** Display name: NAME, "host", "pid:PID" or "ns:INODE". */
+  name: string;
+  /** All names (bind mounts). */
+  names: string[];
+  /** nsfs inode. */
+  ino: number;
+  /** True for the initial namespace. */
+  host: boolean;
+  /** Processes in it, by PID. */
+  processes: InspectProcess[];
+  /** Endpoints defined in it. */
+  endpoints: InspectEndpoint[];
+  /** Grafted sockets held by its processes. */
+  grafted: GraftedSocket[];
+  /** How many grafted sockets held from other namespaces live here. */
+  hosted: number;
+}
+
+/** Everything `graft inspect` reports. */
+export interface InspectReport {
+  /** The broker asked, and whether it answered. */
+  broker: { socket: string; running: boolean; pid?: number; error?: string };
+  /** Whether the af_graft kernel module is loaded. */
+  kernel: { available: boolean };
+  /** The namespaces shown. */
+  namespaces: InspectNamespace[];
+  /** Namespaces found but left out (nothing grafted, no endpoints, unnamed); --all shows them. */
+  hidden: number;
+  /** Parts that could not be read. */
+  warnings: string[];
+  /** How long the inspection took, in milliseconds. */
+  elapsedMs: number;
+}
+
+/** Options of {@link inspect}. */
+export interface InspectOptions {
+  /** Show every namespace, even unnamed ones with nothing grafted. */
+  all?: boolean;
+  /** Broker socket path (default: GRAFT_SOCKET or /run/graft/graft.sock). */
+  brokerSocket?: string;
+  /** Only this namespace (a name under /run/netns, a PID or a path); implies `all`. */
+  netns?: string;
+}
+
+/** Does socket `s` carry endpoint `ep`'s address? */
+export function socketMatchesEndpoint(s: DiagSocket, ep: Endpoint): boolean {
+  if (ep.type === "unix") return s.proto === "unix" && s.path === ep.path;
+  if (s.proto === "unix" || s.localAddr === undefined) return false;
+  let addr = s.localAddr;
+  if (ep.type === "ipv4" && s.family === "ipv6" && addr.startsWith("::ffff:")) {
+    addr = addr.slice(7); // a v4-mapped IPv6 socket carrying an IPv4 endpoint
+    if (!addr.includes(".")) {
+      const [hi, lo] = addr.split(":").map((g) => parseInt(g, 16));
+      addr = [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+    }
+  } else if ((ep.type === "ipv4") !== (s.family === "ipv4")) return false;
+  if (addr !== ep.addr) return false;
+  return ep.port === "dynamic" || ep.port === s.localPort;
+}
+
+/** The endpoint a grafted socket was made for: fixed ports before dynamic ones. */
+export function matchEndpoint(s: DiagSocket, eps: Endpoint[]): Endpoint | undefined {
+  const hits = eps.filter((e) => socketMatchesEndpoint(s, e));
+  return hits.find((e) => e.type === "unix" || e.port !== "dynamic") ?? hits[0];
+}
+
+/** Inspect the host: namespaces, endpoints, grafted sockets. */
+export function inspect(opts: InspectOptions = {}): Promise<InspectReport> {
+  if (opts.netns === undefined) return Promise.resolve(inspectSync(opts));
+  const fd = openNetns(opts.netns);
+  const ino = netnsIdOfPath(`/proc/self/fd/${fd}`)?.ino;
+  closeFd(fd);
+  const report = inspectSync({ ...opts, all: true });
+  report.namespaces = report.namespaces.filter((n) => n.ino === ino);
+  report.hidden = 0;
+  return Promise.resolve(report);
+}
+
+/** {@link inspect}, synchronously (everything it does is synchronous). */
+export function inspectSync(opts: InspectOptions = {}): InspectReport {
+  const t0 = performance.now();
+  const warnings: string[] = [];
+  const scan = scanHost(true);
+  const endpoints = new Map<number, InspectEndpoint[]>();
+  const addEp = (ino: number, ep: InspectEndpoint) => {
+    const list = endpoints.get(ino) ?? [];
+    list.push(ep);
+    endpoints.set(ino, list);
+  };
+
+  // Endpoints the broker keeps, all namespaces in one request.
+  const socket = opts.brokerSocket ?? brokerSocketPath();
+  const broker: InspectReport["broker"] = { socket, running: false };
+  try {
+    const st = brokerStatus(socket);
+    broker.running = true;
+    broker.pid = st.pid;
+    for (const ns of st.namespaces) {
+      for (const ep of ns.endpoints) addEp(ns.ino, { ...ep, source: "broker" });
+      if (!scan.namespaces.has(ns.ino)) {
+        scan.namespaces.set(ns.ino, { ino: ns.ino, names: [], host: false, processes: [] });
+      }
+    }
+  } catch (e) {
+    broker.error = (e as Error).message;
+  }
+
+  // Endpoints the kernel keeps, and sockets, asked inside each namespace.
+  const kernel = kernelAvailable();
+  let kernelWarned = false;
+  let kernelSocketsWarned = false;
+  const kernelSockets = new Map<number, KernelSocket[]>();
+  const sockets = new Map<number, { s: DiagSocket; ns: number }>();
+  const unixByIno = new Map<number, DiagSocket>();
+  let denied = 0;
+  const selfIno = netnsIdOfPath("/proc/thread-self/ns/net")?.ino;
+  for (const ns of scan.namespaces.values()) {
+    if (!ns.openPath) continue;
+    let fd: number;
+    try {
+      fd = openFd(ns.openPath);
+    } catch {
+      continue; // gone since the scan
+    }
+    try {
+      // Our own namespace needs no setns (and no privilege).
+      const dump = withNetns(ns.ino === selfIno ? undefined : fd, () => dumpSockets());
+      for (const err of dump.errors) warnings.push(`${displayName(ns)}: ${err}`);
+      for (const s of dump.sockets) {
+        if (s.inode === 0) continue;
+        sockets.set(s.inode, { s, ns: ns.ino });
+        if (s.proto === "unix") unixByIno.set(s.inode, s);
+      }
+      if (kernel) {
+        const where = { netnsFd: ns.ino === selfIno ? undefined : fd };
+        try {
+          for (const ep of kernelBackend.list(where)) {
+            addEp(ns.ino, { ...ep, source: "kernel" });
+          }
+        } catch (e) {
+          if (!kernelWarned) warnings.push(`kernel endpoints: ${(e as Error).message}`);
+          kernelWarned = true;
+        }
+        try {
+          const list = listKernelSockets(where);
+          if (list.length) kernelSockets.set(ns.ino, list);
+        } catch (e) {
+          if (!kernelSocketsWarned) warnings.push(`kernel sockets: ${(e as Error).message}`);
+          kernelSocketsWarned = true;
+        }
+      }
+    } catch (e) {
+      if (e instanceof SysError && e.code === "EPERM") denied++;
+      else warnings.push(`${displayName(ns)}: ${(e as Error).message}`);
+    } finally {
+      closeFd(fd);
+    }
+  }
+  if (denied) {
+    warnings.push(`could not enter ${denied} namespace(s): reading their sockets needs root`);
+  }
+
+  // Grafted sockets: living in one namespace, held from another.
+  const grafted = new Map<number, GraftedSocket[]>();
+  const hosted = new Map<number, number>();
+  const nameOf = (ino: number) => {
+    const ns = scan.namespaces.get(ino);
+    return ns ? displayName(ns) : `ns:${ino}`;
+  };
+  for (const [inode, hs] of scan.holders) {
+    const found = sockets.get(inode);
+    if (!found) continue;
+    const { s, ns: sockNs } = found;
+    for (const h of hs) {
+      if (h.netnsIno === sockNs) continue;
+      // The server end of a Unix connection lives in the connecting client's
+      // namespace: the broker's control connections are not grafted sockets.
+      if (s.proto === "unix" && h.pid === broker.pid) continue;
+      const eps = endpoints.get(h.netnsIno) ?? [];
+      let remote = formatRemote(s);
+      if (s.proto === "unix" && s.peerInode) {
+        const peer = unixByIno.get(s.peerInode);
+        if (peer?.path) remote = peer.path;
+      }
+      const g: GraftedSocket = {
+        pid: h.pid,
+        comm: h.comm,
+        fds: h.fds,
+        netns: nameOf(h.netnsIno),
+        socketNetns: nameOf(sockNs),
+        socketNetnsIno: sockNs,
+        endpoint: matchEndpoint(s, eps)?.name,
+        proto: s.proto,
+        family: s.family,
+        state: s.state,
+        local: formatLocal(s),
+        remote,
+        bytesSent: s.bytesSent,
+        bytesReceived: s.bytesReceived,
+        inode,
+        backend: "broker",
+      };
+      const list = grafted.get(h.netnsIno) ?? [];
+      list.push(g);
+      grafted.set(h.netnsIno, list);
+      hosted.set(sockNs, (hosted.get(sockNs) ?? 0) + 1);
+    }
+  }
+  // Grafted sockets of the kernel backend: the graft socket lives in the
+  // namespace that listed it, the host socket where the kernel says.
+  let unheld = 0;
+  for (const list of kernelSockets.values()) {
+    for (const ks of list) {
+      const hs = scan.holders.get(ks.graftInode) ?? [];
+      const sockNs = ks.netnsIno ?? sockets.get(ks.host.inode)?.ns ?? 0;
+      const remote = ks.peerPath ?? formatRemote(ks.host);
+      for (const h of hs) {
+        const g: GraftedSocket = {
+          pid: h.pid,
+          comm: h.comm,
+          fds: h.fds,
+          netns: nameOf(h.netnsIno),
+          socketNetns: sockNs ? nameOf(sockNs) : "?",
+          socketNetnsIno: sockNs,
+          endpoint: ks.endpoint,
+          proto: ks.host.proto,
+          family: ks.host.family,
+          state: ks.host.state,
+          local: formatLocal(ks.host),
+          remote,
+          bytesSent: ks.host.bytesSent,
+          bytesReceived: ks.host.bytesReceived,
+          inode: ks.graftInode,
+          backend: "kernel",
+          hostInode: ks.host.inode,
+        };
+        const mine = grafted.get(h.netnsIno) ?? [];
+        mine.push(g);
+        grafted.set(h.netnsIno, mine);
+        if (sockNs) hosted.set(sockNs, (hosted.get(sockNs) ?? 0) + 1);
+      }
+      if (!hs.length) unheld++;
+    }
+  }
+  if (unheld) {
+    warnings.push(
+      `${unheld} kernel graft socket(s) held by no process found in /proc ` +
+        "(opened or handed on during the scan?)",
+    );
+  }
+
+  const all: InspectNamespace[] = [];
+  for (const ns of scan.namespaces.values()) {
+    const g = grafted.get(ns.ino) ?? [];
+    g.sort((a, b) => a.pid - b.pid || a.inode - b.inode);
+    const eps = endpoints.get(ns.ino) ?? [];
+    eps.sort((a, b) => a.name.localeCompare(b.name) || a.source.localeCompare(b.source));
+    all.push({
+      name: displayName(ns),
+      names: ns.names,
+      ino: ns.ino,
+      host: ns.host,
+      processes: ns.processes.sort((a, b) => a.pid - b.pid),
+      endpoints: eps,
+      grafted: g,
+      hosted: hosted.get(ns.ino) ?? 0,
+    });
+  }
+  const rank = (n: InspectNamespace) => (n.host ? 0 : n.names.length ? 1 : 2);
+  all.sort((a, b) =>
+    rank(a) - rank(b) || a.name.localeCompare(b.name, "en", { numeric: true }) || a.ino - b.ino
+  );
+  const shown = opts.all
+    ? all
+    : all.filter((n) =>
+      n.host || n.names.length > 0 || n.endpoints.length > 0 || n.grafted.length > 0 ||
+      n.hosted > 0
+    );
+  return {
+    broker,
+    kernel: { available: kernel },
+    namespaces: shown,
+    hidden: all.length - shown.length,
+    warnings,
+    elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The table.
+
+/** A byte count in at most 6 characters: 512, 1.5K, 23M, 4.0G. */
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "-";
+  const units = ["", "K", "M", "G", "T", "P"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i === 0) return String(n);
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)}${units[i]}`;
+}
+
+/** Cut a string to `w` characters, marking the cut with "~". */
+export function clip(s: string, w: number): string {
+  if (s.length <= w) return s;
+  if (w <= 1) return s.slice(0, w);
+  return s.slice(0, w - 1) + "~";
+}
+
+interface Column {
+  /** Header text. */
+  head: string;
+  /** Narrowest the column may become. */
+  min: number;
+  /** Right-align (numbers). */
+  right?: boolean;
+}
+
+/**
+ * Lay rows out as columns in `width` characters: columns take their natural
+ * width; when that is too wide the widest shrinkable ones are cut, never
+ * below their minimum.
+ */
+export function table(cols: Column[], rows: string[][], width: number, indent = ""): string[] {
+  const w = cols.map((c, i) => Math.max(c.head.length, ...rows.map((r) => r[i].length)));
+  const total = () => indent.length + w.reduce((a, b) => a + b, 0) + (w.length - 1) * 2;
+  while (total() > width) {
+    let best = -1;
+    for (let i = 0; i < w.length; i++) {
+      if (w[i] > cols[i].min && (best < 0 || w[i] - cols[i].min > w[best] - cols[best].min)) {
+        best = i;
+      }
+    }
+    if (best < 0) break;
+    w[best]--;
+  }
+  const line = (cells: string[]) =>
+    (indent + cells.map((c, i) => {
+      const t = clip(c, w[i]);
+      return cols[i].right ? t.padStart(w[i]) : t.padEnd(w[i]);
+    }).join("  ")).trimEnd();
+  return [line(cols.map((c) => c.head)), ...rows.map(line)];
+}
+
+/** Items joined by ", " after `lead`, wrapped to `width`, in at most `maxLines` lines. */
+export function wrapList(lead: string, items: string[], width: number, maxLines: number): string[] {
+  const lines: string[] = [];
+  const pad = "    ";
+  let cur = lead;
+  for (let i = 0; i < items.length; i++) {
+    const piece = items[i] + (i < items.length - 1 ? "," : "");
+    const last = lines.length + 1 >= maxLines;
+    const room = width - (last && i < items.length - 1 ? 14 : 0); // "... 12345 more"
+    if (cur !== lead && cur !== pad && cur.length + 1 + piece.length > room) {
+      if (last) {
+        lines.push(`${cur} ... ${items.length - i} more`);
+        return lines;
+      }
+      lines.push(cur);
+      cur = pad;
+    }
+    cur += " " + piece;
+  }
+  lines.push(cur);
+  return lines;
+}
+
+function endpointAddress(ep: Endpoint): string {
+  if (ep.type === "unix") return ep.path;
+  return ep.type === "ipv6" ? `[${ep.addr}]:${ep.port}` : `${ep.addr}:${ep.port}`;
+}
+
+/** The report as text for a terminal `width` columns wide. */
+export function formatInspect(r: InspectReport, width = 80, all = false): string {
+  const out: string[] = [];
+  const nEp = r.namespaces.reduce((a, n) => a + n.endpoints.length, 0);
+  const nG = r.namespaces.reduce((a, n) => a + n.grafted.length, 0);
+  const hidden = r.hidden ? ` (${r.hidden} more with --all)` : "";
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+  out.push(
+    `${n(r.namespaces.length, "namespace")}${hidden}, ${n(nEp, "endpoint")}, ` +
+      n(nG, "grafted socket"),
+  );
+  out.push(
+    r.broker.running
+      ? `broker: pid ${r.broker.pid} at ${r.broker.socket}`
+      : `broker: ${r.broker.error ?? `not answering at ${r.broker.socket}`}`,
+  );
+  out.push(`kernel: ${r.kernel.available ? "af_graft loaded" : "af_graft not loaded"}`);
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  for (const ns of r.namespaces) {
+    out.push("");
+    const what = [
+      `netns ${ns.ino}`,
+      ns.host ? "initial" : ns.names.length ? "named" : "unnamed",
+    ];
+    if (ns.names.length > 1 || (ns.host && ns.names.length)) what.push(ns.names.join(" "));
+    out.push(clip(`${ns.name} (${what.join(", ")})`, width));
+    const procs = ns.processes.map((p) => `${p.pid} ${p.comm}`);
+    out.push(
+      ...(procs.length
+        ? wrapList(`  processes (${procs.length}):`, procs, width, all ? Infinity : 2)
+        : ["  processes: none"]),
+    );
+    if (ns.hosted) {
+      out.push(`  holds ${ns.hosted} grafted socket(s) of processes in other namespaces`);
+    }
+    if (ns.endpoints.length) {
+      out.push(
+        ...table(
+          [
+            { head: "ENDPOINT", min: 8 },
+            { head: "TYPE", min: 4 },
+            { head: "ADDRESS", min: 12 },
+            { head: "TARGET", min: 6 },
+            { head: "FROM", min: 6 },
+          ],
+          ns.endpoints.map((e) => [
+            e.name,
+            e.type,
+            endpointAddress(e),
+            e.netns ?? "host",
+            e.source,
+          ]),
+          width,
+          "  ",
+        ),
+      );
+    }
+    if (ns.grafted.length) {
+      const rows = ns.grafted.map((g) => [
+        String(g.pid),
+        g.comm,
+        g.endpoint ?? "-",
+        g.proto,
+        g.state,
+        g.socketNetns,
+        formatBytes(g.bytesSent),
+        formatBytes(g.bytesReceived),
+      ]);
+      const lines = table(
+        [
+          { head: "PID", min: 3 },
+          { head: "PROCESS", min: 6 },
+          { head: "ENDPOINT", min: 8 },
+          { head: "PROTO", min: 5 },
+          { head: "STATE", min: 6 },
+          { head: "SOCKET IN", min: 6 },
+          { head: "SENT", min: 4, right: true },
+          { head: "RECV", min: 4, right: true },
+        ],
+        rows,
+        width,
+        "  ",
+      );
+      out.push(lines[0]);
+      ns.grafted.forEach((g, i) => {
+        out.push(lines[i + 1]);
+        const addr = `    local ${g.local}  remote ${g.remote}`;
+        if (addr.length <= width) out.push(addr);
+        else out.push(clip(`    local ${g.local}`, width), clip(`    remote ${g.remote}`, width));
+      });
+    }
+  }
+  out.push("");
+  out.push(`inspected in ${r.elapsedMs} ms`);
+  return out.join("\n");
+}

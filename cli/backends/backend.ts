@@ -1,0 +1,52 @@
+/**
+ * The two ways endpoints are kept: in the kernel (af_graft.ko, over generic
+ * netlink) or in the broker (`graft daemon`). Both offer the same operations.
+ *
+ * @module
+ */
+
+import type { Endpoint } from "../model/endpoint.ts";
+import { GraftError, UsageError } from "../model/errors.ts";
+import { brokerBackend } from "./broker.ts";
+import { kernelAvailable, kernelBackend } from "./kernel.ts";
+
+/** Which backend to use; "auto" picks the kernel when its netlink family exists. */
+export type BackendChoice = "auto" | "kernel" | "broker";
+
+/** Where an operation acts: the namespace the endpoints are defined in. */
+export interface Where {
+  /** Descriptor of the namespace to act in; undefined means the caller's own. */
+  netnsFd?: number;
+}
+
+/** Endpoint operations, the same for both backends. */
+export interface EndpointBackend {
+  /** "kernel" or "broker". */
+  readonly kind: "kernel" | "broker";
+  /** Define an endpoint; its `netns` (target) is resolved by the backend. */
+  add(ep: Endpoint, where: Where): void;
+  /** Delete an endpoint by name. */
+  del(name: string, where: Where): void;
+  /** The endpoints defined in a namespace. */
+  list(where: Where): Endpoint[];
+}
+
+/** Resolve a backend choice to a backend. */
+export function selectBackend(choice: BackendChoice): EndpointBackend {
+  switch (choice) {
+    case "broker":
+      return brokerBackend;
+    case "kernel":
+      if (!kernelAvailable()) {
+        throw new GraftError(
+          "kernel backend unavailable: the af_graft module is not loaded " +
+            "(load it with modprobe af_graft, or use --backend broker)",
+        );
+      }
+      return kernelBackend;
+    case "auto":
+      return kernelAvailable() ? kernelBackend : brokerBackend;
+    default:
+      throw new UsageError(`unknown backend "${choice}" (auto, kernel or broker)`);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The compiled `graft` binary carries libgraft.so inside it. The dynamic
+ * loader needs a real file, so the library is written out once to a private,
+ * content-addressed path: a directory owned by the user and writable by
+ * nobody else, a file named after its SHA-256, created under a temporary
+ * name and renamed into place (two runs starting at once both end with the
+ * same complete file).
+ *
+ * @module
+ */
+
+import { GraftError } from "../model/errors.ts";
+
+/** Where an extracted library goes: /run/graft/lib for root, else a per-user directory. */
+export function extractDir(): string {
+  if (Deno.uid() === 0) return "/run/graft/lib";
+  const base = Deno.env.get("XDG_RUNTIME_DIR") || `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+  return `${base}/graft/lib`;
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Make `dir` (and parents), then insist it is ours and not writable by others. */
+function privateDir(dir: string): void {
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const st = Deno.statSync(dir);
+  const mode = st.mode ?? 0;
+  if (st.uid !== Deno.uid() || (mode & 0o022) !== 0) {
+    throw new GraftError(
+      `refusing to use ${dir} for libgraft.so: it must be owned by uid ${Deno.uid()} ` +
+        `and writable by nobody else`,
+    );
+  }
+}
+
+/**
+ * Write `bytes` to `<dir>/libgraft-<sha256>.so` unless an identical file is
+ * already there; returns the path.
+ */
+export async function extractLibrary(
+  bytes: Uint8Array<ArrayBuffer>,
+  dir = extractDir(),
+): Promise<string> {
+  const hash = await sha256(bytes);
+  privateDir(dir);
+  const path = `${dir}/libgraft-${hash.slice(0, 32)}.so`;
+  try {
+    const existing = await Deno.readFile(path);
+    if ((await sha256(existing)) === hash) return path;
+  } catch { /* not there yet */ }
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeFile(tmp, bytes, { mode: 0o644, createNew: true });
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new GraftError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+  return path;
+}
+
+/** In a `deno compile`d graft, extract the embedded library; elsewhere undefined. */
+export async function embeddedPreload(): Promise<string | undefined> {
+  if (!Deno.build.standalone) return undefined;
+  const url = new URL("../../preload/build/libgraft.so", import.meta.url);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await Deno.readFile(url);
+  } catch {
+    return undefined;
+  }
+  return await extractLibrary(bytes);
+}
+
+/** The version tag compiled into a libgraft.so ("@(#)libgraft X.Y.Z"), if any. */
+export function preloadVersion(bytes: Uint8Array): string | undefined {
+  const text = new TextDecoder("latin1").decode(bytes);
+  const m = /@\(#\)libgraft ([0-9A-Za-z.+-]+)/.exec(text);
+  return m?.[1];
+}

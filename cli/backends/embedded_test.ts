@@ -1,0 +1,53 @@
+import { deepStrictEqual as assertEquals, notStrictEqual, rejects } from "node:assert/strict";
+import { extractLibrary, preloadVersion } from "./embedded.ts";
+
+const lib = (s: string) => new TextEncoder().encode(`\x7fELF...${s}...`);
+
+Deno.test("extractLibrary() writes a content-addressed file once, even when raced", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = lib("@(#)libgraft 1.2.3");
+    const paths = await Promise.all(
+      Array.from({ length: 8 }, () => extractLibrary(bytes, `${dir}/lib`)),
+    );
+    assertEquals(new Set(paths).size, 1);
+    assertEquals(await Deno.readFile(paths[0]), bytes);
+    // Nothing half-written left behind.
+    assertEquals([...Deno.readDirSync(`${dir}/lib`)].length, 1);
+    const other = await extractLibrary(lib("@(#)libgraft 9.9.9"), `${dir}/lib`);
+    notStrictEqual(other, paths[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("extractLibrary() replaces a file whose content was changed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = lib("x");
+    const path = await extractLibrary(bytes, dir);
+    await Deno.writeFile(path, lib("tampered"));
+    assertEquals(await extractLibrary(bytes, dir), path);
+    assertEquals(await Deno.readFile(path), bytes);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("extractLibrary() refuses a directory others can write to", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o777);
+    await rejects(() => extractLibrary(lib("x"), dir), /writable by nobody else/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("preloadVersion() reads the tag out of the real libgraft.so", async () => {
+  const so = new URL("../../preload/build/libgraft.so", import.meta.url);
+  const text = await Deno.readTextFile(new URL("../../preload/Makefile", import.meta.url));
+  const want = /GRAFT_VERSION\s*[:?]?=\s*([0-9.]+)/.exec(text)?.[1];
+  assertEquals(preloadVersion(await Deno.readFile(so)), want);
+  assertEquals(preloadVersion(lib("no tag")), undefined);
+});

@@ -1,0 +1,128 @@
+/**
+ * Talking to the broker: endpoint management over the JSON operations, and a
+ * GRAFT_OP_SOCKET client (what the preload does in C) for tests and tools.
+ *
+ * @module
+ */
+
+import { type Endpoint, endpointFromJson } from "../model/endpoint.ts";
+import { ENV } from "../model/contract_gen.ts";
+import { BrokerError } from "../model/errors.ts";
+import { closeFd, SysError } from "../sys/ffi.ts";
+import * as P from "./proto.ts";
+import { recvPacket, sendPacket, seqpacketConnect, setTimeouts } from "../sys/unix.ts";
+
+/** The broker socket path: GRAFT_SOCKET, or /run/graft/graft.sock. */
+export function brokerSocketPath(): string {
+  return Deno.env.get(ENV.GRAFT_ENV_SOCKET) || P.DEFAULT_SOCKET;
+}
+
+let seq = 1;
+
+/** Largest reply a client accepts: a status of thousands of endpoints fits. */
+const REPLY_MAX = 4 << 20;
+
+/** Connect to the broker, turning "nobody there" into a one-line BrokerError. */
+export function connectBroker(path = brokerSocketPath()): number {
+  try {
+    const fd = seqpacketConnect(path);
+    setTimeouts(fd, 10_000);
+    return fd;
+  } catch (e) {
+    if (e instanceof SysError && ["ENOENT", "ECONNREFUSED"].includes(e.code)) {
+      throw new BrokerError(
+        `graft broker is not running at ${path}: start it with "graft daemon" ` +
+          `(or set GRAFT_SOCKET)`,
+        e.errno,
+      );
+    }
+    if (e instanceof SysError && e.code === "EACCES") {
+      throw new BrokerError(`permission denied connecting to the broker at ${path}`, e.errno);
+    }
+    throw e;
+  }
+}
+
+/** A descriptor to pass with a request and what it means to the broker. */
+export interface LabelledFd {
+  /** "act": the namespace to act in; "target": the endpoint's target namespace. */
+  label: "act" | "target";
+  /** The descriptor (still owned by the caller). */
+  fd: number;
+}
+
+/** Send one JSON request and return the reply's body; refusals throw BrokerError. */
+export function brokerRequest(
+  op: number,
+  body: Record<string, unknown>,
+  fds: LabelledFd[] = [],
+  path = brokerSocketPath(),
+): Record<string, unknown> {
+  const fd = connectBroker(path);
+  try {
+    const s = seq++;
+    const pkt = P.encodeJson(op, s, { ...body, fds: fds.map((f) => f.label) });
+    sendPacket(fd, pkt, fds.map((f) => f.fd));
+    const reply = recvPacket(fd, REPLY_MAX);
+    if (!reply) throw new BrokerError("the broker closed the connection without answering");
+    for (const f of reply.fds) closeFd(f);
+    const out = P.decodeJson(reply.data);
+    if (!out) throw new BrokerError("the broker sent a malformed reply");
+    if (out.ok !== true) {
+      const errno = typeof out.errno === "number" ? out.errno : undefined;
+      throw new BrokerError(String(out.error ?? "request refused"), errno);
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof SysError && (e.code === "EAGAIN" || e.code === "ETIMEDOUT")) {
+      throw new BrokerError(`the broker at ${path} did not answer within 10 s`);
+    }
+    throw e;
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Add an endpoint through the broker. */
+export function brokerAdd(ep: Endpoint, fds: LabelledFd[]): void {
+  brokerRequest(P.Op.EP_ADD, { endpoint: ep }, fds);
+}
+
+/** Delete an endpoint through the broker. */
+export function brokerDel(name: string, fds: LabelledFd[]): void {
+  brokerRequest(P.Op.EP_DEL, { name }, fds);
+}
+
+/** List the endpoints of a namespace through the broker. */
+export function brokerList(fds: LabelledFd[]): Endpoint[] {
+  const out = brokerRequest(P.Op.EP_LIST, {}, fds);
+  const list = Array.isArray(out.endpoints) ? out.endpoints : [];
+  return list.map(endpointFromJson);
+}
+
+/** The broker's whole state (root only): its namespaces and their endpoints. */
+export interface BrokerStatus {
+  /** The broker's PID. */
+  pid: number;
+  /** Protocol version. */
+  version: number;
+  /** Request counters. */
+  stats: Record<string, number>;
+  /** Namespaces (by nsfs inode) that define endpoints. */
+  namespaces: { ino: number; endpoints: Endpoint[] }[];
+}
+
+/** Ask the broker for its state. */
+export function brokerStatus(path: string = brokerSocketPath()): BrokerStatus {
+  const out = brokerRequest(P.Op.STATUS, {}, [], path);
+  const nss = Array.isArray(out.namespaces) ? out.namespaces : [];
+  return {
+    pid: Number(out.pid),
+    version: Number(out.version),
+    stats: (out.stats ?? {}) as Record<string, number>,
+    namespaces: nss.map((n: { ino: number; endpoints: unknown[] }) => ({
+      ino: Number(n.ino),
+      endpoints: n.endpoints.map(endpointFromJson),
+    })),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * `graft run`: start a program with its sockets grafted.
+ *
+ * @module
+ */
+
+import { spawnGrafted } from "../api/endpoints.ts";
+import { waitForwarding } from "../backends/launcher.ts";
+import { UsageError } from "../model/errors.ts";
+import {
+  type EgressMapping,
+  type IngressMapping,
+  parseEgress,
+  parseIngress,
+} from "../model/mapping.ts";
+import { type Command, list, parseOptions } from "./options.ts";
+
+const USAGE = "graft run [-v] [-i ADDR:PORT[-PORT]=EP]... [-e PREFIX/LEN=EP]... -- CMD [ARG...]";
+
+/** Parsed `graft run` arguments. */
+export interface RunArgs {
+  /** -v. */
+  verbose: boolean;
+  /** -i mappings. */
+  ingress: IngressMapping[];
+  /** -e mappings. */
+  egress: EgressMapping[];
+  /** The command. */
+  cmd: string[];
+}
+
+/** Parse the words after `graft run`. */
+export function parseRunArgs(args: string[]): RunArgs {
+  const p = parseOptions(
+    {
+      verbose: { long: "verbose", short: "v" },
+      ingress: { long: "ingress", short: "i", value: "a mapping" },
+      egress: { long: "egress", short: "e", value: "a mapping" },
+    },
+    args,
+    { command: "run", usage: USAGE, stopAtWord: true, lists: ["ingress", "egress"] },
+  );
+  if (p.words.length === 0) {
+    throw new UsageError("graft run: no command given (graft run ... -- CMD)");
+  }
+  return {
+    verbose: p.values.verbose === true,
+    ingress: list(p, "ingress").map(parseIngress),
+    egress: list(p, "egress").map(parseEgress),
+    cmd: p.words,
+  };
+}
+
+/** `graft run`. */
+export const runCommand: Command = {
+  usage: USAGE,
+  async run(g, args) {
+    const r = parseRunArgs(args);
+    const child = spawnGrafted(r.cmd, {
+      netns: g.netns,
+      backend: g.backend,
+      ingress: r.ingress,
+      egress: r.egress,
+      verbose: r.verbose,
+    });
+    return await waitForwarding(child);
+  },
+};
