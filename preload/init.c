@@ -55,36 +55,15 @@ static bool resolve(void **slot, const char *name, bool required, void *self)
 	return true;
 }
 
-#define RESOLVE(field, required)                                              \
-	(ok = resolve((void **)&graft_real.field, #field, (required), self) && \
-	      ok)
-
 static void graft_do_init(void)
 {
 	void *self = self_base();
 	bool ok = true;
 
-	RESOLVE(socket, true);
-	RESOLVE(setsockopt, true);
-	RESOLVE(getsockopt, true);
-	RESOLVE(bind, true);
-	RESOLVE(connect, true);
-	RESOLVE(sendto, true);
-	RESOLVE(sendmsg, true);
-	RESOLVE(sendmmsg, false);
-	RESOLVE(recvfrom, true);
-	RESOLVE(recvmsg, true);
-	RESOLVE(accept, true);
-	RESOLVE(accept4, true);
-	RESOLVE(getsockname, true);
-	RESOLVE(getpeername, true);
-	RESOLVE(close, true);
-	RESOLVE(close_range, false);
-	RESOLVE(dup, true);
-	RESOLVE(dup2, true);
-	RESOLVE(dup3, true);
-	RESOLVE(fcntl, true);
-	RESOLVE(fcntl64, false);
+#define GRAFT_RESOLVE(name, required, ret, params, call) \
+	ok = resolve((void **)&graft_real.name, #name, (required), self) && ok;
+	GRAFT_HOOKS(GRAFT_RESOLVE, GRAFT_RESOLVE)
+#undef GRAFT_RESOLVE
 	if (!ok) {
 		/* Without the real functions there is nothing to forward to. */
 		graft_error("refusing to start (version %s)", GRAFT_VERSION);

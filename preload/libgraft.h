@@ -12,8 +12,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "graft_proto.h"
+#include "hook_table.h"
 #include "mapping.h"
 
 #ifndef GRAFT_VERSION
@@ -41,32 +44,14 @@ struct graft_config {
 
 extern struct graft_config graft_cfg;
 
-/* The functions this library hooks, as the next object defines them. */
+/* The functions this library hooks, as the next object defines them
+ * (one field per row of hook_table.h). */
+#define GRAFT_REAL_FIELD(name, required, ret, params, call) \
+	__typeof__(name) *name;
 struct graft_real {
-	int (*socket)(int, int, int);
-	int (*setsockopt)(int, int, int, const void *, socklen_t);
-	int (*getsockopt)(int, int, int, void *, socklen_t *);
-	int (*bind)(int, const struct sockaddr *, socklen_t);
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	ssize_t (*sendto)(int, const void *, size_t, int,
-			  const struct sockaddr *, socklen_t);
-	ssize_t (*sendmsg)(int, const struct msghdr *, int);
-	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
-			    socklen_t *);
-	ssize_t (*recvmsg)(int, struct msghdr *, int);
-	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
-	int (*accept)(int, struct sockaddr *, socklen_t *);
-	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-	int (*getsockname)(int, struct sockaddr *, socklen_t *);
-	int (*getpeername)(int, struct sockaddr *, socklen_t *);
-	int (*close)(int);
-	int (*close_range)(unsigned int, unsigned int, int);
-	int (*dup)(int);
-	int (*dup2)(int, int);
-	int (*dup3)(int, int, int);
-	int (*fcntl)(int, int, ...);
-	int (*fcntl64)(int, int, ...);
+	GRAFT_HOOKS(GRAFT_REAL_FIELD, GRAFT_REAL_FIELD)
 };
+#undef GRAFT_REAL_FIELD
 
 extern struct graft_real graft_real;
 

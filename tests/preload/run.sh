@@ -35,11 +35,22 @@ FAILS=0
 PASSES=0
 
 cleanup() {
-	local p
+	local p rc=$? left
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	if [ "$FAILS" != 0 ]; then echo "logs kept in $T"; else rm -rf "$T"; fi
+	# Leak check: nothing this run started may outlive it.
+	left=$(pgrep -f -- "$T" | grep -vx "$$")
+	if [ -n "$left" ] || ip netns list | grep -qw "$NS" ||
+		{ [ "$FAILS" = 0 ] && [ -e "$T" ]; }; then
+		echo "FAIL leak check: processes [$(echo $left)] or namespace $NS or $T remain"
+		[ -n "$left" ] && kill $left 2>/dev/null
+		rc=1
+	else
+		echo "ok   leak check: no process, namespace or file of this run remains"
+	fi
+	exit $rc
 }
 trap cleanup EXIT
 
@@ -59,9 +70,13 @@ gcc -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -pthread \
 
 if ip netns add "$NS" 2>/dev/null; then
 	in_ns() { ip netns exec "$NS" "$@"; }
+	# ns_spawn CMD...: start CMD in the namespace in the background and
+	# remember its own PID (exec: no shell in between to outlive).
+	ns_spawn() { (exec ip netns exec "$NS" "$@") & PIDS+=($!); }
 else
 	echo "note: cannot create a network namespace; running in this one"
 	in_ns() { "$@"; }
+	ns_spawn() { (exec "$@") & PIDS+=($!); }
 fi
 
 # Ports below the ephemeral range, all free on 127.0.0.1 and ::1.
@@ -114,11 +129,10 @@ got_hello() { [ "$(fetch "$@")" = "hello graft" ]; }
 # --- ingress ---------------------------------------------------------------
 
 # IPv4 app, IPv4 endpoint.
-in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
 	GRAFT_INGRESS_CONVERT="0.0.0.0:8000=ep-test" \
 	"$PY" -m http.server 8000 --bind 0.0.0.0 --directory "$T/www" \
-	>"$T/srv4.log" 2>&1 &
-PIDS+=($!)
+	>"$T/srv4.log" 2>&1
 check "ingress: http.server 0.0.0.0:8000 grafted onto ep-test serves host curl" \
 	wait_for got_hello "http://127.0.0.1:$P/hello.txt"
 check "ingress: SO_REUSEADDR set before bind reaches the broker" \
@@ -126,31 +140,28 @@ check "ingress: SO_REUSEADDR set before bind reaches the broker" \
 
 # Dual-stack IPv6 app on an IPv4 endpoint, by the IPv4 mapping for
 # 0.0.0.0: peers appear as IPv4-mapped addresses.
-in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
 	GRAFT_INGRESS_CONVERT="0.0.0.0:8001=ep-test2" \
 	"$PY" -m http.server 8001 --bind :: --directory "$T/www" \
-	>"$T/srv46.log" 2>&1 &
-PIDS+=($!)
+	>"$T/srv46.log" 2>&1
 check "ingress: IPv6 app grafted onto IPv4 endpoint serves host curl" \
 	wait_for got_hello "http://127.0.0.1:$((P + 1))/hello.txt"
 check "ingress: IPv6 app sees its IPv4 peer as ::ffff:127.0.0.1" \
 	wait_for grep -q '^::ffff:127.0.0.1 ' "$T/srv46.log"
 
 # IPv6 app, IPv6 endpoint, mapping written without brackets.
-in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
 	GRAFT_INGRESS_CONVERT="::1:8002=ep-test6" \
 	"$PY" -m http.server 8002 --bind ::1 --directory "$T/www" \
-	>"$T/srv6.log" 2>&1 &
-PIDS+=($!)
+	>"$T/srv6.log" 2>&1
 check "ingress: IPv6 app grafted onto IPv6 endpoint serves host curl" \
 	wait_for got_hello -g "http://[::1]:$((P + 2))/hello.txt"
 
 # IPv4 app on a unix endpoint, port range mapping.
-in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
 	GRAFT_INGRESS_CONVERT="0.0.0.0:8003-8005=ep-unix" \
 	"$PY" -u -m http.server 8003 --bind 0.0.0.0 --directory "$T/www" \
-	>"$T/srvu.log" 2>&1 &
-PIDS+=($!)
+	>"$T/srvu.log" 2>&1
 check "ingress: http.server grafted onto a unix endpoint serves curl --unix-socket" \
 	wait_for got_hello --unix-socket "$T/http.sock" "http://graft/hello.txt"
 check "ingress: getsockname() on the unix graft gives the bound address" \
@@ -170,7 +181,7 @@ check "unix graft: TCP options accepted, SO_DOMAIN and getsockname() say AF_INET
 	[ "$out" = "('127.0.0.1', 8006) 2" ]
 
 # UDP: IPv6 app on an IPv4 endpoint, recvfrom()/sendto() translate.
-in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
 	GRAFT_INGRESS_CONVERT="[::]:8004=ep-test2" "$PY" -c '
 import socket
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -178,8 +189,7 @@ s.bind(("::", 8004))
 while True:
     data, addr = s.recvfrom(100)
     print(addr[0], flush=True)
-    s.sendto(b"pong:" + data, addr)' >"$T/udp.log" 2>&1 &
-PIDS+=($!)
+    s.sendto(b"pong:" + data, addr)' >"$T/udp.log" 2>&1
 out=$("$PY" -c '
 import socket, sys
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook_egress.c — connect(), sendto(), sendmsg(), sendmmsg(): a candidate
+ * whose destination an egress mapping covers is grafted first.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "graft.h"
+#include "hooks.h"
+
+/*
+ * Before fd connects or sends to dst: graft it if it is a candidate and an
+ * egress mapping covers dst. use and uselen get the destination to pass on
+ * (translated when the grafted socket's family differs). Returns 0, or -1
+ * with errno set when the graft failed.
+ */
+static int egress_prepare(int fd, const struct sockaddr *dst, socklen_t dlen,
+			  const char *call, struct sockaddr_storage *conv,
+			  const struct sockaddr **use, socklen_t *uselen)
+{
+	const struct graft_egress *m;
+	char what[GRAFT_ADDRSTR_MAX];
+	struct graft_sock snap, *s;
+	int err, host_family;
+	socklen_t clen;
+
+	*use = dst;
+	*uselen = dlen;
+	if (!graft_addr_is_inet(dst, dlen))
+		return 0;
+	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	if (!s) {
+		graft_fdt_unlock();
+		return 0;
+	}
+	if (s->state == GRAFT_GRAFTED) {
+		host_family = s->host_family;
+		graft_fdt_unlock();
+		goto translate;
+	}
+	if (s->state != GRAFT_CANDIDATE || s->family != dst->sa_family) {
+		graft_fdt_unlock();
+		return 0;
+	}
+	m = graft_maps_egress(&graft_cfg.maps, dst, dlen);
+	if (!m) {
+		s->state = GRAFT_PASSED;
+		graft_fdt_unlock();
+		return 0;
+	}
+	snap = *s;
+	s->state = GRAFT_GRAFTING;
+	graft_fdt_unlock();
+
+	graft_addr_str(dst, dlen, what);
+	graft_trace("%s(): use %s for %s", call, m->ep, what);
+	err = graft_attach(fd, &snap, m->ep, 0, what, &host_family);
+	graft_commit(fd, snap.id, err, host_family, m->ep, NULL, 0);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+translate:
+	if (host_family != dst->sa_family &&
+	    (host_family == AF_INET || host_family == AF_INET6)) {
+		clen = graft_addr_convert(dst, dlen, host_family, true, conv);
+		if (clen) {
+			*use = (const struct sockaddr *)conv;
+			*uselen = clen;
+		}
+	}
+	return 0;
+}
+
+int graft_connect_impl(int fd, const struct sockaddr *addr,
+			      socklen_t len)
+{
+	struct sockaddr_storage conv;
+	const struct sockaddr *use;
+	socklen_t uselen;
+
+	graft_init();
+	if (graft_nothing_tracked())
+		return graft_real.connect(fd, addr, len);
+	if (egress_prepare(fd, addr, len, "connect", &conv, &use, &uselen) < 0)
+		return -1;
+	return graft_real.connect(fd, use, uselen);
+}
+
+ssize_t graft_sendto_impl(int fd, const void *buf, size_t n, int flags,
+				 const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_storage conv;
+	const struct sockaddr *use;
+	socklen_t uselen;
+
+	graft_init();
+	if (graft_nothing_tracked() || !addr)
+		return graft_real.sendto(fd, buf, n, flags, addr, len);
+	if (egress_prepare(fd, addr, len, "sendto", &conv, &use, &uselen) < 0)
+		return -1;
+	return graft_real.sendto(fd, buf, n, flags, use, uselen);
+}
+
+ssize_t graft_sendmsg_impl(int fd, const struct msghdr *msg, int flags)
+{
+	struct sockaddr_storage conv;
+	const struct sockaddr *use;
+	struct msghdr copy;
+	socklen_t uselen;
+
+	graft_init();
+	if (graft_nothing_tracked() || !msg || !msg->msg_name)
+		return graft_real.sendmsg(fd, msg, flags);
+	if (egress_prepare(fd, msg->msg_name, msg->msg_namelen, "sendmsg",
+			   &conv, &use, &uselen) < 0)
+		return -1;
+	if (use == msg->msg_name)
+		return graft_real.sendmsg(fd, msg, flags);
+	copy = *msg;
+	copy.msg_name = (void *)use;
+	copy.msg_namelen = uselen;
+	return graft_real.sendmsg(fd, &copy, flags);
+}
+
+int graft_sendmmsg_impl(int fd, struct mmsghdr *vec, unsigned int vlen,
+			       int flags)
+{
+	struct sockaddr_storage conv;
+	const struct sockaddr *use;
+	socklen_t uselen;
+
+	graft_init();
+	if (!graft_real.sendmmsg) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (graft_nothing_tracked() || !vec || vlen == 0 || !vec[0].msg_hdr.msg_name)
+		return graft_real.sendmmsg(fd, vec, vlen, flags);
+	/* The first destination decides; addresses are passed unchanged. */
+	if (egress_prepare(fd, vec[0].msg_hdr.msg_name,
+			   vec[0].msg_hdr.msg_namelen, "sendmmsg", &conv, &use,
+			   &uselen) < 0)
+		return -1;
+	return graft_real.sendmmsg(fd, vec, vlen, flags);
+}

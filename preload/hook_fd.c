@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook_fd.c — close(), close_range(), dup(), dup2(), dup3(), fcntl(): the
+ * table follows descriptor numbers as the application moves them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "hooks.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+int graft_close_impl(int fd)
+{
+	graft_init();
+	graft_forget_fd(fd);
+	return graft_real.close(fd);
+}
+
+int graft_close_range_impl(unsigned int first, unsigned int last,
+				  int flags)
+{
+	int rc, err;
+
+	graft_init();
+	if (!graft_real.close_range) {
+		errno = ENOSYS;
+		return -1;
+	}
+	rc = graft_real.close_range(first, last, flags);
+	if (rc == 0 && !((unsigned int)flags & CLOSE_RANGE_CLOEXEC) &&
+	    !graft_nothing_tracked()) {
+		err = errno;
+		graft_fdt_lock();
+		graft_fdt_drop_range(first, last);
+		graft_fdt_unlock();
+		errno = err;
+	}
+	return rc;
+}
+
+/* After a successful dup of oldfd onto newfd. */
+static void track_dup(int oldfd, int newfd)
+{
+	int err;
+
+	if (newfd < 0 || oldfd == newfd || graft_fdt_count() == 0)
+		return;
+	err = errno;
+	graft_fdt_lock();
+	graft_fdt_dup(oldfd, newfd);
+	graft_fdt_unlock();
+	errno = err;
+}
+
+int graft_dup_impl(int fd)
+{
+	int nfd;
+
+	graft_init();
+	nfd = graft_real.dup(fd);
+	track_dup(fd, nfd);
+	return nfd;
+}
+
+int graft_dup2_impl(int fd, int fd2)
+{
+	int rc;
+
+	graft_init();
+	rc = graft_real.dup2(fd, fd2);
+	if (rc >= 0)
+		track_dup(fd, fd2);
+	return rc;
+}
+
+int graft_dup3_impl(int fd, int fd2, int flags)
+{
+	int rc;
+
+	graft_init();
+	rc = graft_real.dup3(fd, fd2, flags);
+	if (rc >= 0)
+		track_dup(fd, fd2);
+	return rc;
+}
+
+int graft_fcntl_impl(bool is64, int fd, int cmd, void *arg)
+{
+	int (*real)(int, int, ...);
+	int rc;
+
+	graft_init();
+	real = is64 && graft_real.fcntl64 ? graft_real.fcntl64 : graft_real.fcntl;
+	rc = real(fd, cmd, arg);
+	if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		track_dup(fd, rc);
+	return rc;
+}

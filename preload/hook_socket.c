@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook_socket.c — socket(), setsockopt(), getsockopt(): a tracked socket is
+ * created as a candidate, and the options set on it are recorded for the graft.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hooks.h"
+
+static bool is_tracked_socket(int domain, int type)
+{
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	return (domain == AF_INET || domain == AF_INET6) &&
+	       (base == SOCK_STREAM || base == SOCK_DGRAM);
+}
+
+int graft_socket_impl(int domain, int type, int protocol)
+{
+	struct graft_sock *s;
+	int fd;
+
+	graft_init();
+	/* Not ours: straight through, before any lock. A stale entry on the
+	 * new number (a close we did not see) is caught where it matters,
+	 * see graft_name_impl(). */
+	if (graft_cfg.passthrough || !is_tracked_socket(domain, type))
+		return graft_real.socket(domain, type, protocol);
+	fd = graft_real.socket(domain, type, protocol);
+	if (fd < 0)
+		return fd;
+	s = graft_sock_new(domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+			   protocol);
+	graft_fdt_lock();
+	if (!s || graft_fdt_set(fd, s) < 0) {
+		graft_fdt_drop(fd);
+		graft_fdt_unlock();
+		free(s);
+		graft_trace("socket(): out of memory, fd %d is not tracked", fd);
+		return fd;
+	}
+	graft_fdt_unlock();
+	return fd;
+}
+
+/* Options whose value means nothing in another process. */
+static bool option_is_local(int level, int name)
+{
+	if (level != SOL_SOCKET)
+		return false;
+	switch (name) {
+	case SO_ATTACH_FILTER:
+	case SO_ATTACH_BPF:
+	case SO_ATTACH_REUSEPORT_CBPF:
+	case SO_ATTACH_REUSEPORT_EBPF:
+	case SO_DETACH_FILTER:
+		return true;
+	}
+	return false;
+}
+
+static void record_option(int fd, struct graft_sock *s, int level, int name,
+			  const void *val, socklen_t len)
+{
+	struct graft_sockopt *o = NULL;
+	uint16_t i;
+
+	if (!val || len == 0 || len > GRAFT_SOCKOPT_VAL_MAX ||
+	    option_is_local(level, name)) {
+		graft_trace("setsockopt(): fd %d option %d/%d (%u bytes) "
+			    "cannot be passed on to the graft",
+			    fd, level, name, (unsigned int)len);
+		return;
+	}
+	for (i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == level && s->opts[i].name == name)
+			o = &s->opts[i];
+	if (!o) {
+		if (s->nopts >= GRAFT_SOCKOPT_MAX) {
+			graft_trace("setsockopt(): fd %d has more than %d "
+				    "options; option %d/%d not passed on",
+				    fd, GRAFT_SOCKOPT_MAX, level, name);
+			return;
+		}
+		o = &s->opts[s->nopts++];
+	}
+	memset(o, 0, sizeof(*o));
+	o->level = level;
+	o->name = name;
+	o->len = len;
+	memcpy(o->val, val, len);
+}
+
+static bool is_inet_level(int level)
+{
+	return level == IPPROTO_IP || level == IPPROTO_IPV6 ||
+	       level == IPPROTO_TCP || level == IPPROTO_UDP;
+}
+
+int graft_setsockopt_impl(int fd, int level, int name, const void *val,
+				 socklen_t len)
+{
+	struct graft_sock *s;
+	bool fake_ok = false;
+	int rc, err;
+
+	graft_init();
+	rc = graft_real.setsockopt(fd, level, name, val, len);
+	if (graft_nothing_tracked())
+		return rc;
+	err = errno;
+	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	if (s && rc == 0 && s->state == GRAFT_CANDIDATE)
+		record_option(fd, s, level, name, val, len);
+	/* An INET option on a socket now living on a unix endpoint: the
+	 * application cannot know, and nothing would honour it. */
+	if (s && rc < 0 && s->state == GRAFT_GRAFTED &&
+	    s->host_family == AF_UNIX && is_inet_level(level))
+		fake_ok = true;
+	graft_fdt_unlock();
+	if (fake_ok) {
+		graft_trace("setsockopt(): fd %d is on a unix endpoint, "
+			    "option %d/%d ignored",
+			    fd, level, name);
+		return 0;
+	}
+	errno = err;
+	return rc;
+}
+
+int graft_getsockopt_impl(int fd, int level, int name, void *val,
+				 socklen_t *len)
+{
+	struct graft_sock *s;
+	int rc, err, fake = -1;
+
+	graft_init();
+	rc = graft_real.getsockopt(fd, level, name, val, len);
+	if (rc < 0 || graft_nothing_tracked() || level != SOL_SOCKET ||
+	    (name != SO_DOMAIN && name != SO_PROTOCOL) || !val || !len ||
+	    *len < sizeof(int))
+		return rc;
+	err = errno;
+	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	if (s && s->state == GRAFT_GRAFTED && s->host_family == AF_UNIX) {
+		if (name == SO_DOMAIN)
+			fake = s->family;
+		else if (s->protocol)
+			fake = s->protocol;
+		else
+			fake = s->type == SOCK_STREAM ? IPPROTO_TCP
+						      : IPPROTO_UDP;
+	}
+	graft_fdt_unlock();
+	if (fake >= 0) {
+		memcpy(val, &fake, sizeof(fake));
+		*len = sizeof(fake);
+	}
+	errno = err;
+	return rc;
+}
