@@ -17,6 +17,12 @@ void graft_config_load(void)
 	v = getenv(GRAFT_ENV_VERBOSE);
 	graft_cfg.verbose = v && !strcmp(v, "1");
 
+	v = getenv(GRAFT_ENV_NAMES);
+	graft_cfg.names_host = v && !strcmp(v, "host");
+	if (v && *v && strcmp(v, "host") && strcmp(v, "program"))
+		graft_error("unknown %s \"%s\" (program or host); using program",
+			    GRAFT_ENV_NAMES, v);
+
 	v = getenv(GRAFT_ENV_SOCKET);
 	if (!v || !*v)
 		v = GRAFT_DEFAULT_SOCKET;

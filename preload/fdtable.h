@@ -31,9 +31,12 @@ struct graft_sock {
 	enum graft_state state;
 	int host_family; /* family of the grafted socket, once grafted */
 	bool foreign;	 /* host_family differs from family: fake addresses */
-	bool accepted;	 /* accepted from a foreign listener */
+	bool accepted;	 /* accepted from a grafted listener */
+	bool bound;	 /* grafted by bind(): local is the program's address */
+	bool bound_any;	 /* bound to a wildcard with port 0 in the namespace,
+			  * still a candidate for egress */
 	char ep[GRAFT_EPNAME_MAX];
-	socklen_t local_len; /* what getsockname() returns when foreign */
+	socklen_t local_len; /* the address the program bound (bound) */
 	struct sockaddr_storage local;
 	uint16_t nopts;
 	struct graft_sockopt opts[GRAFT_SOCKOPT_MAX];

@@ -19,4 +19,8 @@
 /* "0" turns off the per-thread stock of pre-bound client sockets. */
 #define GRAFT_ENV_POOL "GRAFT_POOL"
 
+/* What getsockname() shows on a socket grafted by bind(): "program" (default:
+ * the address and port the program bound) or "host" (the host socket's). */
+#define GRAFT_ENV_NAMES "GRAFT_NAMES"
+
 #endif /* GRAFT_ENV_H */

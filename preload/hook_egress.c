@@ -48,6 +48,10 @@ static int egress_prepare(int fd, const struct sockaddr *dst, socklen_t dlen,
 	if (!m) {
 		s->state = GRAFT_PASSED;
 		graft_fdt_unlock();
+		if (graft_cfg.verbose)
+			graft_trace("%s(): fd %d to %s left alone: no egress "
+				    "mapping",
+				    call, fd, graft_addr_str(dst, dlen, what));
 		return 0;
 	}
 	snap = *s;

@@ -27,8 +27,15 @@ int graft_socket_impl(int domain, int type, int protocol)
 	/* Not ours: straight through, before any lock. A stale entry on the
 	 * new number (a close we did not see) is caught where it matters,
 	 * see graft_name_impl(). */
-	if (graft_cfg.passthrough || !is_tracked_socket(domain, type))
-		return graft_real.socket(domain, type, protocol);
+	if (graft_cfg.passthrough || !is_tracked_socket(domain, type)) {
+		fd = graft_real.socket(domain, type, protocol);
+		if (fd >= 0 && graft_cfg.verbose && !graft_cfg.passthrough &&
+		    (domain == AF_INET || domain == AF_INET6))
+			graft_trace("socket(): fd %d (family %d, type %d) left "
+				    "alone: only TCP and UDP sockets are grafted",
+				    fd, domain, type);
+		return fd;
+	}
 	fd = graft_real.socket(domain, type, protocol);
 	if (fd < 0)
 		return fd;

@@ -42,6 +42,7 @@ void graft_commit(int fd, uint64_t id, int err, int host_family,
 				s->local_len = graft_addr_unspec(s->family,
 								 &s->local);
 			}
+			s->bound = local != NULL;
 			s->nopts = 0;
 		}
 	}

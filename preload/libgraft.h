@@ -38,6 +38,7 @@ struct graft_config {
 	struct graft_maps maps;
 	enum graft_backend_kind backend;
 	bool verbose;
+	bool names_host; /* GRAFT_NAMES=host: getsockname() shows the host's view */
 	bool passthrough; /* the library refused to start: hooks only forward */
 	char socket_path[108];
 };

@@ -327,7 +327,7 @@ static const struct graft_ingress *ingress_find(const struct graft_maps *maps,
 
 const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
 					       const struct sockaddr *addr,
-					       socklen_t len)
+					       socklen_t len, bool v6only)
 {
 	static const uint8_t any6[16], any4[4];
 	const struct graft_ingress *m;
@@ -338,7 +338,7 @@ const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
 	if (!inet_parts(addr, len, &family, &raw, &port))
 		return NULL;
 	m = ingress_find(maps, family, raw, port);
-	if (m || family != AF_INET6)
+	if (m || family != AF_INET6 || v6only)
 		return m;
 	/*
 	 * No IPv6 mapping: an AF_INET6 bind to [::] (dual stack, as iperf3 and

@@ -14,6 +14,7 @@
 #ifndef GRAFT_MAPPING_H
 #define GRAFT_MAPPING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -58,10 +59,13 @@ void graft_maps_trace(const struct graft_maps *maps);
 /*
  * The ingress mapping for a bind() to addr (first listed match), or NULL.
  * addr must be AF_INET or AF_INET6 and at least as long as its family needs.
+ * Without an IPv6 mapping, an AF_INET6 bind to [::] or to ::ffff:a.b.c.d
+ * uses the IPv4 mapping for 0.0.0.0 or a.b.c.d, unless v6only (the socket
+ * has IPV6_V6ONLY set: it will never see IPv4 traffic).
  */
 const struct graft_ingress *graft_maps_ingress(const struct graft_maps *maps,
 					       const struct sockaddr *addr,
-					       socklen_t len);
+					       socklen_t len, bool v6only);
 
 /* The egress mapping for destination addr by longest prefix, or NULL. */
 const struct graft_egress *graft_maps_egress(const struct graft_maps *maps,

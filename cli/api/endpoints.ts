@@ -67,6 +67,8 @@ export interface SpawnOptions extends EndpointOptions {
   egress?: (string | EgressMapping)[];
   /** Let the preload trace its conversions on stderr. */
   verbose?: boolean;
+  /** getsockname() on a socket grafted by bind(): "program" (default) or "host". */
+  names?: "program" | "host";
   /** Extra environment for the program. */
   env?: Record<string, string>;
   /** stdin of the child (default "inherit"). */
@@ -93,6 +95,7 @@ export function spawnGrafted(cmd: string[], opts: SpawnOptions = {}): Deno.Child
       ingress,
       egress,
       verbose: opts.verbose,
+      names: opts.names,
       netnsFd,
       backend: backend.kind,
       env: opts.env,

@@ -30,6 +30,7 @@ export const ENV = {
   SOCKET: PRELOAD_ENV.GRAFT_ENV_SOCKET,
   BACKEND: PRELOAD_ENV.GRAFT_ENV_BACKEND,
   POOL: PRELOAD_ENV.GRAFT_ENV_POOL,
+  NAMES: PRELOAD_ENV.GRAFT_ENV_NAMES,
   /** Read by graft itself: where libgraft.so is. */
   PRELOAD_PATH: "GRAFT_PRELOAD",
 } as const;
@@ -72,6 +73,9 @@ export interface LaunchOptions {
   verbose?: boolean;
   /** false: no stock of pre-bound client sockets in the preload (GRAFT_POOL=0). */
   pool?: boolean;
+  /** What getsockname() shows on a socket grafted by bind(): the address and
+   * port the program bound (default) or the host endpoint's. */
+  names?: "program" | "host";
   /** Descriptor of the namespace to start the program in (default: ours). */
   netnsFd?: number;
   /** Which backend the preload should graft through. */
@@ -101,6 +105,7 @@ export function graftEnv(opts: LaunchOptions): Record<string, string> {
   };
   if (opts.verbose) env[ENV.VERBOSE] = "1";
   if (opts.pool === false) env[ENV.POOL] = "0";
+  if (opts.names) env[ENV.NAMES] = opts.names;
   return env;
 }
 

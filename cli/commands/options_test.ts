@@ -76,6 +76,13 @@ Deno.test("parseRunArgs() keeps the program's own options and collects mappings 
   throws(() => parseRunArgs(["-n", "c1", "--", "ls"]), usage(/-n is a global option/));
 });
 
+Deno.test("parseRunArgs() --names: program by default, host on request, nothing else", () => {
+  assertEquals(parseRunArgs(["--", "true"]).names, "program");
+  assertEquals(parseRunArgs(["--names", "host", "--", "true"]).names, "host");
+  assertEquals(parseRunArgs(["--names=program", "true"]).names, "program");
+  throws(() => parseRunArgs(["--names", "guest", "--", "true"]), usage(/--names/));
+});
+
 Deno.test("main() exits 2 for usage, 0 for help", async () => {
   const quiet = console.error;
   const log = console.log;

@@ -15,7 +15,8 @@ import {
 } from "../model/mapping.ts";
 import { type Command, list, parseOptions } from "./options.ts";
 
-const USAGE = "graft run [-v] [-i ADDR:PORT[-PORT]=EP]... [-e PREFIX/LEN=EP]... -- CMD [ARG...]";
+const USAGE =
+  "graft run [-v] [--names program|host] [-i ADDR:PORT[-PORT]=EP]... [-e PREFIX/LEN=EP]... -- CMD [ARG...]";
 
 /** Parsed `graft run` arguments. */
 export interface RunArgs {
@@ -25,6 +26,8 @@ export interface RunArgs {
   ingress: IngressMapping[];
   /** -e mappings. */
   egress: EgressMapping[];
+  /** --names: what getsockname() shows on a socket grafted by bind(). */
+  names: "program" | "host";
   /** The command. */
   cmd: string[];
 }
@@ -36,6 +39,7 @@ export function parseRunArgs(args: string[]): RunArgs {
       verbose: { long: "verbose", short: "v" },
       ingress: { long: "ingress", short: "i", value: "a mapping" },
       egress: { long: "egress", short: "e", value: "a mapping" },
+      names: { long: "names", value: "program|host" },
     },
     args,
     { command: "run", usage: USAGE, stopAtWord: true, lists: ["ingress", "egress"] },
@@ -43,7 +47,12 @@ export function parseRunArgs(args: string[]): RunArgs {
   if (p.words.length === 0) {
     throw new UsageError("graft run: no command given (graft run ... -- CMD)");
   }
+  const names = p.values.names ?? "program";
+  if (names !== "program" && names !== "host") {
+    throw new UsageError(`graft run: --names is "program" or "host", not "${names}"`);
+  }
   return {
+    names,
     verbose: p.values.verbose === true,
     ingress: list(p, "ingress").map(parseIngress),
     egress: list(p, "egress").map(parseEgress),
@@ -62,6 +71,7 @@ export const runCommand: Command = {
       ingress: r.ingress,
       egress: r.egress,
       verbose: r.verbose,
+      names: r.names,
     });
     return await waitForwarding(child);
   },

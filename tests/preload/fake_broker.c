@@ -7,6 +7,8 @@
  *   ep-test   ipv4 127.0.0.1 port PORT        (fixed)
  *   ep-test2  ipv4 127.0.0.1 port PORT+1      (fixed, for IPv6 apps)
  *   ep-test6  ipv6 ::1       port PORT+2      (fixed)
+ *   ep-dual4  ipv4 127.0.0.1 port PORT+3      (fixed, dual-stack tests)
+ *   ep-dual6  ipv6 ::1       port PORT+4      (fixed, dual-stack tests)
  *   ep-out    ipv4 127.0.0.2 port dynamic
  *   ep-out6   ipv6 ::1       port dynamic
  *   ep-unix   unix UNIXPATH
@@ -46,6 +48,8 @@ static const struct ep eps[] = {
 	{ "ep-test", AF_INET, "127.0.0.1", 0 },
 	{ "ep-test2", AF_INET, "127.0.0.1", 1 },
 	{ "ep-test6", AF_INET6, "::1", 2 },
+	{ "ep-dual4", AF_INET, "127.0.0.1", 3 },
+	{ "ep-dual6", AF_INET6, "::1", 4 },
 	{ "ep-out", AF_INET, "127.0.0.2", -1 },
 	{ "ep-out6", AF_INET6, "::1", -1 },
 	{ "ep-unix", AF_UNIX, NULL, 0 },

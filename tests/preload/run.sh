@@ -98,7 +98,7 @@ PYEOF
 for i in $(seq 20); do
 	P=$((10000 + RANDOM % 20000))
 	Q=$((P + 10))
-	ports_free "$P" $((P + 1)) $((P + 2)) "$Q" && break
+	ports_free "$P" $((P + 1)) $((P + 2)) $((P + 3)) $((P + 4)) "$Q" && break
 done
 BROKER=$T/broker.sock
 BLOG=$T/broker.log
@@ -205,6 +205,108 @@ check "udp: IPv6 app on an IPv4 endpoint answers through sendto()" \
 check "udp: recvfrom() gives the IPv6 app ::ffff:127.0.0.1" \
 	grep -qx "::ffff:127.0.0.1" "$T/udp.log"
 
+# --- dual stack, names ---------------------------------------------------------
+
+# connect_host ADDR PORT: one TCP connection from the host, retried for 5 s.
+connect_host() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import socket, sys, time
+for _ in range(50):
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PYEOF
+}
+
+# A server that binds 0.0.0.0:P and [::]:P with IPV6_V6ONLY (redis, nginx,
+# asyncio, sshd by default) with only an IPv4 mapping: the IPv6 socket is
+# not grafted onto the IPv4 endpoint (where it would collide), it stays in
+# the namespace.
+DUAL_PY='
+import socket, sys
+a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+a.bind(("0.0.0.0", 8010))
+a.listen(8)
+b = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+b.bind(("::", 8010))
+b.listen(8)
+print("bound", b.getsockname()[0], b.getsockname()[1],
+      b.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), flush=True)
+a.settimeout(5)
+c, peer = a.accept()
+print("a accepted", c.getsockname()[0], flush=True)
+if len(sys.argv) > 1:
+    b.settimeout(5)
+    d, peer = b.accept()
+    print("b accepted", d.getsockname()[0], peer[0], flush=True)
+'
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" GRAFT_VERBOSE=1 \
+	GRAFT_INGRESS_CONVERT="0.0.0.0:8010=ep-dual4" "$PY" -c "$DUAL_PY" \
+	>"$T/dual4.log" 2>&1
+wait_for grep -q "^bound" "$T/dual4.log"
+check "v6only: [::]:8010 with IPV6_V6ONLY and only an IPv4 mapping binds in the namespace" \
+	grep -qx "bound :: 8010 1" "$T/dual4.log"
+connect_host 127.0.0.1 $((P + 3))
+check "v6only: the IPv4 socket is grafted and accepts a host connection" \
+	wait_for grep -qx "a accepted 127.0.0.1" "$T/dual4.log"
+check "v6only: the verbose trace says why the IPv6 socket was left alone" \
+	grep -q "^libgraft.so: bind(): fd [0-9]* \[::\]:8010 left alone: IPV6_V6ONLY is set and only an IPv4 mapping matches$" "$T/dual4.log"
+check "v6only: only the IPv4 socket reached the broker" \
+	[ "$(grep -c "ep=ep-dual" "$BLOG")" = 1 ]
+wait_for sh -c "! grep -q . /proc/$!/status 2>/dev/null"
+
+# With an IPv6 mapping too, each socket goes to its own endpoint and the
+# IPv6 one keeps IPV6_V6ONLY.
+ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+	GRAFT_INGRESS_CONVERT="0.0.0.0:8010=ep-dual4 [::]:8010=ep-dual6" \
+	"$PY" -c "$DUAL_PY" both >"$T/dual6.log" 2>&1
+wait_for grep -q "^bound" "$T/dual6.log"
+check "v6only: with an IPv6 mapping the V6ONLY socket is grafted and keeps V6ONLY" \
+	grep -qx "bound :: 8010 1" "$T/dual6.log"
+check "v6only: the IPv6 request carries IPV6_V6ONLY (41/26)" \
+	grep -q "^ep=ep-dual6 family=10 type=1 port=8010 opts=1/2,41/26 status=0" "$BLOG"
+connect_host 127.0.0.1 $((P + 3))
+connect_host ::1 $((P + 4))
+check "v6only: each socket accepts on its own endpoint" \
+	wait_for grep -qx "b accepted ::1 ::1" "$T/dual6.log"
+
+# getsockname(): the program's view by default, the host's on request.
+NAMES_PY='
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8012))
+s.listen(4)
+print("listener", *s.getsockname(), flush=True)
+s.settimeout(5)
+c, peer = s.accept()
+print("accepted", *c.getsockname(), c.getpeername() == peer, peer[0], flush=True)
+'
+for names in program host; do
+	ns_spawn env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" GRAFT_NAMES=$names \
+		GRAFT_INGRESS_CONVERT="0.0.0.0:8012=ep-dual4" "$PY" -c "$NAMES_PY" \
+		>"$T/names-$names.log" 2>&1
+	wait_for grep -q "^listener" "$T/names-$names.log"
+	connect_host 127.0.0.1 $((P + 3))
+	wait_for grep -q "^accepted" "$T/names-$names.log"
+done
+check "names: by default getsockname() is the address and port the program bound" \
+	grep -qx "listener 0.0.0.0 8012" "$T/names-program.log"
+check "names: an accepted connection shows the host address with the program's port" \
+	grep -qx "accepted 127.0.0.1 8012 True 127.0.0.1" "$T/names-program.log"
+check "names: GRAFT_NAMES=host shows the host endpoint's address and port" \
+	grep -qx "listener 127.0.0.1 $((P + 3))" "$T/names-host.log"
+check "names: GRAFT_NAMES=host on an accepted connection too" \
+	grep -qx "accepted 127.0.0.1 $((P + 3)) True 127.0.0.1" "$T/names-host.log"
+check "names: the IPv4 server on 0.0.0.0:8000 announces the port it bound" \
+	grep -q "Serving HTTP on 0.0.0.0 port 8000 " "$T/srv4.log"
+
 # Errors: unknown endpoint, EADDRINUSE, unreachable broker.
 bind_probe() { # bind_probe MAPPING ADDR PORT -> prints errno (0 = bound)
 	in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="${SOCK:-$BROKER}" \
@@ -277,6 +379,91 @@ ok=0
 [ "$out" = "hello graft" ] && [ "$(wc -l <"$BLOG")" = "$before" ] &&
 	wait_for grep -q '^127.0.0.1 ' "$T/host.log" && [ ! -s "$T/err" ] && ok=1
 check "egress: an unmatched connect() is untouched" [ $ok = 1 ]
+
+# bind-before-connect: a client that binds a wildcard with port 0 first
+# (dig, Node's dgram) is still grafted when it connects or sends.
+CLIENT_PY='
+import socket, sys
+mode, port = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if mode.endswith("6") else socket.AF_INET
+any_ = "::" if fam == socket.AF_INET6 else "0.0.0.0"
+dst = "::ffff:127.0.0.1" if fam == socket.AF_INET6 else "127.0.0.1"
+if mode.startswith("udp"):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((any_, 0))
+    s.sendto(b"ping", (dst, port))
+    print("sent")
+    sys.exit(0)
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.bind((any_, 5555 if mode == "tcp-fixed" else 0))
+s.settimeout(5)
+try:
+    s.connect((dst, port))
+except OSError as e:
+    print("connect failed", e.errno)
+    sys.exit(0)
+s.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(1000)
+    if not d:
+        break
+    data += d
+print(data.split(b"\r\n\r\n", 1)[1].decode().strip())
+'
+egress_client() {
+	in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+		GRAFT_EGRESS_CONVERT="0.0.0.0/0=ep-out" "$PY" -c "$CLIENT_PY" "$@"
+}
+: >"$T/host.log"
+out=$(egress_client tcp4 "$Q" 2>&1)
+check "bind-before-connect: bind(0.0.0.0:0) then connect() is grafted" \
+	[ "$out" = "hello graft" ]
+out=$(egress_client tcp6 "$Q" 2>&1)
+check "bind-before-connect: bind([::]:0) then connect() is grafted" \
+	[ "$out" = "hello graft" ]
+check "bind-before-connect: the host sees the ep-out address" \
+	wait_for grep -q '^127.0.0.2 ' "$T/host.log"
+"$PY" -u -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+for _ in range(2):
+    data, peer = s.recvfrom(100)
+    print(peer[0], data.decode())' >"$T/udp-host.log" 2>&1 &
+PIDS+=($!)
+wait_for grep -q . "$T/udp-host.log"
+U=$(head -1 "$T/udp-host.log")
+egress_client udp4 "$U" >/dev/null 2>&1
+egress_client udp6 "$U" >/dev/null 2>&1
+check "bind-before-connect: UDP bind(0.0.0.0:0) / bind([::]:0) then sendto() are grafted" \
+	wait_for [ "$(grep -c '^127.0.0.2 ping$' "$T/udp-host.log")" = 2 ]
+before=$(wc -l <"$BLOG")
+out=$(egress_client tcp-fixed "$Q" 2>&1)
+ok=0
+case $out in "connect failed "*) [ "$(wc -l <"$BLOG")" = "$before" ] && ok=1 ;; esac
+check "bind-before-connect: a bind to a specific port stays in the namespace" [ $ok = 1 ]
+
+# With GRAFT_VERBOSE, each socket left alone gets one line saying why.
+in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" GRAFT_VERBOSE=1 \
+	GRAFT_INGRESS_CONVERT="0.0.0.0:9000=ep-test" GRAFT_EGRESS_CONVERT="10.0.0.0/8=ep-out" \
+	"$PY" -c '
+import socket
+a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+a.bind(("127.0.0.1", 9001))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    u.sendto(b"x", ("127.0.0.1", 9))
+except OSError:
+    pass
+u.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"x", ("127.0.0.1", 9))' 2>"$T/err"
+check "verbose: an unmatched bind() says it was left alone and why" \
+	grep -q "^libgraft.so: bind(): fd [0-9]* 127.0.0.1:9001 left alone: no ingress mapping$" "$T/err"
+check "verbose: an unmatched sendto() says it was left alone and why, once per socket" \
+	[ "$(grep -c "^libgraft.so: sendto(): fd [0-9]* to 127.0.0.1:9 left alone: no egress mapping$" "$T/err")" = 2 ]
 
 out=$(in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
 	GRAFT_EGRESS_CONVERT="10.0.0.0/8=ep-out" \

@@ -37,7 +37,19 @@ static const char *in_ep(const struct graft_maps *m, const char *ip,
 	struct sockaddr_storage ss;
 	socklen_t len = mk(ip, port, &ss);
 	const struct graft_ingress *r =
-		graft_maps_ingress(m, (struct sockaddr *)&ss, len);
+		graft_maps_ingress(m, (struct sockaddr *)&ss, len, false);
+
+	return r ? r->ep : "";
+}
+
+/* The same for a socket with IPV6_V6ONLY set. */
+static const char *in_ep6only(const struct graft_maps *m, const char *ip,
+			      unsigned int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = mk(ip, port, &ss);
+	const struct graft_ingress *r =
+		graft_maps_ingress(m, (struct sockaddr *)&ss, len, true);
 
 	return r ? r->ep : "";
 }
@@ -90,6 +102,17 @@ static void test_ingress(void)
 	CHECK(!strcmp(in_ep(&m, "::", 81), ""));
 	CHECK(!strcmp(in_ep(&m, "::1", 81), ""));
 	CHECK(!strcmp(in_ep(&m, "::ffff:127.0.0.1", 80), ""));
+	/* an IPV6_V6ONLY socket never sees IPv4: no fallback */
+	CHECK(!strcmp(in_ep6only(&m, "::", 80), ""));
+	CHECK(!strcmp(in_ep6only(&m, "::ffff:127.0.0.1", 81), ""));
+	CHECK(!strcmp(in_ep6only(&m, "0.0.0.0", 80), "v4any"));
+	graft_maps_free(&m);
+
+	/* with an IPv6 mapping too, each socket goes to its own endpoint */
+	CHECK(graft_maps_parse_ingress(&m, "0.0.0.0:80=v4 [::]:80=v6") == 0);
+	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 80), "v4"));
+	CHECK(!strcmp(in_ep(&m, "::", 80), "v6"));
+	CHECK(!strcmp(in_ep6only(&m, "::", 80), "v6"));
 	graft_maps_free(&m);
 
 	/* first listed wins among overlapping ranges */
