@@ -40,6 +40,16 @@
 #define GRAFT_GENL_RESV_START_OP(op)
 #endif
 
+/*
+ * Newer kernels (Debian unstable's 7.2 has it) pass proto_ops bind/connect
+ * and kernel_bind/kernel_connect a struct sockaddr_unsized * (a sockaddr
+ * whose size is the length argument); before, a struct sockaddr *, with the
+ * same layout.
+ */
+#ifndef COMPAT_HAVE_SOCKADDR_UNSIZED
+#define sockaddr_unsized sockaddr
+#endif
+
 /* 5.17 added missing-attribute reporting in the extended ack. */
 #ifndef COMPAT_HAVE_NL_SET_ERR_ATTR_MISS
 #define NL_SET_ERR_ATTR_MISS(extack, nest, type) do { } while (0)

@@ -117,7 +117,7 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 			t->addr.sin6.sin6_port = htons(gsk->port_hint);
 	}
 
-	ret = kernel_bind(host, &t->addr.sa, t->addrlen);
+	ret = kernel_bind(host, (struct sockaddr_unsized *)&t->addr.sa, t->addrlen);
 	if (ret)
 		goto err_sock;
 
@@ -135,7 +135,7 @@ err_net:
 	return ret;
 }
 
-static int graft_bind(struct socket *sock, struct sockaddr *uaddr, int len)
+static int graft_bind(struct socket *sock, struct sockaddr_unsized *uaddr, int len)
 {
 	struct sockaddr_gr *sgr = (struct sockaddr_gr *)uaddr;
 	struct graft_sock *gsk = graft_sk(sock->sk);
@@ -196,8 +196,8 @@ out:
 	return host;
 }
 
-static int graft_connect(struct socket *sock, struct sockaddr *addr, int len,
-			 int flags)
+static int graft_connect(struct socket *sock, struct sockaddr_unsized *addr,
+			 int len, int flags)
 {
 	struct socket *host = graft_host(sock);
 	int ret;
