@@ -44,6 +44,10 @@ export function parseIPv6(s: string): Uint8Array | undefined {
 /** Canonical text of a 4- or 16-byte address (RFC 5952 for IPv6). */
 export function formatIP(b: Uint8Array): string {
   if (b.length === 4) return Array.from(b).join(".");
+  // An IPv4-mapped address keeps its dotted tail (RFC 5952, section 5).
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) {
+    return `::ffff:${Array.from(b.subarray(12)).join(".")}`;
+  }
   const g: number[] = [];
   for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
   // The longest run (>= 2) of zero groups becomes "::".

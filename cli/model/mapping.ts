@@ -77,7 +77,7 @@ export function parseIngress(text: string): IngressMapping {
     if (colon <= 0) throw new UsageError(`bad ingress mapping "${text}": expected ${expected}`);
     [addrText, portText] = [left.slice(0, colon), left.slice(colon + 1)];
   }
-  const v4 = parseIPv4(addrText);
+  const v4 = bracket ? undefined : parseIPv4(addrText); // brackets hold IPv6 only
   const v6 = v4 ? undefined : parseIPv6(addrText);
   if (!v4 && !v6) {
     throw new UsageError(`bad ingress mapping "${text}": "${addrText}" is not an IP address`);
