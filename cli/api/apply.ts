@@ -45,7 +45,7 @@ import {
 } from "../model/endpoint.ts";
 import { GraftError } from "../model/errors.ts";
 import { closeFd, openFd } from "../sys/ffi.ts";
-import { displayName, scanHost } from "./inspect.ts";
+import { displayName, scanHost } from "../sys/procscan.ts";
 import { netnsIdOfPath, openNetns } from "../sys/netns.ts";
 
 /** The NETNS key that means the initial namespace. */
@@ -505,7 +505,7 @@ export function formatState(
  * one with neither name nor process is listed as a comment.
  */
 export function exportState(backend: EndpointBackend): string {
-  const scan = scanHost(false);
+  const scan = scanHost({ sockets: false });
   const byIno = new Map<number, Endpoint[]>();
   if (backend.kind === "broker") {
     // The broker knows every namespace's endpoints: one request.

@@ -30,177 +30,11 @@ import {
   type KernelSocket,
   listKernelSockets,
 } from "../backends/kernel.ts";
-import { NETNS_RUN_DIR, netnsIdOfPath, openNetns, withNetns } from "../sys/netns.ts";
+import { netnsIdOfPath, openNetns, withNetns } from "../sys/netns.ts";
+import { displayName, type InspectProcess, scanHost } from "../sys/procscan.ts";
 import { type DiagSocket, dumpSockets, formatLocal, formatRemote } from "../sys/sockdiag.ts";
 
-/** A process, by PID and command name. */
-export interface InspectProcess {
-  /** Process id. */
-  pid: number;
-  /** Command name (/proc/PID/comm). */
-  comm: string;
-}
-
-/** A network namespace found on the host. */
-export interface FoundNamespace {
-  /** nsfs inode: what /proc/PID/ns/net and the broker identify it by. */
-  ino: number;
-  /** Names: basenames of bind mounts under /run/netns, or other mount paths. */
-  names: string[];
-  /** True for the initial namespace (PID 1's). */
-  host: boolean;
-  /** A path that opens it: a bind mount, /proc/PID/ns/net or /proc/PID/fd/N. */
-  openPath?: string;
-  /** The processes in it. */
-  processes: InspectProcess[];
-}
-
-/** Who holds a socket: a process and the descriptors it holds it by. */
-export interface SocketHolder {
-  /** Process id. */
-  pid: number;
-  /** Command name. */
-  comm: string;
-  /** Descriptor numbers. */
-  fds: number[];
-  /** Inode of the holder's network namespace. */
-  netnsIno: number;
-}
-
-/** What a scan of /proc and the mount table finds. */
-export interface HostScan {
-  /** Namespaces by inode. */
-  namespaces: Map<number, FoundNamespace>;
-  /** Socket inode -> the processes holding it. */
-  holders: Map<number, SocketHolder[]>;
-  /** Inode of the initial namespace. */
-  hostIno: number;
-}
-
-const NET_LINK = /^net:\[(\d+)\]$/;
-const SOCKET_LINK = /^socket:\[(\d+)\]$/;
-
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** The display name of a mount point: NAME for /run/netns/NAME, else the path. */
-function mountName(path: string): string {
-  for (const dir of [NETNS_RUN_DIR, "/var/run/netns"]) {
-    if (path.startsWith(dir + "/") && !path.slice(dir.length + 1).includes("/")) {
-      return path.slice(dir.length + 1);
-    }
-  }
-  return path;
-}
-
-/**
- * Find every network namespace: bind-mounted ones (`ip netns add`, from the
- * mount table and /run/netns), those of processes (/proc/PID/ns/net), and
- * those only a descriptor keeps alive (/proc/PID/fd links `net:[INO]`, as
- * the broker holds them). Collects which process holds which socket on the
- * way, when `sockets` is true.
- */
-export function scanHost(sockets = true): HostScan {
-  const namespaces = new Map<number, FoundNamespace>();
-  const holders = new Map<number, SocketHolder[]>();
-  const entry = (ino: number): FoundNamespace => {
-    let ns = namespaces.get(ino);
-    if (!ns) {
-      ns = { ino, names: [], host: false, processes: [] };
-      namespaces.set(ino, ns);
-    }
-    return ns;
-  };
-  const addName = (ino: number, path: string) => {
-    const ns = entry(ino);
-    const name = mountName(path);
-    if (!ns.names.includes(name)) ns.names.push(name);
-    // A bind mount is the steadiest way in.
-    if (!ns.openPath || ns.openPath.startsWith("/proc/")) ns.openPath = path;
-  };
-
-  // Bind mounts of namespaces, wherever they are.
-  const mounts = readText("/proc/self/mountinfo") ?? "";
-  for (const line of mounts.split("\n")) {
-    const f = line.split(" ");
-    const sep = f.indexOf("-");
-    if (sep < 0 || f[sep + 1] !== "nsfs") continue;
-    const m = NET_LINK.exec(f[3]);
-    if (m) addName(Number(m[1]), unescapeMount(f[4]));
-  }
-  // /run/netns itself, in case the mount table was not readable.
-  try {
-    for (const e of Deno.readDirSync(NETNS_RUN_DIR)) {
-      const path = `${NETNS_RUN_DIR}/${e.name}`;
-      const id = netnsIdOfPath(path);
-      const self = netnsIdOfPath("/proc/self/ns/net");
-      if (id && self && id.dev === self.dev && !namespaces.get(id.ino)?.names.includes(e.name)) {
-        addName(id.ino, path);
-      }
-    }
-  } catch { /* no /run/netns: no named namespaces */ }
-
-  let hostIno = netnsIdOfPath("/proc/1/ns/net")?.ino ?? netnsIdOfPath("/proc/self/ns/net")?.ino;
-  for (const p of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(p.name)) continue;
-    const pid = Number(p.name);
-    const id = netnsIdOfPath(`/proc/${pid}/ns/net`);
-    if (!id) continue; // gone, or a kernel thread without one
-    const comm = (readText(`/proc/${pid}/comm`) ?? "?").trim();
-    const ns = entry(id.ino);
-    ns.processes.push({ pid, comm });
-    ns.openPath ??= `/proc/${pid}/ns/net`;
-    if (pid === 1) hostIno = id.ino;
-    let fds: Iterable<Deno.DirEntry>;
-    try {
-      fds = Deno.readDirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    try {
-      for (const fd of fds) {
-        let link: string;
-        try {
-          link = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
-        } catch {
-          continue;
-        }
-        const s = sockets ? SOCKET_LINK.exec(link) : null;
-        if (s) {
-          const ino = Number(s[1]);
-          const list = holders.get(ino) ?? [];
-          const mine = list.find((h) => h.pid === pid);
-          if (mine) mine.fds.push(Number(fd.name));
-          else list.push({ pid, comm, fds: [Number(fd.name)], netnsIno: id.ino });
-          holders.set(ino, list);
-          continue;
-        }
-        const n = NET_LINK.exec(link);
-        if (n) entry(Number(n[1])).openPath ??= `/proc/${pid}/fd/${fd.name}`;
-      }
-    } catch { /* the process exited while we read its descriptors */ }
-  }
-  if (hostIno !== undefined) entry(hostIno).host = true;
-  return { namespaces, holders, hostIno: hostIno ?? 0 };
-}
-
-/** The name a namespace is shown by: its name, "host", or "pid:PID" / "ns:INODE". */
-export function displayName(ns: FoundNamespace): string {
-  if (ns.host) return "host";
-  if (ns.names.length) return ns.names[0];
-  if (ns.processes.length) return `pid:${Math.min(...ns.processes.map((p) => p.pid))}`;
-  return `ns:${ns.ino}`;
-}
+export type { InspectProcess };
 
 /** An endpoint and who keeps it. */
 export type InspectEndpoint = Endpoint & {
@@ -333,7 +167,7 @@ export function inspect(opts: InspectOptions = {}): Promise<InspectReport> {
 export function inspectSync(opts: InspectOptions = {}): InspectReport {
   const t0 = performance.now();
   const warnings: string[] = [];
-  const scan = scanHost(true);
+  const scan = scanHost({ sockets: true });
   const endpoints = new Map<number, InspectEndpoint[]>();
   const addEp = (ino: number, ep: InspectEndpoint) => {
     const list = endpoints.get(ino) ?? [];

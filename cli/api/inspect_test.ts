@@ -6,12 +6,12 @@ import {
   formatInspect,
   type InspectReport,
   matchEndpoint,
-  scanHost,
   socketMatchesEndpoint,
   table,
   wrapList,
 } from "./inspect.ts";
 import type { DiagSocket } from "../sys/sockdiag.ts";
+import { scanHost } from "../sys/procscan.ts";
 import { A, kernelSocketFromAttrs } from "../backends/kernel.ts";
 import { AttrWriter } from "../sys/netlink.ts";
 
@@ -130,7 +130,7 @@ Deno.test("formatInspect() fits 80 columns even with IPv6 and long names", () =>
 Deno.test("scanHost() sees this process holding its own socket", () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
-    const scan = scanHost(true);
+    const scan = scanHost({ sockets: true });
     const mine = [...scan.holders.values()].flat().filter((h) => h.pid === Deno.pid);
     ok(mine.length > 0, "our sockets are found");
     const self = Deno.statSync("/proc/self/ns/net").ino!;

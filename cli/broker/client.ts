@@ -1,6 +1,8 @@
 /**
- * Talking to the broker: endpoint management over the JSON operations, and a
- * GRAFT_OP_SOCKET client (what the preload does in C) for tests and tools.
+ * Talking to the broker: endpoint management over the JSON operations
+ * (GRAFT_OP_EP_ADD, _EP_DEL, _EP_LIST, _STATUS), and the socket requests
+ * (GRAFT_OP_SOCKET, GRAFT_OP_SOCKETS) that libgraft.so sends in C, for tests
+ * and tools.
  *
  * @module
  */
@@ -84,18 +86,18 @@ export function brokerRequest(
 }
 
 /** Add an endpoint through the broker. */
-export function brokerAdd(ep: Endpoint, fds: LabelledFd[]): void {
-  brokerRequest(P.Op.EP_ADD, { endpoint: ep }, fds);
+export function brokerAdd(ep: Endpoint, fds: LabelledFd[], path = brokerSocketPath()): void {
+  brokerRequest(P.Op.EP_ADD, { endpoint: ep }, fds, path);
 }
 
 /** Delete an endpoint through the broker. */
-export function brokerDel(name: string, fds: LabelledFd[]): void {
-  brokerRequest(P.Op.EP_DEL, { name }, fds);
+export function brokerDel(name: string, fds: LabelledFd[], path = brokerSocketPath()): void {
+  brokerRequest(P.Op.EP_DEL, { name }, fds, path);
 }
 
 /** List the endpoints of a namespace through the broker. */
-export function brokerList(fds: LabelledFd[]): Endpoint[] {
-  const out = brokerRequest(P.Op.EP_LIST, {}, fds);
+export function brokerList(fds: LabelledFd[], path = brokerSocketPath()): Endpoint[] {
+  const out = brokerRequest(P.Op.EP_LIST, {}, fds, path);
   const list = Array.isArray(out.endpoints) ? out.endpoints : [];
   return list.map(endpointFromJson);
 }
@@ -125,4 +127,50 @@ export function brokerStatus(path: string = brokerSocketPath()): BrokerStatus {
       endpoints: n.endpoints.map(endpointFromJson),
     })),
   };
+}
+
+/** A bound socket the broker handed over. */
+export interface BrokerSocket {
+  /** The descriptor (now the caller's). */
+  fd: number;
+  /** Its family. */
+  family: number;
+  /** The address it is bound to (raw sockaddr). */
+  addr: Uint8Array;
+}
+
+/** A socket request: what libgraft.so asks for when the application binds or connects. */
+export type SocketAsk = Omit<P.SockRequest, "hdr">;
+
+/** Send one socket request and collect the reply's descriptors; refusals throw BrokerError. */
+function socketRequest(pkt: Uint8Array, path: string): { resp: P.SockResponse; fds: number[] } {
+  const fd = connectBroker(path);
+  try {
+    sendPacket(fd, pkt);
+    const reply = recvPacket(fd, P.PACKET_MAX);
+    if (!reply) throw new BrokerError("the broker closed the connection without answering");
+    const resp = P.decodeSockResponse(reply.data);
+    if (!resp || resp.status !== 0) {
+      for (const f of reply.fds) closeFd(f);
+      throw new BrokerError(resp?.msg || "the broker sent a malformed reply", resp?.status);
+    }
+    return { resp, fds: reply.fds };
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** Ask the broker for a socket bound to endpoint `ask.ep` of the caller's namespace (GRAFT_OP_SOCKET). */
+export function brokerSocket(ask: SocketAsk, path = brokerSocketPath()): BrokerSocket {
+  const { resp, fds } = socketRequest(P.encodeSockRequest(ask, seq++), path);
+  if (fds.length !== 1) {
+    for (const f of fds) closeFd(f);
+    throw new BrokerError(`the broker passed ${fds.length} descriptors instead of 1`);
+  }
+  return { fd: fds[0], family: resp.family, addr: resp.addr };
+}
+
+/** Ask for up to `count` client sockets of a port-dynamic endpoint (GRAFT_OP_SOCKETS). */
+export function brokerSockets(ask: SocketAsk, count: number, path = brokerSocketPath()): number[] {
+  return socketRequest(P.encodeSocksRequest(ask, count, seq++), path).fds;
 }

@@ -91,6 +91,15 @@ export function getHeader(b: Uint8Array): Header | HeaderProblem {
   return h;
 }
 
+/** The op and seq of a header that failed its checks (0 where the packet is too short). */
+export function peekHeader(b: Uint8Array): { op: number; seq: number } {
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  return {
+    op: b.length >= HDR.op + 2 ? v.getUint16(HDR.op, true) : 0,
+    seq: b.length >= HDR.seq + 4 ? v.getUint32(HDR.seq, true) : 0,
+  };
+}
+
 /** A socket option carried from the application to the broker. */
 export interface SockOpt {
   /** Option level (SOL_SOCKET, IPPROTO_TCP, ...). */
@@ -189,6 +198,19 @@ export function encodeSockRequest(r: Omit<SockRequest, "hdr">, seq = 1): Uint8Ar
     v.setUint32(off + OPT.len, o.value.length, true);
     b.set(o.value, off + OPT.val);
   });
+  return b;
+}
+
+/** Encode a GRAFT_OP_SOCKETS request: a socket request (no options) and a count. */
+export function encodeSocksRequest(
+  r: Omit<SockRequest, "hdr">,
+  count: number,
+  seq = 1,
+): Uint8Array {
+  const b = new Uint8Array(Size.SOCKS_REQ);
+  b.set(encodeSockRequest({ ...r, opts: [] }, seq));
+  putHeader(b, Op.SOCKETS, seq);
+  new DataView(b.buffer).setUint32(SOCKS.count, count, true);
   return b;
 }
 

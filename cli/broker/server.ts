@@ -12,12 +12,11 @@
  * @module
  */
 
-import { formatSockaddr, parseIPv4, parseIPv6 } from "../model/addr.ts";
-import { decodeSockaddr, sockaddrIn, sockaddrIn6, sockaddrUn } from "../sys/sockaddr.ts";
-import { type Endpoint, endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
-import { C, check, closeFd, Errno, errno, libc, openFd, strerror, SysError } from "../sys/ffi.ts";
-import { netnsIdOfFd, netnsIdOfPath, netnsIdOfPid, netnsKey, withNetns } from "../sys/netns.ts";
-import * as P from "./proto.ts";
+import { formatSockaddr } from "../model/addr.ts";
+import { endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
+import { C, check, closeFd, Errno, libc, openFd } from "../sys/ffi.ts";
+import { netnsIdOfFd, netnsIdOfPath, netnsIdOfPid, netnsKey } from "../sys/netns.ts";
+import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
   type PeerCred,
@@ -28,6 +27,17 @@ import {
   seqpacketListen,
   setIntOpt,
 } from "../sys/unix.ts";
+import { type Grafted, makeBoundSocket, planSocket } from "./graft.ts";
+import {
+  checkBatchRequest,
+  checkSocketRequest,
+  errnoOf,
+  isAdmin,
+  Refusal,
+  requireAdmin,
+} from "./policy.ts";
+import * as P from "./proto.ts";
+import { Registry, type StoredEndpoint } from "./registry.ts";
 
 /** Longest time the broker's thread waits in poll() before letting the event loop run. */
 const POLL_SLICE_MS = 20;
@@ -48,22 +58,6 @@ export interface BrokerOptions {
   maxClients?: number;
 }
 
-interface StoredEndpoint {
-  ep: Endpoint;
-  /** Identity of the target namespace. */
-  targetKey: string;
-  /** Descriptor of the target namespace; the broker holds it while the endpoint exists. */
-  targetFd: number;
-}
-
-interface NsEntry {
-  key: string;
-  ino: number;
-  /** Held so the namespace's identity cannot be reused while endpoints refer to it. */
-  fd: number;
-  endpoints: Map<string, StoredEndpoint>;
-}
-
 interface Client {
   fd: number;
   cred: PeerCred;
@@ -72,50 +66,10 @@ interface Client {
   lastActive: number;
 }
 
-/** Socket options the broker applies before bind; anything else is left to the application. */
-const ALLOWED_OPTS = new Set([
-  `${C.SOL_SOCKET}:${C.SO_REUSEADDR}`,
-  `${C.SOL_SOCKET}:${C.SO_REUSEPORT}`,
-  `${C.SOL_SOCKET}:${C.SO_KEEPALIVE}`,
-  `${C.SOL_SOCKET}:${C.SO_BROADCAST}`,
-  `${C.SOL_SOCKET}:${C.SO_SNDBUF}`,
-  `${C.SOL_SOCKET}:${C.SO_RCVBUF}`,
-  `${C.SOL_SOCKET}:${C.SO_LINGER}`,
-  `${C.SOL_SOCKET}:${C.SO_RCVTIMEO}`,
-  `${C.SOL_SOCKET}:${C.SO_SNDTIMEO}`,
-  `${C.IPPROTO_IP}:${C.IP_TOS}`,
-  `${C.IPPROTO_IP}:${C.IP_TTL}`,
-  `${C.IPPROTO_IPV6}:${C.IPV6_V6ONLY}`,
-  `${C.IPPROTO_IPV6}:${C.IPV6_TCLASS}`,
-  `${C.IPPROTO_TCP}:${C.TCP_NODELAY}`,
-  `${C.IPPROTO_TCP}:${C.TCP_KEEPIDLE}`,
-  `${C.IPPROTO_TCP}:${C.TCP_KEEPINTVL}`,
-  `${C.IPPROTO_TCP}:${C.TCP_KEEPCNT}`,
-]);
-/** The subset that makes sense on a Unix socket. */
-const UNIX_OPTS = new Set([
-  `${C.SOL_SOCKET}:${C.SO_SNDBUF}`,
-  `${C.SOL_SOCKET}:${C.SO_RCVBUF}`,
-  `${C.SOL_SOCKET}:${C.SO_RCVTIMEO}`,
-  `${C.SOL_SOCKET}:${C.SO_SNDTIMEO}`,
-]);
-
-/** A refusal with an errno and a reason that names the endpoint. */
-class Refusal extends Error {
-  constructor(readonly errno: number, message: string) {
-    super(message);
-  }
-}
-
-/** The errno to answer with for a failure: the refusal's or system call's, else `fallback`. */
-function errnoOf(e: unknown, fallback: number): number {
-  return e instanceof Refusal || e instanceof SysError ? e.errno : fallback;
-}
-
 /** The graft broker. Create, then `await serve()`; `stop()` ends it. */
 export class Broker {
   readonly #opts: Required<Omit<BrokerOptions, "log">> & Pick<BrokerOptions, "log">;
-  readonly #namespaces = new Map<string, NsEntry>();
+  readonly #registry = new Registry();
   readonly #clients = new Map<number, Client>();
   #listenFd = -1;
   #defaultTargetFd = -1;
@@ -201,7 +155,7 @@ export class Broker {
   #shutdown(): void {
     for (const c of this.#clients.values()) closeFd(c.fd);
     this.#clients.clear();
-    for (const ns of this.#namespaces.values()) this.#dropNamespace(ns);
+    this.#registry.clear();
     closeFd(this.#listenFd);
     closeFd(this.#defaultTargetFd);
     closeFd(this.#wakeRead);
@@ -301,9 +255,7 @@ export class Broker {
       this.#trace(() => `pid ${client.cred.pid}: ${why}; closing`);
       if (hdr === "version" || hdr === "length" || truncated) {
         // The header was readable enough to answer in kind.
-        const v = new DataView(data.buffer, data.byteOffset, data.length);
-        const op = data.length >= 8 ? v.getUint16(6, true) : 0;
-        const seq = data.length >= 16 ? v.getUint32(12, true) : 0;
+        const { op, seq } = P.peekHeader(data);
         this.#reply(
           client.fd,
           op,
@@ -398,15 +350,7 @@ export class Broker {
     const { req, count } = r;
     const fds: number[] = [];
     try {
-      const ep = this.#lookup(client, req.ep).ep;
-      if (
-        ep.type === "unix" || ep.port !== "dynamic" || req.port !== 0 || req.type !== C.SOCK_STREAM
-      ) {
-        throw new Refusal(
-          Errno.EINVAL,
-          `endpoint ${req.ep}: only port-dynamic ip endpoints hand out sockets in batches`,
-        );
-      }
+      checkBatchRequest(this.#lookup(client, req.ep).ep, req);
       let first: { family: number; addr: Uint8Array } | undefined;
       for (let i = 0; i < count; i++) {
         try {
@@ -434,116 +378,36 @@ export class Broker {
   /** The caller's endpoint of that name, or a refusal naming it. */
   #lookup(client: Client, name: string): StoredEndpoint {
     if (!client.nsKey) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-    const stored = this.#namespaces.get(client.nsKey)?.endpoints.get(name);
-    if (!stored) {
-      throw new Refusal(Errno.EADDRNOTAVAIL, `no endpoint "${name}" in this network namespace`);
-    }
-    return stored;
+    return this.#registry.lookup(client.nsKey, name);
   }
 
-  /** Create, configure and bind the real socket for a request. */
-  #graft(client: Client, req: P.SockRequest): { fd: number; family: number; addr: Uint8Array } {
+  /** Create, configure and bind the real socket for a request (policy first). */
+  #graft(client: Client, req: P.SockRequest): Grafted {
     const stored = this.#lookup(client, req.ep);
-    if (req.type !== C.SOCK_STREAM && req.type !== C.SOCK_DGRAM) {
-      throw new Refusal(Errno.EINVAL, `endpoint ${req.ep}: socket type ${req.type} not supported`);
-    }
-    if (req.family !== C.AF_INET && req.family !== C.AF_INET6) {
-      throw new Refusal(
-        Errno.EAFNOSUPPORT,
-        `endpoint ${req.ep}: family ${req.family} not supported`,
-      );
-    }
-    const ep = stored.ep;
-    let family: number, protocol = req.protocol, sa: Uint8Array<ArrayBuffer>;
-    let forceDual = false;
-    if (ep.type === "unix") {
-      family = C.AF_UNIX;
-      protocol = 0;
-      sa = sockaddrUn(ep.path);
-      removeStaleUnixSocket(ep.path);
-    } else {
-      const port = ep.port === "dynamic" ? req.port : ep.port;
-      if (ep.type === "ipv4" && req.family === C.AF_INET6) {
-        // Keep the application's family: an IPv4 endpoint as a v4-mapped address.
-        family = C.AF_INET6;
-        const mapped = new Uint8Array(16);
-        mapped.set([0xff, 0xff], 10);
-        mapped.set(parseIPv4(ep.addr)!, 12);
-        sa = sockaddrIn6(mapped, port);
-        forceDual = true;
-      } else if (ep.type === "ipv4") {
-        family = C.AF_INET;
-        sa = sockaddrIn(parseIPv4(ep.addr)!, port);
-      } else {
-        family = C.AF_INET6;
-        sa = sockaddrIn6(parseIPv6(ep.addr)!, port);
-      }
-    }
-    const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
+    checkSocketRequest(req);
+    const plan = planSocket(stored.ep, req);
     // Sockets for the broker's own namespace (the usual host target) need no switch.
-    const fd = withNetns(
-      stored.targetKey === this.#homeKey ? undefined : stored.targetFd,
-      () => check("socket", libc().socket(family, req.type | C.SOCK_CLOEXEC, protocol), what),
-    );
-    try {
-      const allowed = family === C.AF_UNIX ? UNIX_OPTS : ALLOWED_OPTS;
-      for (const o of req.opts) {
-        const key = `${o.level}:${o.name}`;
-        if (!allowed.has(key)) continue;
-        if (forceDual && o.level === C.IPPROTO_IPV6 && o.name === C.IPV6_V6ONLY) continue;
-        if (family === C.AF_INET && o.level === C.IPPROTO_IPV6) continue;
-        const val = o.value.slice();
-        if (libc().setsockopt(fd, o.level, o.name, val, val.length) < 0) {
-          const e = errno();
-          // An option the endpoint's family does not know is skipped, as the kernel backend does.
-          if (e !== Errno.ENOPROTOOPT) {
-            throw new Refusal(e, `${what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
-          }
-        }
-      }
-      if (forceDual) {
-        const zero = new Uint8Array(4);
-        check("setsockopt", libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, zero, 4), what);
-      }
-      if (family !== C.AF_UNIX && req.type === C.SOCK_STREAM && portOf(sa) === 0) {
-        // A client socket: let connect() pick the port with the full 4-tuple,
-        // as it would for an unbound socket, instead of reserving one in bind().
-        const one = new Uint8Array([1, 0, 0, 0]);
-        check(
-          "setsockopt",
-          libc().setsockopt(fd, C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT, one, 4),
-          what,
-        );
-      }
-      if (libc().bind(fd, sa, sa.length) < 0) {
-        const e = errno();
-        throw new Refusal(e, `cannot bind ${what}: ${strerror(e)}`);
-      }
-      const addr = new Uint8Array(128);
-      const len = new Uint8Array(4);
-      new DataView(len.buffer).setUint32(0, 128, true);
-      check("getsockname", libc().getsockname(fd, addr, len), what);
-      return { fd, family, addr: addr.slice(0, new DataView(len.buffer).getUint32(0, true)) };
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
+    const target = stored.targetKey === this.#homeKey ? undefined : stored.targetFd;
+    return makeBoundSocket(plan, req, target);
   }
 
   // ---- endpoint management (JSON) -------------------------------------------
 
+  /** Answer a JSON request with `{ ok: true, ...v }`. */
+  #answer(req: JsonRequest, v: Record<string, unknown>): void {
+    const pkt = P.encodeJson(req.hdr.op, req.hdr.seq, { ok: true, ...v });
+    // A big reply (a status of thousands of endpoints) needs a send buffer to match.
+    if (pkt.length > 100_000) {
+      setIntOpt(req.client.fd, C.SOL_SOCKET, C.SO_SNDBUF, 2 * pkt.length + 65536);
+    }
+    if (!sendPacket(req.client.fd, pkt, [], C.MSG_DONTWAIT)) {
+      throw new Refusal(Errno.EMSGSIZE, "reply too large");
+    }
+  }
+
+  /** Decode a JSON request and pair its descriptors with their labels; false to close. */
   #handleJson(client: Client, data: Uint8Array, hdr: P.Header, fds: number[]): boolean {
     const body = P.decodeJson(data);
-    const answer = (v: Record<string, unknown>) => {
-      const pkt = P.encodeJson(hdr.op, hdr.seq, { ok: true, ...v });
-      // A big reply (a status of thousands of endpoints) needs a send buffer to match.
-      if (pkt.length > 100_000) {
-        setIntOpt(client.fd, C.SOL_SOCKET, C.SO_SNDBUF, 2 * pkt.length + 65536);
-      }
-      if (!sendPacket(client.fd, pkt, [], C.MSG_DONTWAIT)) {
-        throw new Refusal(Errno.EMSGSIZE, "reply too large");
-      }
-    };
     if (!body) {
       this.stats.malformed++;
       this.#reply(client.fd, hdr.op, hdr.seq, Errno.EINVAL, "request body is not a JSON object");
@@ -551,115 +415,84 @@ export class Broker {
     }
     const labels = Array.isArray(body.fds) ? body.fds : [];
     if (labels.length !== fds.length) {
-      this.#reply(
-        client.fd,
-        hdr.op,
-        hdr.seq,
-        Errno.EINVAL,
-        "descriptor labels do not match descriptors",
-      );
+      const msg = "descriptor labels do not match descriptors";
+      this.#reply(client.fd, hdr.op, hdr.seq, Errno.EINVAL, msg);
       return true;
     }
-    const fdFor = (label: string) => {
-      const i = labels.indexOf(label);
-      return i >= 0 ? fds[i] : undefined;
-    };
-    const root = client.cred.uid === 0;
+    const req: JsonRequest = { client, hdr, body, fds, labels, actKey: "" };
     try {
-      // Root may act in any namespace it names; everyone else acts in their own.
-      const actFd = root ? fdFor("act") : undefined;
-      const actKey = actFd !== undefined ? netnsKey(netnsIdOfFd(actFd)) : (() => {
-        if (!client.nsKey) {
-          throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-        }
-        return client.nsKey;
-      })();
-      switch (hdr.op) {
-        case P.Op.EP_LIST: {
-          const ns = this.#namespaces.get(actKey);
-          answer({ endpoints: ns ? [...ns.endpoints.values()].map((s) => s.ep) : [] });
-          return true;
-        }
-        case P.Op.STATUS: {
-          if (!root) throw new Refusal(Errno.EPERM, "broker status needs root");
-          answer({
-            pid: Deno.pid,
-            version: P.VERSION,
-            stats: this.stats,
-            namespaces: [...this.#namespaces.values()].map((ns) => ({
-              ino: ns.ino,
-              endpoints: [...ns.endpoints.values()].map((s) => s.ep),
-            })),
-          });
-          return true;
-        }
-        case P.Op.EP_ADD: {
-          if (!root) throw new Refusal(Errno.EPERM, "adding endpoints needs root (CAP_NET_ADMIN)");
-          const ep = endpointFromJson(body.endpoint);
-          const existing = this.#namespaces.get(actKey)?.endpoints.get(ep.name);
-          if (existing) {
-            throw new Refusal(Errno.EEXIST, `endpoint ${ep.name} already exists in this namespace`);
-          }
-          const tfd = fdFor("target");
-          const ns = this.#adoptNamespace(actKey, actFd, client.cred.pid);
-          // Adopt the target descriptor (or hold our own copy of the default).
-          const targetFd = tfd !== undefined
-            ? tfd
-            : openFd("/proc/self/fd/" + this.#defaultTargetFd);
-          if (tfd !== undefined) fds.splice(fds.indexOf(tfd), 1);
-          ns.endpoints.set(ep.name, { ep, targetFd, targetKey: netnsKey(netnsIdOfFd(targetFd)) });
-          this.#trace(() => `add ${formatEndpoint(ep)} (ns ${ns.ino})`);
-          answer({ endpoint: ep });
-          return true;
-        }
-        case P.Op.EP_DEL: {
-          if (!root) {
-            throw new Refusal(Errno.EPERM, "deleting endpoints needs root (CAP_NET_ADMIN)");
-          }
-          const name = String(body.name ?? "");
-          const ns = this.#namespaces.get(actKey);
-          const stored = ns?.endpoints.get(name);
-          if (!ns || !stored) {
-            throw new Refusal(Errno.ENOENT, `no endpoint "${name}" in this namespace`);
-          }
-          ns.endpoints.delete(name);
-          closeFd(stored.targetFd);
-          if (ns.endpoints.size === 0) this.#dropNamespace(ns);
-          this.#trace(() => `del ${name} (ns ${ns.ino})`);
-          answer({});
-          return true;
-        }
-      }
-      return false;
+      req.actKey = this.#actingNamespace(req);
+      this.#jsonOps[hdr.op]?.(req);
     } catch (e) {
       const status = errnoOf(e, Errno.EINVAL);
       this.#reply(client.fd, hdr.op, hdr.seq, status, (e as Error).message);
-      return true;
     }
+    return true;
   }
 
-  /** The entry for a namespace, creating it (and holding a descriptor) on first use. */
-  #adoptNamespace(key: string, actFd: number | undefined, pid: number): NsEntry {
-    let ns = this.#namespaces.get(key);
-    if (ns) return ns;
-    const fd = actFd !== undefined
-      ? openFd(`/proc/self/fd/${actFd}`)
-      : openFd(`/proc/${pid}/ns/net`);
-    const id = netnsIdOfFd(fd);
-    if (netnsKey(id) !== key) {
-      closeFd(fd);
-      throw new Refusal(Errno.ESRCH, "the caller's namespace changed during the request");
+  /** The namespace a request acts in: the one root names ("act"), else the caller's own. */
+  #actingNamespace(req: JsonRequest): string {
+    const actFd = isAdmin(req.client.cred) ? fdFor(req, "act") : undefined;
+    if (actFd !== undefined) return netnsKey(netnsIdOfFd(actFd));
+    if (!req.client.nsKey) {
+      throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
     }
-    ns = { key, ino: id.ino, fd, endpoints: new Map() };
-    this.#namespaces.set(key, ns);
-    return ns;
+    return req.client.nsKey;
   }
 
-  #dropNamespace(ns: NsEntry): void {
-    for (const s of ns.endpoints.values()) closeFd(s.targetFd);
-    ns.endpoints.clear();
-    closeFd(ns.fd);
-    this.#namespaces.delete(ns.key);
+  readonly #jsonOps: Record<number, (req: JsonRequest) => void> = {
+    [P.Op.EP_LIST]: (req) => this.#epList(req),
+    [P.Op.EP_ADD]: (req) => this.#epAdd(req),
+    [P.Op.EP_DEL]: (req) => this.#epDel(req),
+    [P.Op.STATUS]: (req) => this.#status(req),
+  };
+
+  #epList(req: JsonRequest): void {
+    const ns = this.#registry.get(req.actKey);
+    this.#answer(req, { endpoints: ns ? [...ns.endpoints.values()].map((s) => s.ep) : [] });
+  }
+
+  #epAdd(req: JsonRequest): void {
+    requireAdmin(req.client.cred, "adding endpoints");
+    const ep = endpointFromJson(req.body.endpoint);
+    const actFd = isAdmin(req.client.cred) ? fdFor(req, "act") : undefined;
+    const nsPath = actFd !== undefined
+      ? `/proc/self/fd/${actFd}`
+      : `/proc/${req.client.cred.pid}/ns/net`;
+    // Adopt the target descriptor (or hold our own copy of the default).
+    const tfd = fdFor(req, "target");
+    const targetFd = tfd ?? openFd(`/proc/self/fd/${this.#defaultTargetFd}`);
+    let ns;
+    try {
+      ns = this.#registry.add(req.actKey, nsPath, ep, targetFd);
+    } catch (e) {
+      if (tfd === undefined) closeFd(targetFd);
+      throw e;
+    }
+    if (tfd !== undefined) req.fds.splice(req.fds.indexOf(tfd), 1);
+    this.#trace(() => `add ${formatEndpoint(ep)} (ns ${ns.ino})`);
+    this.#answer(req, { endpoint: ep });
+  }
+
+  #epDel(req: JsonRequest): void {
+    requireAdmin(req.client.cred, "deleting endpoints");
+    const name = String(req.body.name ?? "");
+    const ino = this.#registry.delete(req.actKey, name);
+    this.#trace(() => `del ${name} (ns ${ino})`);
+    this.#answer(req, {});
+  }
+
+  #status(req: JsonRequest): void {
+    if (!isAdmin(req.client.cred)) throw new Refusal(Errno.EPERM, "broker status needs root");
+    this.#answer(req, {
+      pid: Deno.pid,
+      version: P.VERSION,
+      stats: this.stats,
+      namespaces: [...this.#registry.namespaces()].map((ns) => ({
+        ino: ns.ino,
+        endpoints: [...ns.endpoints.values()].map((s) => s.ep),
+      })),
+    });
   }
 
   /**
@@ -668,39 +501,42 @@ export class Broker {
    */
   #maybeGc(): void {
     const now = Date.now();
-    if (now - this.#lastGc < this.#opts.gcMs || this.#namespaces.size === 0) return;
+    if (now - this.#lastGc < this.#opts.gcMs) return;
     this.#lastGc = now;
     this.collectGarbage();
   }
 
   /** Run the namespace garbage collection now; returns how many namespaces were dropped. */
   collectGarbage(): number {
-    const live = new Set<number>();
-    try {
-      const mounts = Deno.readTextFileSync("/proc/self/mountinfo");
-      for (const m of mounts.matchAll(/net:\[(\d+)\]/g)) live.add(Number(m[1]));
-    } catch { /* no mountinfo: rely on processes */ }
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      const id = netnsIdOfPath(`/proc/${e.name}/ns/net`);
-      if (id) live.add(id.ino);
-    }
-    let dropped = 0;
-    for (const ns of [...this.#namespaces.values()]) {
-      if (live.has(ns.ino)) continue;
+    const dropped = this.#registry.collectGarbage();
+    for (const ns of dropped) {
       this.#trace(() => `namespace ${ns.ino} is gone; forgetting ${ns.endpoints.size} endpoint(s)`);
-      this.#dropNamespace(ns);
-      dropped++;
     }
-    return dropped;
+    return dropped.length;
   }
 
   /** Number of namespaces and endpoints held (for tests). */
   get size(): { namespaces: number; endpoints: number } {
-    let endpoints = 0;
-    for (const ns of this.#namespaces.values()) endpoints += ns.endpoints.size;
-    return { namespaces: this.#namespaces.size, endpoints };
+    return this.#registry.size;
   }
+}
+
+/** A JSON request being served. */
+interface JsonRequest {
+  client: Client;
+  hdr: P.Header;
+  body: Record<string, unknown>;
+  /** Descriptors that came with it (those still here are closed afterwards). */
+  fds: number[];
+  /** What each descriptor is ("act", "target"). */
+  labels: unknown[];
+  /** The namespace it acts in. */
+  actKey: string;
+}
+
+function fdFor(req: JsonRequest, label: string): number | undefined {
+  const i = req.labels.indexOf(label);
+  return i >= 0 ? req.fds[i] : undefined;
 }
 
 /**
@@ -727,36 +563,5 @@ function raiseFileLimit(): void {
   if (lim[0] < lim[1]) {
     lim[0] = lim[1];
     libc().setrlimit(RLIMIT_NOFILE, b);
-  }
-}
-
-function portOf(sa: Uint8Array): number {
-  return new DataView(sa.buffer, sa.byteOffset, sa.length).getUint16(2, false);
-}
-
-function describe(ep: Endpoint, appPort: number): string {
-  if (ep.type === "unix") return ep.path;
-  const port = ep.port === "dynamic" ? appPort : ep.port;
-  return ep.type === "ipv6" ? `[${ep.addr}]:${port}` : `${ep.addr}:${port}`;
-}
-
-/** Remove a Unix socket file nobody listens on any more, so a restarted server can bind. */
-function removeStaleUnixSocket(path: string): void {
-  try {
-    if (!Deno.lstatSync(path).isSocket) return;
-  } catch {
-    return;
-  }
-  const fd = libc().socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  try {
-    const sa = sockaddrUn(path);
-    if (libc().connect(fd, sa, sa.length) < 0 && errno() === Errno.ECONNREFUSED) {
-      Deno.removeSync(path);
-    }
-  } catch {
-    /* leave it */
-  } finally {
-    closeFd(fd);
   }
 }

@@ -1,0 +1,157 @@
+/**
+ * Making the real socket for a graft: the endpoint's address as a sockaddr,
+ * the socket created in the target namespace, the application's options
+ * applied (those policy.ts allows), bound, and its bound address read back.
+ *
+ * @module
+ */
+
+import { parseIPv4, parseIPv6 } from "../model/addr.ts";
+import type { Endpoint } from "../model/endpoint.ts";
+import { C, check, closeFd, Errno, errno, libc, strerror } from "../sys/ffi.ts";
+import { withNetns } from "../sys/netns.ts";
+import { sockaddrIn, sockaddrIn6, sockaddrUn } from "../sys/sockaddr.ts";
+import { optionAllowed, Refusal } from "./policy.ts";
+import type { SockRequest } from "./proto.ts";
+
+/** Where and how the real socket is made. */
+export interface SocketPlan {
+  /** Family of the real socket. */
+  family: number;
+  /** Protocol for socket(). */
+  protocol: number;
+  /** The address to bind. */
+  sa: Uint8Array<ArrayBuffer>;
+  /** An IPv4 endpoint served to an IPv6 socket: v4-mapped, IPV6_V6ONLY off. */
+  forceDual: boolean;
+  /** "endpoint NAME (ADDR:PORT)", for messages. */
+  what: string;
+}
+
+/** A bound socket ready to hand over. */
+export interface Grafted {
+  /** The descriptor (the caller closes it after sending). */
+  fd: number;
+  /** Its family. */
+  family: number;
+  /** Its bound address (raw sockaddr). */
+  addr: Uint8Array;
+}
+
+function describe(ep: Endpoint, appPort: number): string {
+  if (ep.type === "unix") return ep.path;
+  const port = ep.port === "dynamic" ? appPort : ep.port;
+  return ep.type === "ipv6" ? `[${ep.addr}]:${port}` : `${ep.addr}:${port}`;
+}
+
+/** The socket to make for `req` on endpoint `ep`. */
+export function planSocket(ep: Endpoint, req: SockRequest): SocketPlan {
+  const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
+  if (ep.type === "unix") {
+    return { family: C.AF_UNIX, protocol: 0, sa: sockaddrUn(ep.path), forceDual: false, what };
+  }
+  const port = ep.port === "dynamic" ? req.port : ep.port;
+  const protocol = req.protocol;
+  if (ep.type === "ipv4" && req.family === C.AF_INET6) {
+    // Keep the application's family: an IPv4 endpoint as a v4-mapped address.
+    const mapped = new Uint8Array(16);
+    mapped.set([0xff, 0xff], 10);
+    mapped.set(parseIPv4(ep.addr)!, 12);
+    return { family: C.AF_INET6, protocol, sa: sockaddrIn6(mapped, port), forceDual: true, what };
+  }
+  if (ep.type === "ipv4") {
+    return {
+      family: C.AF_INET,
+      protocol,
+      sa: sockaddrIn(parseIPv4(ep.addr)!, port),
+      forceDual: false,
+      what,
+    };
+  }
+  const sa = sockaddrIn6(parseIPv6(ep.addr)!, port);
+  return { family: C.AF_INET6, protocol, sa, forceDual: false, what };
+}
+
+function setOpt(fd: number, level: number, name: number, value: number, what: string): void {
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setInt32(0, value, true);
+  check("setsockopt", libc().setsockopt(fd, level, name, v, 4), what);
+}
+
+/** Apply the application's options the policy allows; unknown to this family: skipped. */
+function applyOptions(fd: number, plan: SocketPlan, req: SockRequest): void {
+  for (const o of req.opts) {
+    if (!optionAllowed(o, plan.family, plan.forceDual)) continue;
+    const val = o.value.slice();
+    if (libc().setsockopt(fd, o.level, o.name, val, val.length) < 0) {
+      const e = errno();
+      // An option the endpoint's family does not know is skipped, as the kernel backend does.
+      if (e !== Errno.ENOPROTOOPT) {
+        throw new Refusal(e, `${plan.what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
+      }
+    }
+  }
+  if (plan.forceDual) setOpt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, 0, plan.what);
+  const port = new DataView(plan.sa.buffer).getUint16(2, false);
+  if (plan.family !== C.AF_UNIX && req.type === C.SOCK_STREAM && port === 0) {
+    // A client socket: let connect() pick the port with the full 4-tuple,
+    // as it would for an unbound socket, instead of reserving one in bind().
+    setOpt(fd, C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT, 1, plan.what);
+  }
+}
+
+function boundAddress(fd: number, what: string): Uint8Array {
+  const addr = new Uint8Array(128);
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, 128, true);
+  check("getsockname", libc().getsockname(fd, addr, len), what);
+  return addr.slice(0, new DataView(len.buffer).getUint32(0, true));
+}
+
+/**
+ * Create the socket of `plan` (in the namespace `targetFd`, or this thread's
+ * when undefined), apply the options, bind it and read its address.
+ */
+export function makeBoundSocket(
+  plan: SocketPlan,
+  req: SockRequest,
+  targetFd: number | undefined,
+): Grafted {
+  if (plan.family === C.AF_UNIX) removeStaleUnixSocket(plan.sa);
+  const fd = withNetns(
+    targetFd,
+    () => check("socket", libc().socket(plan.family, req.type | C.SOCK_CLOEXEC, plan.protocol)),
+  );
+  try {
+    applyOptions(fd, plan, req);
+    if (libc().bind(fd, plan.sa, plan.sa.length) < 0) {
+      const e = errno();
+      throw new Refusal(e, `cannot bind ${plan.what}: ${strerror(e)}`);
+    }
+    return { fd, family: plan.family, addr: boundAddress(fd, plan.what) };
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+}
+
+/** Remove a Unix socket file nobody listens on any more, so a restarted server can bind. */
+function removeStaleUnixSocket(sa: Uint8Array<ArrayBuffer>): void {
+  const path = new TextDecoder().decode(sa.subarray(2, sa.indexOf(0, 2)));
+  try {
+    if (!Deno.lstatSync(path).isSocket) return;
+  } catch {
+    return;
+  }
+  const fd = libc().socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  try {
+    if (libc().connect(fd, sa, sa.length) < 0 && errno() === Errno.ECONNREFUSED) {
+      Deno.removeSync(path);
+    }
+  } catch {
+    /* leave it */
+  } finally {
+    closeFd(fd);
+  }
+}

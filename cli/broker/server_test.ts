@@ -1,0 +1,196 @@
+/**
+ * The broker in-process: a real Broker on a temporary socket (on a worker
+ * thread of this process), driven through the client over the wire protocol.
+ * Needs root (the broker opens namespace descriptors, endpoints need root).
+ */
+import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
+import { decodeSockaddr } from "../sys/sockaddr.ts";
+import { C, check, closeFd, Errno, libc } from "../sys/ffi.ts";
+import { recvPacket, sendPacket, seqpacketConnect, setTimeouts } from "../sys/unix.ts";
+import { BrokerError } from "../model/errors.ts";
+import {
+  brokerAdd,
+  brokerDel,
+  brokerList,
+  brokerSocket,
+  brokerSockets,
+  brokerStatus,
+  type SocketAsk,
+} from "./client.ts";
+import * as P from "./proto.ts";
+
+const root = Deno.uid() === 0;
+
+async function startBroker(socketPath: string): Promise<Worker> {
+  const w = new Worker(new URL("./testdata/serve_worker.ts", import.meta.url), { type: "module" });
+  const ready = new Promise((resolve, reject) => {
+    w.onmessage = (e) => resolve(e.data);
+    w.onerror = (e) => reject(e);
+  });
+  w.postMessage({ socketPath });
+  assertEquals(await ready, "listening");
+  return w;
+}
+
+async function stopBroker(w: Worker): Promise<void> {
+  const done = new Promise((resolve) => (w.onmessage = (e) => resolve(e.data)));
+  w.postMessage("stop");
+  assertEquals(await done, "stopped");
+  w.terminate();
+}
+
+/** A port nobody uses right now on 127.0.0.1. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function refusedWith(errno: number, re: RegExp) {
+  return (e: unknown) => e instanceof BrokerError && e.errno === errno && re.test(e.message);
+}
+
+const ask = (ep: string, over: Partial<SocketAsk> = {}): SocketAsk => ({
+  ep,
+  family: C.AF_INET,
+  type: C.SOCK_STREAM,
+  protocol: 0,
+  port: 0,
+  opts: [],
+  ...over,
+});
+
+Deno.test({
+  name: "the broker serves endpoints and grafts over the wire protocol",
+  ignore: !root,
+  sanitizeResources: false,
+  fn: async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "graft-broker-test-" });
+    const sock = `${dir}/graft.sock`;
+    const w = await startBroker(sock);
+    const port = freePort();
+    try {
+      await t.step("ep add, list, and a duplicate refused", () => {
+        brokerAdd({ name: "t-fixed", type: "ipv4", addr: "127.0.0.1", port }, [], sock);
+        brokerAdd({ name: "t-dyn", type: "ipv4", addr: "127.0.0.1", port: "dynamic" }, [], sock);
+        brokerAdd({ name: "t-unix", type: "unix", path: `${dir}/app.sock` }, [], sock);
+        assertEquals(brokerList([], sock).map((e) => e.name).sort(), [
+          "t-dyn",
+          "t-fixed",
+          "t-unix",
+        ]);
+        throws(
+          () => brokerAdd({ name: "t-fixed", type: "ipv4", addr: "127.0.0.2", port: 1 }, [], sock),
+          refusedWith(Errno.EEXIST, /already exists/),
+        );
+      });
+
+      await t.step(
+        "a graft is bound where the endpoint says, and really listens there",
+        async () => {
+          const g = brokerSocket(ask("t-fixed", { port: 5201 }), sock);
+          try {
+            assertEquals(g.family, C.AF_INET);
+            assertEquals(decodeSockaddr(g.addr), { family: "ipv4", addr: "127.0.0.1", port });
+            check("listen", libc().listen(g.fd, 4));
+            const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+            conn.close();
+          } finally {
+            closeFd(g.fd);
+          }
+        },
+      );
+
+      await t.step(
+        "an IPv6 socket on an IPv4 endpoint is v4-mapped; dynamic keeps the app's port",
+        () => {
+          const p2 = freePort();
+          const g = brokerSocket(ask("t-dyn", { family: C.AF_INET6, port: p2 }), sock);
+          closeFd(g.fd);
+          assertEquals(decodeSockaddr(g.addr), {
+            family: "ipv6",
+            addr: "::ffff:127.0.0.1",
+            port: p2,
+          });
+        },
+      );
+
+      await t.step("a unix endpoint binds its path", () => {
+        const g = brokerSocket(ask("t-unix"), sock);
+        closeFd(g.fd);
+        assertEquals(decodeSockaddr(g.addr), { family: "unix", path: `${dir}/app.sock` });
+        ok(Deno.lstatSync(`${dir}/app.sock`).isSocket);
+      });
+
+      await t.step("a batch of client sockets for a port-dynamic endpoint", () => {
+        const fds = brokerSockets(ask("t-dyn"), 5, sock);
+        assertEquals(fds.length, 5);
+        for (const fd of fds) closeFd(fd);
+      });
+
+      await t.step("refusals: unknown endpoint, socket type, family, batch on a fixed port", () => {
+        throws(() => brokerSocket(ask("nope"), sock), refusedWith(Errno.EADDRNOTAVAIL, /"nope"/));
+        throws(
+          () => brokerSocket(ask("t-fixed", { type: 3 /* SOCK_RAW */ }), sock),
+          refusedWith(Errno.EINVAL, /socket type 3/),
+        );
+        throws(
+          () => brokerSocket(ask("t-fixed", { family: C.AF_UNIX }), sock),
+          refusedWith(Errno.EAFNOSUPPORT, /family 1/),
+        );
+        throws(() => brokerSockets(ask("t-fixed"), 4, sock), refusedWith(Errno.EINVAL, /batches/));
+      });
+
+      await t.step("a packet of another protocol version gets EPROTO and a close", () => {
+        const fd = seqpacketConnect(sock);
+        try {
+          setTimeouts(fd, 5000);
+          const pkt = P.encodeSockRequest(ask("t-fixed"), 7);
+          new DataView(pkt.buffer).setUint16(4, P.VERSION + 1, true);
+          sendPacket(fd, pkt);
+          const reply = recvPacket(fd, P.PACKET_MAX);
+          const resp = P.decodeSockResponse(reply!.data);
+          assertEquals(resp?.status, Errno.EPROTO);
+          ok(/protocol version/.test(resp!.msg));
+          assertEquals(recvPacket(fd, P.PACKET_MAX), null); // closed
+        } finally {
+          closeFd(fd);
+        }
+      });
+
+      await t.step("status counts what was served and refused", () => {
+        const st = brokerStatus(sock);
+        assertEquals(st.pid, Deno.pid);
+        assertEquals(st.stats.sockets, 3 + 5);
+        assertEquals(st.stats.refused, 4);
+        assertEquals(st.stats.malformed, 1);
+        assertEquals(st.namespaces.length, 1);
+        assertEquals(st.namespaces[0].endpoints.length, 3);
+      });
+
+      await t.step("ep del, then the endpoint is gone and a second del is refused", () => {
+        brokerDel("t-fixed", [], sock);
+        throws(
+          () => brokerSocket(ask("t-fixed"), sock),
+          refusedWith(Errno.EADDRNOTAVAIL, /t-fixed/),
+        );
+        throws(() => brokerDel("t-fixed", [], sock), refusedWith(Errno.ENOENT, /no endpoint/));
+        assertEquals(brokerList([], sock).length, 2);
+      });
+    } finally {
+      await stopBroker(w);
+      ok(!(await exists(sock)), "the broker removed its socket");
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * A broker on its own thread of the test's process: the test's client calls
+ * block (as libgraft.so's do), so the server cannot share their thread.
+ * Messages in: { socketPath } to start, "gc" to collect garbage, "stop".
+ * Messages out: "listening", { gc: dropped }, "stopped".
+ */
+/// <reference lib="deno.worker" />
+import { Broker } from "../server.ts";
+
+let broker: Broker | undefined;
+let served: Promise<void> | undefined;
+
+self.onmessage = async (e: MessageEvent) => {
+  if (e.data === "stop") {
+    broker?.stop();
+    await served;
+    self.postMessage("stopped");
+    self.close();
+  } else if (e.data === "gc") {
+    self.postMessage({ gc: broker!.collectGarbage(), size: broker!.size });
+  } else {
+    broker = new Broker({ socketPath: e.data.socketPath, idleMs: 60_000 });
+    broker.listen();
+    served = broker.serve();
+    self.postMessage("listening");
+  }
+};
