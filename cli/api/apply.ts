@@ -100,6 +100,146 @@ export interface DeclaredNamespace {
 
 const ENDPOINT_FIELDS = ["type", "addr", "port", "path", "netns"] as const;
 
+/** Where a YAML node starts (0 when unknown). */
+function start(n: YamlNode | null | undefined | unknown): number {
+  return (n && typeof n === "object" && "range" in n
+    ? (n as { range?: [number, number, number] }).range?.[0]
+    : undefined) ?? 0;
+}
+
+/** A key as written: `0x10` stays "0x10", not 16. */
+function keyText(k: unknown): string | undefined {
+  return isScalar(k) ? (typeof k.source === "string" ? k.source : String(k.value)) : undefined;
+}
+
+/** One pass over a parsed document, collecting every problem with its line and column. */
+class FileReader {
+  readonly problems: Problem[] = [];
+  constructor(readonly lc: LineCounter) {}
+
+  at(offset: number | undefined, field: string, message: string): void {
+    const { line, col } = this.lc.linePos(offset ?? 0);
+    this.problems.push({ line, col, field, message });
+  }
+
+  /** The map in `n`, treating an empty value as an empty map; undefined after a problem. */
+  mapOf(n: unknown, field: string, where: number): Pair[] | undefined {
+    if (n === null || n === undefined || (isScalar(n) && n.value === null)) return [];
+    if (isAlias(n)) {
+      this.at(start(n), field, "aliases are not supported");
+      return undefined;
+    }
+    if (!isMap(n)) {
+      this.at(start(n) || where, field, "expected a mapping");
+      return undefined;
+    }
+    return (n as YAMLMap).items as Pair[];
+  }
+
+  /** The pairs under the one top-level key, "namespaces". */
+  namespaces(top: Pair[]): Pair[] {
+    let nsPairs: Pair[] = [];
+    for (const p of top) {
+      const k = keyText(p.key);
+      if (k !== "namespaces") {
+        this.at(start(p.key), String(k), `unknown key "${k}" (the file has one key, "namespaces")`);
+        continue;
+      }
+      nsPairs = this.mapOf(p.value, "namespaces", start(p.key)) ?? [];
+    }
+    return nsPairs;
+  }
+
+  /** One namespace and its endpoints; undefined when its key is unusable. */
+  namespace(nsPair: Pair): DeclaredNamespace | undefined {
+    const netns = keyText(nsPair.key);
+    const nsField = `namespaces.${netns}`;
+    if (!netns) {
+      this.at(start(nsPair.key), "namespaces", "a namespace key must be a name, PID or path");
+      return undefined;
+    }
+    const decl: DeclaredNamespace = {
+      netns,
+      line: this.lc.linePos(start(nsPair.key)).line,
+      endpoints: [],
+    };
+    const body = this.mapOf(nsPair.value, nsField, start(nsPair.key)) ?? [];
+    for (const bp of body) {
+      const k = keyText(bp.key);
+      if (k !== "endpoints") {
+        this.at(
+          start(bp.key),
+          `${nsField}.${k}`,
+          `unknown key "${k}" (a namespace has "endpoints")`,
+        );
+        continue;
+      }
+      for (const ep of this.mapOf(bp.value, `${nsField}.endpoints`, start(bp.key)) ?? []) {
+        const d = this.endpoint(ep, `${nsField}.endpoints`);
+        if (d) decl.endpoints.push(d);
+      }
+    }
+    return decl;
+  }
+
+  /** One endpoint: its name, then its fields, each checked on its own, then together. */
+  endpoint(ep: Pair, parent: string): DeclaredEndpoint | undefined {
+    const name = keyText(ep.key) ?? "";
+    const epField = `${parent}.${name}`;
+    const epAt = start(ep.key);
+    const before = this.problems.length;
+    try {
+      validateName(name);
+    } catch (e) {
+      this.at(epAt, epField, (e as Error).message);
+    }
+    const fields = this.mapOf(ep.value, epField, epAt);
+    if (!fields) return undefined;
+    const f = this.fields(fields, epField);
+    if (this.problems.length > before) return undefined;
+    try {
+      return {
+        endpoint: endpointFromFields(name, f as EndpointFields),
+        line: this.lc.linePos(epAt).line,
+      };
+    } catch (e) {
+      // What is missing or does not go together: point at the endpoint.
+      this.at(epAt, epField, (e as Error).message.replace(/^endpoint \S+: /, ""));
+      return undefined;
+    }
+  }
+
+  /** An endpoint's fields, those that are valid on their own. */
+  fields(fields: Pair[], epField: string): Record<string, unknown> {
+    const f: Record<string, unknown> = {};
+    const valid: { key: string; field: string; node: YamlNode; value: unknown }[] = [];
+    for (const fp of fields) {
+      const key = keyText(fp.key) ?? "";
+      const field = `${epField}.${key}`;
+      if (!(ENDPOINT_FIELDS as readonly string[]).includes(key)) {
+        this.at(start(fp.key), field, `unknown field "${key}" (${ENDPOINT_FIELDS.join(", ")})`);
+        continue;
+      }
+      if (!isScalar(fp.value) || fp.value.value === null) {
+        this.at(start(fp.value) || start(fp.key), field, "expected a single value");
+        continue;
+      }
+      const v = fp.value;
+      const value = typeof v.value === "number" && typeof v.source === "string"
+        ? v.source
+        : v.value;
+      valid.push({ key, field, node: v, value });
+      if (key === "type") f.type = value;
+    }
+    for (const { key, field, node, value } of valid) {
+      const problem = fieldProblem(key, value, f.type);
+      if (problem) this.at(start(node), field, problem);
+      else f[key] = value;
+    }
+    return f;
+  }
+}
+
 /**
  * Parse and validate a file's text (no system access). Throws an
  * {@link ApplyFileError} listing every problem.
@@ -107,123 +247,21 @@ const ENDPOINT_FIELDS = ["type", "addr", "port", "path", "netns"] as const;
 export function parseApplyText(text: string, file = "FILE"): DeclaredNamespace[] {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const problems: Problem[] = [];
-  const at = (offset: number | undefined, field: string, message: string) => {
-    const { line, col } = lc.linePos(offset ?? 0);
-    problems.push({ line, col, field, message });
-  };
-  const start = (n: YamlNode | null | undefined | unknown) =>
-    (n && typeof n === "object" && "range" in n
-      ? (n as { range?: [number, number, number] }).range?.[0]
-      : undefined) ?? 0;
-  for (const e of doc.errors) at(e.pos[0], "", e.message.split("\n")[0]);
-  if (problems.length) throw new ApplyFileError(file, problems);
-
-  // Keys are read as written: `0x10` stays "0x10", not 16.
-  const keyText = (k: unknown) =>
-    isScalar(k) ? (typeof k.source === "string" ? k.source : String(k.value)) : undefined;
-  /** The map in `n`, treating an empty value as an empty map; undefined after a problem. */
-  const mapOf = (n: unknown, field: string, where: number): Pair[] | undefined => {
-    if (n === null || n === undefined || (isScalar(n) && n.value === null)) return [];
-    if (isAlias(n)) {
-      at(start(n), field, "aliases are not supported");
-      return undefined;
-    }
-    if (!isMap(n)) {
-      at(start(n) || where, field, "expected a mapping");
-      return undefined;
-    }
-    return (n as YAMLMap).items as Pair[];
-  };
-
-  const out: DeclaredNamespace[] = [];
+  const r = new FileReader(lc);
+  for (const e of doc.errors) r.at(e.pos[0], "", e.message.split("\n")[0]);
+  if (r.problems.length) throw new ApplyFileError(file, r.problems);
   const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return out; // empty file
-  const top = mapOf(root, "", 0);
-  if (!top) throw new ApplyFileError(file, problems);
-  let nsPairs: Pair[] = [];
-  for (const p of top) {
-    const k = keyText(p.key);
-    if (k !== "namespaces") {
-      at(start(p.key), String(k), `unknown key "${k}" (the file has one key, "namespaces")`);
-      continue;
-    }
-    nsPairs = mapOf(p.value, "namespaces", start(p.key)) ?? [];
+  if (root === null || (isScalar(root) && root.value === null)) return []; // empty file
+  const top = r.mapOf(root, "", 0);
+  if (!top) throw new ApplyFileError(file, r.problems);
+  const out: DeclaredNamespace[] = [];
+  for (const nsPair of r.namespaces(top)) {
+    const decl = r.namespace(nsPair);
+    if (decl) out.push(decl);
   }
-  for (const nsPair of nsPairs) {
-    const netns = keyText(nsPair.key);
-    const nsField = `namespaces.${netns}`;
-    if (!netns) {
-      at(start(nsPair.key), "namespaces", "a namespace key must be a name, PID or path");
-      continue;
-    }
-    const decl: DeclaredNamespace = {
-      netns,
-      line: lc.linePos(start(nsPair.key)).line,
-      endpoints: [],
-    };
-    out.push(decl);
-    const body = mapOf(nsPair.value, nsField, start(nsPair.key)) ?? [];
-    for (const bp of body) {
-      const k = keyText(bp.key);
-      if (k !== "endpoints") {
-        at(start(bp.key), `${nsField}.${k}`, `unknown key "${k}" (a namespace has "endpoints")`);
-        continue;
-      }
-      const eps = mapOf(bp.value, `${nsField}.endpoints`, start(bp.key)) ?? [];
-      for (const ep of eps) {
-        const name = keyText(ep.key) ?? "";
-        const epField = `${nsField}.endpoints.${name}`;
-        const epAt = start(ep.key);
-        const before = problems.length;
-        try {
-          validateName(name);
-        } catch (e) {
-          at(epAt, epField, (e as Error).message);
-        }
-        const fields = mapOf(ep.value, epField, epAt);
-        if (!fields) continue;
-        const f: Record<string, unknown> = {};
-        const valid: { key: string; field: string; node: YamlNode; value: unknown }[] = [];
-        for (const fp of fields) {
-          const key = keyText(fp.key) ?? "";
-          const field = `${epField}.${key}`;
-          if (!(ENDPOINT_FIELDS as readonly string[]).includes(key)) {
-            at(start(fp.key), field, `unknown field "${key}" (${ENDPOINT_FIELDS.join(", ")})`);
-            continue;
-          }
-          if (!isScalar(fp.value) || fp.value.value === null) {
-            at(start(fp.value) || start(fp.key), field, "expected a single value");
-            continue;
-          }
-          const v = fp.value;
-          const value = typeof v.value === "number" && typeof v.source === "string"
-            ? v.source
-            : v.value;
-          valid.push({ key, field, node: v, value });
-          if (key === "type") f.type = value;
-        }
-        for (const { key, field, node, value } of valid) {
-          const problem = fieldProblem(key, value, f.type);
-          if (problem) at(start(node), field, problem);
-          else f[key] = value;
-        }
-        if (problems.length > before) continue;
-        try {
-          decl.endpoints.push({
-            endpoint: endpointFromFields(name, f as EndpointFields),
-            line: lc.linePos(epAt).line,
-          });
-        } catch (e) {
-          // What is missing or does not go together: point at the endpoint.
-          at(epAt, epField, (e as Error).message.replace(/^endpoint \S+: /, ""));
-        }
-      }
-    }
-  }
-  if (problems.length) {
-    problems.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new ApplyFileError(file, problems);
+  if (r.problems.length) {
+    r.problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ApplyFileError(file, r.problems);
   }
   return out;
 }
@@ -323,98 +361,11 @@ export function applyFile(path: string, opts: ApplyOptions): ApplyResult {
 /** {@link applyFile} on a file's text; `file` names it in errors. */
 export function applyText(text: string, file: string, opts: ApplyOptions): ApplyResult {
   const decls = parseApplyText(text, file);
-
-  // Second pass, before any change: every namespace must exist, once.
-  const problems: Problem[] = [];
-  const opened: { decl: DeclaredNamespace; fd: number }[] = [];
-  const seen = new Map<number, string>();
-  const lineText = text.split("\n");
-  const colOf = (line: number, word: string) =>
-    Math.max(1, (lineText[line - 1] ?? "").indexOf(word) + 1);
+  const opened: OpenedNamespace[] = [];
   try {
-    for (const decl of decls) {
-      let fd: number;
-      try {
-        fd = openDeclaredNetns(decl.netns);
-      } catch (e) {
-        problems.push({
-          line: decl.line,
-          col: colOf(decl.line, decl.netns),
-          field: `namespaces.${decl.netns}`,
-          message: (e as Error).message,
-        });
-        continue;
-      }
-      opened.push({ decl, fd });
-      const ino = netnsIdOfPath(`/proc/self/fd/${fd}`)?.ino ?? -1;
-      const other = seen.get(ino);
-      if (other !== undefined) {
-        problems.push({
-          line: decl.line,
-          col: colOf(decl.line, decl.netns),
-          field: `namespaces.${decl.netns}`,
-          message: `same namespace as "${other}", declared above`,
-        });
-      }
-      seen.set(ino, decl.netns);
-      for (const d of decl.endpoints) {
-        if (d.endpoint.netns === undefined) continue;
-        try {
-          closeFd(openNetns(d.endpoint.netns));
-        } catch (e) {
-          problems.push({
-            line: d.line,
-            col: colOf(d.line, "netns"),
-            field: `namespaces.${decl.netns}.endpoints.${d.endpoint.name}.netns`,
-            message: (e as Error).message,
-          });
-        }
-      }
-    }
-    if (problems.length) {
-      problems.sort((a, b) => a.line - b.line || a.col - b.col);
-      throw new ApplyFileError(file, problems);
-    }
-
-    // Work out every change first, then make them.
-    const result: ApplyResult = {
-      changes: [],
-      created: 0,
-      changed: 0,
-      deleted: 0,
-      unchanged: 0,
-      namespaces: decls.length,
-    };
-    const plan: { fd: number; del: string[]; add: Endpoint[] }[] = [];
-    for (const { decl, fd } of opened) {
-      const current = new Map(opts.backend.list({ netnsFd: fd }).map((e) => [e.name, e]));
-      const step = { fd, del: [] as string[], add: [] as Endpoint[] };
-      for (const { endpoint } of decl.endpoints) {
-        const have = current.get(endpoint.name);
-        let action: ApplyChange["action"];
-        if (!have) {
-          action = "created";
-          step.add.push(endpoint);
-        } else if (sameEndpoint(have, endpoint)) {
-          action = "unchanged";
-        } else {
-          action = "changed";
-          step.del.push(endpoint.name);
-          step.add.push(endpoint);
-        }
-        result[action]++;
-        result.changes.push({ netns: decl.netns, name: endpoint.name, action });
-        current.delete(endpoint.name);
-      }
-      if (opts.prune) {
-        for (const name of [...current.keys()].sort()) {
-          step.del.push(name);
-          result.deleted++;
-          result.changes.push({ netns: decl.netns, name, action: "deleted" });
-        }
-      }
-      plan.push(step);
-    }
+    openDeclared(decls, text, file, opened);
+    const { result, plan } = planChanges(opened, opts);
+    result.namespaces = decls.length;
     if (!opts.dryRun) {
       for (const step of plan) {
         for (const name of step.del) opts.backend.del(name, { netnsFd: step.fd });
@@ -425,6 +376,107 @@ export function applyText(text: string, file: string, opts: ApplyOptions): Apply
   } finally {
     for (const { fd } of opened) closeFd(fd);
   }
+}
+
+/** A declared namespace and a descriptor of it. */
+interface OpenedNamespace {
+  decl: DeclaredNamespace;
+  fd: number;
+}
+
+/**
+ * The second pass, before any change: every namespace (and every endpoint's
+ * target) must exist, and each be declared once. Fills `opened` (the caller
+ * closes them) and throws an {@link ApplyFileError} listing every problem.
+ */
+function openDeclared(
+  decls: DeclaredNamespace[],
+  text: string,
+  file: string,
+  opened: OpenedNamespace[],
+): void {
+  const problems: Problem[] = [];
+  const seen = new Map<number, string>();
+  const lineText = text.split("\n");
+  const at = (line: number, word: string, field: string, message: string) =>
+    problems.push({
+      line,
+      col: Math.max(1, (lineText[line - 1] ?? "").indexOf(word) + 1),
+      field,
+      message,
+    });
+  for (const decl of decls) {
+    const field = `namespaces.${decl.netns}`;
+    let fd: number;
+    try {
+      fd = openDeclaredNetns(decl.netns);
+    } catch (e) {
+      at(decl.line, decl.netns, field, (e as Error).message);
+      continue;
+    }
+    opened.push({ decl, fd });
+    const ino = netnsIdOfPath(`/proc/self/fd/${fd}`)?.ino ?? -1;
+    const other = seen.get(ino);
+    if (other !== undefined) {
+      at(decl.line, decl.netns, field, `same namespace as "${other}", declared above`);
+    }
+    seen.set(ino, decl.netns);
+    for (const d of decl.endpoints) {
+      if (d.endpoint.netns === undefined) continue;
+      try {
+        closeFd(openNetns(d.endpoint.netns));
+      } catch (e) {
+        at(d.line, "netns", `${field}.endpoints.${d.endpoint.name}.netns`, (e as Error).message);
+      }
+    }
+  }
+  if (problems.length) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ApplyFileError(file, problems);
+  }
+}
+
+/** Work out every change (what to delete and add in each namespace) before making any. */
+function planChanges(opened: OpenedNamespace[], opts: ApplyOptions) {
+  const result: ApplyResult = {
+    changes: [],
+    created: 0,
+    changed: 0,
+    deleted: 0,
+    unchanged: 0,
+    namespaces: 0,
+  };
+  const plan: { fd: number; del: string[]; add: Endpoint[] }[] = [];
+  for (const { decl, fd } of opened) {
+    const current = new Map(opts.backend.list({ netnsFd: fd }).map((e) => [e.name, e]));
+    const step = { fd, del: [] as string[], add: [] as Endpoint[] };
+    for (const { endpoint } of decl.endpoints) {
+      const have = current.get(endpoint.name);
+      let action: ApplyChange["action"];
+      if (!have) {
+        action = "created";
+        step.add.push(endpoint);
+      } else if (sameEndpoint(have, endpoint)) {
+        action = "unchanged";
+      } else {
+        action = "changed";
+        step.del.push(endpoint.name);
+        step.add.push(endpoint);
+      }
+      result[action]++;
+      result.changes.push({ netns: decl.netns, name: endpoint.name, action });
+      current.delete(endpoint.name);
+    }
+    if (opts.prune) {
+      for (const name of [...current.keys()].sort()) {
+        step.del.push(name);
+        result.deleted++;
+        result.changes.push({ netns: decl.netns, name, action: "deleted" });
+      }
+    }
+    plan.push(step);
+  }
+  return { result, plan };
 }
 
 /**

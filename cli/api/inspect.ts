@@ -31,7 +31,13 @@ import {
   listKernelSockets,
 } from "../backends/kernel.ts";
 import { netnsIdOfPath, openNetns, withNetns } from "../sys/netns.ts";
-import { displayName, type InspectProcess, scanHost } from "../sys/procscan.ts";
+import {
+  displayName,
+  type FoundNamespace,
+  type HostScan,
+  type InspectProcess,
+  scanHost,
+} from "../sys/procscan.ts";
 import { type DiagSocket, dumpSockets, formatLocal, formatRemote } from "../sys/sockdiag.ts";
 
 export type { InspectProcess };
@@ -163,45 +169,76 @@ export function inspect(opts: InspectOptions = {}): Promise<InspectReport> {
   return Promise.resolve(report);
 }
 
+/** What the phases of an inspection collect. */
+interface Collected {
+  scan: HostScan;
+  warnings: string[];
+  /** Endpoints by namespace inode. */
+  endpoints: Map<number, InspectEndpoint[]>;
+  broker: InspectReport["broker"];
+  kernel: boolean;
+  /** The kernel's graft sockets by namespace inode. */
+  kernelSockets: Map<number, KernelSocket[]>;
+  /** Every socket dumped, by inode, with the namespace it lives in. */
+  sockets: Map<number, { s: DiagSocket; ns: number }>;
+  unixByIno: Map<number, DiagSocket>;
+  /** Grafted sockets by the holder's namespace inode. */
+  grafted: Map<number, GraftedSocket[]>;
+  /** How many grafted sockets live in each namespace. */
+  hosted: Map<number, number>;
+}
+
+function addTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k) ?? [];
+  list.push(v);
+  m.set(k, list);
+}
+
 /** {@link inspect}, synchronously (everything it does is synchronous). */
 export function inspectSync(opts: InspectOptions = {}): InspectReport {
   const t0 = performance.now();
-  const warnings: string[] = [];
-  const scan = scanHost({ sockets: true });
-  const endpoints = new Map<number, InspectEndpoint[]>();
-  const addEp = (ino: number, ep: InspectEndpoint) => {
-    const list = endpoints.get(ino) ?? [];
-    list.push(ep);
-    endpoints.set(ino, list);
+  const c: Collected = {
+    scan: scanHost({ sockets: true }),
+    warnings: [],
+    endpoints: new Map(),
+    broker: { socket: opts.brokerSocket ?? brokerSocketPath(), running: false },
+    kernel: kernelAvailable(),
+    kernelSockets: new Map(),
+    sockets: new Map(),
+    unixByIno: new Map(),
+    grafted: new Map(),
+    hosted: new Map(),
   };
+  readBrokerEndpoints(c);
+  readNamespaces(c);
+  findBrokerGrafts(c);
+  findKernelGrafts(c);
+  return report(c, opts, t0);
+}
 
-  // Endpoints the broker keeps, all namespaces in one request.
-  const socket = opts.brokerSocket ?? brokerSocketPath();
-  const broker: InspectReport["broker"] = { socket, running: false };
+/** Endpoints the broker keeps, all namespaces in one request. */
+function readBrokerEndpoints(c: Collected): void {
   try {
-    const st = brokerStatus(socket);
-    broker.running = true;
-    broker.pid = st.pid;
+    const st = brokerStatus(c.broker.socket);
+    c.broker.running = true;
+    c.broker.pid = st.pid;
     for (const ns of st.namespaces) {
-      for (const ep of ns.endpoints) addEp(ns.ino, { ...ep, source: "broker" });
-      if (!scan.namespaces.has(ns.ino)) {
-        scan.namespaces.set(ns.ino, { ino: ns.ino, names: [], host: false, processes: [] });
+      for (const ep of ns.endpoints) addTo(c.endpoints, ns.ino, { ...ep, source: "broker" });
+      if (!c.scan.namespaces.has(ns.ino)) {
+        c.scan.namespaces.set(ns.ino, { ino: ns.ino, names: [], host: false, processes: [] });
       }
     }
   } catch (e) {
-    broker.error = (e as Error).message;
+    c.broker.error = (e as Error).message;
   }
+}
 
-  // Endpoints the kernel keeps, and sockets, asked inside each namespace.
-  const kernel = kernelAvailable();
-  let kernelWarned = false;
-  let kernelSocketsWarned = false;
-  const kernelSockets = new Map<number, KernelSocket[]>();
-  const sockets = new Map<number, { s: DiagSocket; ns: number }>();
-  const unixByIno = new Map<number, DiagSocket>();
-  let denied = 0;
+/** Sockets, and the kernel's endpoints and sockets, asked inside each namespace. */
+function readNamespaces(c: Collected): void {
   const selfIno = netnsIdOfPath("/proc/thread-self/ns/net")?.ino;
-  for (const ns of scan.namespaces.values()) {
+  const warned = new Set<string>();
+  let denied = 0;
+  for (const ns of c.scan.namespaces.values()) {
     if (!ns.openPath) continue;
     let fd: number;
     try {
@@ -211,72 +248,88 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
     }
     try {
       // Our own namespace needs no setns (and no privilege).
-      const dump = withNetns(ns.ino === selfIno ? undefined : fd, () => dumpSockets());
-      for (const err of dump.errors) warnings.push(`${displayName(ns)}: ${err}`);
-      for (const s of dump.sockets) {
-        if (s.inode === 0) continue;
-        sockets.set(s.inode, { s, ns: ns.ino });
-        if (s.proto === "unix") unixByIno.set(s.inode, s);
-      }
-      if (kernel) {
-        const where = { netnsFd: ns.ino === selfIno ? undefined : fd };
-        try {
-          for (const ep of kernelBackend.list(where)) {
-            addEp(ns.ino, { ...ep, source: "kernel" });
-          }
-        } catch (e) {
-          if (!kernelWarned) warnings.push(`kernel endpoints: ${(e as Error).message}`);
-          kernelWarned = true;
-        }
-        try {
-          const list = listKernelSockets(where);
-          if (list.length) kernelSockets.set(ns.ino, list);
-        } catch (e) {
-          if (!kernelSocketsWarned) warnings.push(`kernel sockets: ${(e as Error).message}`);
-          kernelSocketsWarned = true;
-        }
-      }
+      readNamespace(c, ns, ns.ino === selfIno ? undefined : fd, warned);
     } catch (e) {
       if (e instanceof SysError && e.code === "EPERM") denied++;
-      else warnings.push(`${displayName(ns)}: ${(e as Error).message}`);
+      else c.warnings.push(`${displayName(ns)}: ${(e as Error).message}`);
     } finally {
       closeFd(fd);
     }
   }
   if (denied) {
-    warnings.push(`could not enter ${denied} namespace(s): reading their sockets needs root`);
+    c.warnings.push(`could not enter ${denied} namespace(s): reading their sockets needs root`);
   }
+}
 
-  // Grafted sockets: living in one namespace, held from another.
-  const grafted = new Map<number, GraftedSocket[]>();
-  const hosted = new Map<number, number>();
-  const nameOf = (ino: number) => {
-    const ns = scan.namespaces.get(ino);
-    return ns ? displayName(ns) : `ns:${ino}`;
+function readNamespace(
+  c: Collected,
+  ns: FoundNamespace,
+  fd: number | undefined,
+  warned: Set<string>,
+): void {
+  const dump = withNetns(fd, () => dumpSockets());
+  for (const err of dump.errors) c.warnings.push(`${displayName(ns)}: ${err}`);
+  for (const s of dump.sockets) {
+    if (s.inode === 0) continue;
+    c.sockets.set(s.inode, { s, ns: ns.ino });
+    if (s.proto === "unix") c.unixByIno.set(s.inode, s);
+  }
+  if (!c.kernel) return;
+  // One warning per kind: the same failure would repeat in every namespace.
+  const once = (what: string, e: unknown) => {
+    if (!warned.has(what)) c.warnings.push(`${what}: ${(e as Error).message}`);
+    warned.add(what);
   };
-  for (const [inode, hs] of scan.holders) {
-    const found = sockets.get(inode);
+  const where = { netnsFd: fd };
+  try {
+    for (const ep of kernelBackend.list(where)) {
+      addTo(c.endpoints, ns.ino, { ...ep, source: "kernel" });
+    }
+  } catch (e) {
+    once("kernel endpoints", e);
+  }
+  try {
+    const list = listKernelSockets(where);
+    if (list.length) c.kernelSockets.set(ns.ino, list);
+  } catch (e) {
+    once("kernel sockets", e);
+  }
+}
+
+function nameOf(c: Collected, ino: number): string {
+  const ns = c.scan.namespaces.get(ino);
+  return ns ? displayName(ns) : `ns:${ino}`;
+}
+
+function addGraft(c: Collected, holderNs: number, sockNs: number, g: GraftedSocket): void {
+  addTo(c.grafted, holderNs, g);
+  if (sockNs) c.hosted.set(sockNs, (c.hosted.get(sockNs) ?? 0) + 1);
+}
+
+/** Grafted sockets of the broker: living in one namespace, held from another. */
+function findBrokerGrafts(c: Collected): void {
+  for (const [inode, hs] of c.scan.holders) {
+    const found = c.sockets.get(inode);
     if (!found) continue;
     const { s, ns: sockNs } = found;
     for (const h of hs) {
       if (h.netnsIno === sockNs) continue;
       // The server end of a Unix connection lives in the connecting client's
       // namespace: the broker's control connections are not grafted sockets.
-      if (s.proto === "unix" && h.pid === broker.pid) continue;
-      const eps = endpoints.get(h.netnsIno) ?? [];
+      if (s.proto === "unix" && h.pid === c.broker.pid) continue;
       let remote = formatRemote(s);
       if (s.proto === "unix" && s.peerInode) {
-        const peer = unixByIno.get(s.peerInode);
+        const peer = c.unixByIno.get(s.peerInode);
         if (peer?.path) remote = peer.path;
       }
-      const g: GraftedSocket = {
+      addGraft(c, h.netnsIno, sockNs, {
         pid: h.pid,
         comm: h.comm,
         fds: h.fds,
-        netns: nameOf(h.netnsIno),
-        socketNetns: nameOf(sockNs),
+        netns: nameOf(c, h.netnsIno),
+        socketNetns: nameOf(c, sockNs),
         socketNetnsIno: sockNs,
-        endpoint: matchEndpoint(s, eps)?.name,
+        endpoint: matchEndpoint(s, c.endpoints.get(h.netnsIno) ?? [])?.name,
         proto: s.proto,
         family: s.family,
         state: s.state,
@@ -286,61 +339,60 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
         bytesReceived: s.bytesReceived,
         inode,
         backend: "broker",
-      };
-      const list = grafted.get(h.netnsIno) ?? [];
-      list.push(g);
-      grafted.set(h.netnsIno, list);
-      hosted.set(sockNs, (hosted.get(sockNs) ?? 0) + 1);
+      });
     }
   }
-  // Grafted sockets of the kernel backend: the graft socket lives in the
-  // namespace that listed it, the host socket where the kernel says.
+}
+
+/**
+ * Grafted sockets of the kernel backend: the graft socket lives in the
+ * namespace that listed it, the host socket where the kernel says.
+ */
+function findKernelGrafts(c: Collected): void {
   let unheld = 0;
-  for (const list of kernelSockets.values()) {
+  for (const list of c.kernelSockets.values()) {
     for (const ks of list) {
-      const hs = scan.holders.get(ks.graftInode) ?? [];
-      const sockNs = ks.netnsIno ?? sockets.get(ks.host.inode)?.ns ?? 0;
-      const remote = ks.peerPath ?? formatRemote(ks.host);
+      const hs = c.scan.holders.get(ks.graftInode) ?? [];
+      const sockNs = ks.netnsIno ?? c.sockets.get(ks.host.inode)?.ns ?? 0;
       for (const h of hs) {
-        const g: GraftedSocket = {
+        addGraft(c, h.netnsIno, sockNs, {
           pid: h.pid,
           comm: h.comm,
           fds: h.fds,
-          netns: nameOf(h.netnsIno),
-          socketNetns: sockNs ? nameOf(sockNs) : "?",
+          netns: nameOf(c, h.netnsIno),
+          socketNetns: sockNs ? nameOf(c, sockNs) : "?",
           socketNetnsIno: sockNs,
           endpoint: ks.endpoint,
           proto: ks.host.proto,
           family: ks.host.family,
           state: ks.host.state,
           local: formatLocal(ks.host),
-          remote,
+          remote: ks.peerPath ?? formatRemote(ks.host),
           bytesSent: ks.host.bytesSent,
           bytesReceived: ks.host.bytesReceived,
           inode: ks.graftInode,
           backend: "kernel",
           hostInode: ks.host.inode,
-        };
-        const mine = grafted.get(h.netnsIno) ?? [];
-        mine.push(g);
-        grafted.set(h.netnsIno, mine);
-        if (sockNs) hosted.set(sockNs, (hosted.get(sockNs) ?? 0) + 1);
+        });
       }
       if (!hs.length) unheld++;
     }
   }
   if (unheld) {
-    warnings.push(
+    c.warnings.push(
       `${unheld} kernel graft socket(s) held by no process found in /proc ` +
         "(opened or handed on during the scan?)",
     );
   }
+}
 
+/** The report: every namespace sorted (host, named, unnamed), the quiet ones hidden unless `all`. */
+function report(c: Collected, opts: InspectOptions, t0: number): InspectReport {
   const all: InspectNamespace[] = [];
-  for (const ns of scan.namespaces.values()) {
-    const g = grafted.get(ns.ino) ?? [];
+  for (const ns of c.scan.namespaces.values()) {
+    const g = c.grafted.get(ns.ino) ?? [];
     g.sort((a, b) => a.pid - b.pid || a.inode - b.inode);
-    const eps = endpoints.get(ns.ino) ?? [];
+    const eps = c.endpoints.get(ns.ino) ?? [];
     eps.sort((a, b) => a.name.localeCompare(b.name) || a.source.localeCompare(b.source));
     all.push({
       name: displayName(ns),
@@ -350,7 +402,7 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
       processes: ns.processes.sort((a, b) => a.pid - b.pid),
       endpoints: eps,
       grafted: g,
-      hosted: hosted.get(ns.ino) ?? 0,
+      hosted: c.hosted.get(ns.ino) ?? 0,
     });
   }
   const rank = (n: InspectNamespace) => (n.host ? 0 : n.names.length ? 1 : 2);
@@ -364,11 +416,11 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
       n.hosted > 0
     );
   return {
-    broker,
-    kernel: { available: kernel },
+    broker: c.broker,
+    kernel: { available: c.kernel },
     namespaces: shown,
     hidden: all.length - shown.length,
-    warnings,
+    warnings: c.warnings,
     elapsedMs: Math.round((performance.now() - t0) * 10) / 10,
   };
 }
@@ -462,97 +514,100 @@ function endpointAddress(ep: Endpoint): string {
 
 /** The report as text for a terminal `width` columns wide. */
 export function formatInspect(r: InspectReport, width = 80, all = false): string {
-  const out: string[] = [];
-  const nEp = r.namespaces.reduce((a, n) => a + n.endpoints.length, 0);
-  const nG = r.namespaces.reduce((a, n) => a + n.grafted.length, 0);
-  const hidden = r.hidden ? ` (${r.hidden} more with --all)` : "";
-  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
-  out.push(
-    `${n(r.namespaces.length, "namespace")}${hidden}, ${n(nEp, "endpoint")}, ` +
-      n(nG, "grafted socket"),
-  );
-  out.push(
-    r.broker.running
-      ? `broker: pid ${r.broker.pid} at ${r.broker.socket}`
-      : `broker: ${r.broker.error ?? `not answering at ${r.broker.socket}`}`,
-  );
-  out.push(`kernel: ${r.kernel.available ? "af_graft loaded" : "af_graft not loaded"}`);
-  for (const w of r.warnings) out.push(`warning: ${w}`);
+  const out = formatSummary(r);
   for (const ns of r.namespaces) {
-    out.push("");
-    const what = [
-      `netns ${ns.ino}`,
-      ns.host ? "initial" : ns.names.length ? "named" : "unnamed",
-    ];
-    if (ns.names.length > 1 || (ns.host && ns.names.length)) what.push(ns.names.join(" "));
-    out.push(clip(`${ns.name} (${what.join(", ")})`, width));
-    const procs = ns.processes.map((p) => `${p.pid} ${p.comm}`);
-    out.push(
-      ...(procs.length
-        ? wrapList(`  processes (${procs.length}):`, procs, width, all ? Infinity : 2)
-        : ["  processes: none"]),
-    );
-    if (ns.hosted) {
-      out.push(`  holds ${ns.hosted} grafted socket(s) of processes in other namespaces`);
-    }
-    if (ns.endpoints.length) {
-      out.push(
-        ...table(
-          [
-            { head: "ENDPOINT", min: 8 },
-            { head: "TYPE", min: 4 },
-            { head: "ADDRESS", min: 12 },
-            { head: "TARGET", min: 6 },
-            { head: "FROM", min: 6 },
-          ],
-          ns.endpoints.map((e) => [
-            e.name,
-            e.type,
-            endpointAddress(e),
-            e.netns ?? "host",
-            e.source,
-          ]),
-          width,
-          "  ",
-        ),
-      );
-    }
-    if (ns.grafted.length) {
-      const rows = ns.grafted.map((g) => [
-        String(g.pid),
-        g.comm,
-        g.endpoint ?? "-",
-        g.proto,
-        g.state,
-        g.socketNetns,
-        formatBytes(g.bytesSent),
-        formatBytes(g.bytesReceived),
-      ]);
-      const lines = table(
-        [
-          { head: "PID", min: 3 },
-          { head: "PROCESS", min: 6 },
-          { head: "ENDPOINT", min: 8 },
-          { head: "PROTO", min: 5 },
-          { head: "STATE", min: 6 },
-          { head: "SOCKET IN", min: 6 },
-          { head: "SENT", min: 4, right: true },
-          { head: "RECV", min: 4, right: true },
-        ],
-        rows,
-        width,
-        "  ",
-      );
-      out.push(lines[0]);
-      ns.grafted.forEach((g, i) => {
-        out.push(lines[i + 1]);
-        const addr = `    local ${g.local}  remote ${g.remote}`;
-        if (addr.length <= width) out.push(addr);
-        else out.push(clip(`    local ${g.local}`, width), clip(`    remote ${g.remote}`, width));
-      });
-    }
+    out.push("", ...formatNamespaceHead(ns, width, all));
+    if (ns.endpoints.length) out.push(...formatEndpointTable(ns.endpoints, width));
+    if (ns.grafted.length) out.push(...formatGraftedTable(ns.grafted, width));
   }
   out.push("");
   out.push(`inspected in ${r.elapsedMs} ms`);
   return out.join("\n");
+}
+
+/** The lines above the namespaces: counts, broker, kernel, warnings. */
+function formatSummary(r: InspectReport): string[] {
+  const nEp = r.namespaces.reduce((a, n) => a + n.endpoints.length, 0);
+  const nG = r.namespaces.reduce((a, n) => a + n.grafted.length, 0);
+  const hidden = r.hidden ? ` (${r.hidden} more with --all)` : "";
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+  return [
+    `${n(r.namespaces.length, "namespace")}${hidden}, ${n(nEp, "endpoint")}, ` +
+    n(nG, "grafted socket"),
+    r.broker.running
+      ? `broker: pid ${r.broker.pid} at ${r.broker.socket}`
+      : `broker: ${r.broker.error ?? `not answering at ${r.broker.socket}`}`,
+    `kernel: ${r.kernel.available ? "af_graft loaded" : "af_graft not loaded"}`,
+    ...r.warnings.map((w) => `warning: ${w}`),
+  ];
+}
+
+/** A namespace's title line, its processes, and what it hosts for others. */
+function formatNamespaceHead(ns: InspectNamespace, width: number, all: boolean): string[] {
+  const out: string[] = [];
+  const what = [`netns ${ns.ino}`, ns.host ? "initial" : ns.names.length ? "named" : "unnamed"];
+  if (ns.names.length > 1 || (ns.host && ns.names.length)) what.push(ns.names.join(" "));
+  out.push(clip(`${ns.name} (${what.join(", ")})`, width));
+  const procs = ns.processes.map((p) => `${p.pid} ${p.comm}`);
+  out.push(
+    ...(procs.length
+      ? wrapList(`  processes (${procs.length}):`, procs, width, all ? Infinity : 2)
+      : ["  processes: none"]),
+  );
+  if (ns.hosted) {
+    out.push(`  holds ${ns.hosted} grafted socket(s) of processes in other namespaces`);
+  }
+  return out;
+}
+
+function formatEndpointTable(eps: InspectEndpoint[], width: number): string[] {
+  return table(
+    [
+      { head: "ENDPOINT", min: 8 },
+      { head: "TYPE", min: 4 },
+      { head: "ADDRESS", min: 12 },
+      { head: "TARGET", min: 6 },
+      { head: "FROM", min: 6 },
+    ],
+    eps.map((e) => [e.name, e.type, endpointAddress(e), e.netns ?? "host", e.source]),
+    width,
+    "  ",
+  );
+}
+
+/** The grafted sockets, each row followed by its addresses. */
+function formatGraftedTable(grafted: GraftedSocket[], width: number): string[] {
+  const rows = grafted.map((g) => [
+    String(g.pid),
+    g.comm,
+    g.endpoint ?? "-",
+    g.proto,
+    g.state,
+    g.socketNetns,
+    formatBytes(g.bytesSent),
+    formatBytes(g.bytesReceived),
+  ]);
+  const lines = table(
+    [
+      { head: "PID", min: 3 },
+      { head: "PROCESS", min: 6 },
+      { head: "ENDPOINT", min: 8 },
+      { head: "PROTO", min: 5 },
+      { head: "STATE", min: 6 },
+      { head: "SOCKET IN", min: 6 },
+      { head: "SENT", min: 4, right: true },
+      { head: "RECV", min: 4, right: true },
+    ],
+    rows,
+    width,
+    "  ",
+  );
+  const out = [lines[0]];
+  grafted.forEach((g, i) => {
+    out.push(lines[i + 1]);
+    const addr = `    local ${g.local}  remote ${g.remote}`;
+    if (addr.length <= width) out.push(addr);
+    else out.push(clip(`    local ${g.local}`, width), clip(`    remote ${g.remote}`, width));
+  });
+  return out;
 }
