@@ -269,9 +269,8 @@ export class Broker {
     try {
       switch (hdr.op) {
         case P.Op.SOCKET:
-          return this.#handleSocket(client, data, hdr);
         case P.Op.SOCKETS:
-          return this.#handleSockets(client, data, hdr);
+          return this.#handleSocket(client, data, hdr);
         case P.Op.EP_ADD:
         case P.Op.EP_DEL:
         case P.Op.EP_LIST:
@@ -305,74 +304,58 @@ export class Broker {
     } catch { /* the client went away */ }
   }
 
-  // ---- GRAFT_OP_SOCKET ------------------------------------------------------
+  // ---- GRAFT_OP_SOCKET, GRAFT_OP_SOCKETS -------------------------------------
 
+  /**
+   * A grafted socket (GRAFT_OP_SOCKET), or several client sockets bound to a
+   * `port dynamic` endpoint's address with no port reserved, for the
+   * preload's stock (GRAFT_OP_SOCKETS). Returns false to close the client.
+   */
   #handleSocket(client: Client, data: Uint8Array, hdr: P.Header): boolean {
-    const req = P.decodeSockRequest(data, hdr);
-    if (typeof req === "string") {
+    const batch = hdr.op === P.Op.SOCKETS;
+    const r = batch ? P.decodeSocksRequest(data, hdr) : P.decodeSockRequest(data, hdr);
+    if (typeof r === "string") {
       this.stats.malformed++;
-      this.#reply(client.fd, P.Op.SOCKET, hdr.seq, Errno.EINVAL, req);
+      this.#reply(client.fd, hdr.op, hdr.seq, Errno.EINVAL, r);
       return false;
     }
-    let sock = -1;
+    const { req, count } = "count" in r ? r : { req: r, count: 1 };
+    const fds: number[] = [];
     try {
-      const { fd, family, addr } = this.#graft(client, req);
-      sock = fd;
-      const resp = P.encodeSockResponse(hdr.seq, 0, family, addr, "");
-      sendPacket(client.fd, resp, [sock], C.MSG_DONTWAIT);
-      this.stats.sockets++;
+      if (batch) checkBatchRequest(this.#lookup(client, req.ep).ep, req);
+      const first = this.#graftUpTo(client, req, count, fds);
+      const resp = P.encodeSockResponse(hdr.seq, 0, first.family, first.addr, "", hdr.op);
+      sendPacket(client.fd, resp, fds, C.MSG_DONTWAIT);
+      this.stats.sockets += fds.length;
       this.#trace(() =>
-        `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(addr))}`
+        `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(first.addr))}` +
+        (batch ? ` (${fds.length} sockets)` : "")
       );
     } catch (e) {
       this.stats.refused++;
-      const status = errnoOf(e, Errno.EPROTO);
       const msg = (e as Error).message;
       this.#trace(() => `pid ${client.cred.pid}: refused ${req.ep}: ${msg}`);
-      this.#reply(client.fd, P.Op.SOCKET, hdr.seq, status, msg);
-    } finally {
-      closeFd(sock);
-    }
-    return true;
-  }
-
-  /**
-   * GRAFT_OP_SOCKETS: several client sockets bound to a `port dynamic`
-   * endpoint's address (no port reserved), for the preload's pool.
-   */
-  #handleSockets(client: Client, data: Uint8Array, hdr: P.Header): boolean {
-    const r = P.decodeSocksRequest(data, hdr);
-    if (typeof r === "string") {
-      this.stats.malformed++;
-      this.#reply(client.fd, P.Op.SOCKETS, hdr.seq, Errno.EINVAL, r);
-      return false;
-    }
-    const { req, count } = r;
-    const fds: number[] = [];
-    try {
-      checkBatchRequest(this.#lookup(client, req.ep).ep, req);
-      let first: { family: number; addr: Uint8Array } | undefined;
-      for (let i = 0; i < count; i++) {
-        try {
-          const g = this.#graft(client, req);
-          fds.push(g.fd);
-          first ??= g;
-        } catch (e) {
-          if (fds.length === 0) throw e;
-          break; // hand out what we have
-        }
-      }
-      const resp = P.encodeSockResponse(hdr.seq, 0, first!.family, first!.addr, "", P.Op.SOCKETS);
-      sendPacket(client.fd, resp, fds, C.MSG_DONTWAIT);
-      this.stats.sockets += fds.length;
-    } catch (e) {
-      this.stats.refused++;
-      const status = errnoOf(e, Errno.EPROTO);
-      this.#reply(client.fd, P.Op.SOCKETS, hdr.seq, status, (e as Error).message);
+      this.#reply(client.fd, hdr.op, hdr.seq, errnoOf(e, Errno.EPROTO), msg);
     } finally {
       for (const fd of fds) closeFd(fd);
     }
     return true;
+  }
+
+  /** Up to `count` grafted sockets into `fds` (fewer if one fails after the first); the first. */
+  #graftUpTo(client: Client, req: P.SockRequest, count: number, fds: number[]): Grafted {
+    let first: Grafted | undefined;
+    for (let i = 0; i < count; i++) {
+      try {
+        const g = this.#graft(client, req);
+        fds.push(g.fd);
+        first ??= g;
+      } catch (e) {
+        if (!first) throw e;
+        break; // hand out what we have
+      }
+    }
+    return first!;
   }
 
   /** The caller's endpoint of that name, or a refusal naming it. */
