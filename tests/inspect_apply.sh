@@ -14,11 +14,11 @@
 #   +--------------------------------------------------------------------------+
 #
 # Runs the commands as "$GRAFT inspect|apply|export" (GRAFT defaults to
-# .tools/bin/graft). Until cli/main.ts wires those commands, run with
-# Options: --quick skips the 100 x 10 scale run. Traffic goes only to loopback.
+# .tools/bin/graft). Options: --quick skips the 100 x 10 scale run. Traffic
+# goes only to loopback. Everything the suite creates is removed at exit, and
+# checked to be gone (tests/lib.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 QUICK=0
 SCALE_NS=${SCALE_NS:-100}
@@ -30,53 +30,16 @@ while (($#)); do
 	esac
 done
 
-GRAFT=${GRAFT:-$ROOT/.tools/bin/graft}
-TMP=$(mktemp -d /tmp/graft-inspect.XXXXXX)
+source tests/lib.sh
+lib_init inspect
 C1=gic1-$$
 C2=gic2-$$
 NSB=gib$$-
-PIDS=()
-BROKER_PID=
 export GRAFT_SOCKET=$TMP/graft.sock
 export DENO_DIR=${DENO_DIR:-$ROOT/.tools/deno-dir}
 
 # gi: the inspect/apply/export commands.
 gi() { "$GRAFT" --backend broker "$@"; }
-
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); printf '  ok    %s\n' "$*"; }
-fail() { nfail=$((nfail + 1)); printf '  FAIL  %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
-
-cleanup() {
-	set +e
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del "$C1" 2>/dev/null
-	ip netns del "$C2" 2>/dev/null
-	for ((i = 0; i < SCALE_NS; i++)); do ip netns del "$NSB$i" 2>/dev/null; done
-	if [[ -n $BROKER_PID ]]; then
-		kill "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-bg() { "$@" & PIDS+=($!); }
-
-free_port() {
-	python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_for() { # wait_for SECONDS COMMAND...: poll until the command succeeds
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 # json_check FILE PYTHON-EXPR [ARGS...]: evaluate an assertion on the JSON in FILE (as `r`).
 json_check() {
@@ -106,14 +69,8 @@ ms() {
 
 # ---------------------------------------------------------------------------
 section "setup"
-ip netns add "$C1" && ip -n "$C1" link set lo up || { fail "ip netns add $C1"; exit 1; }
-ip netns add "$C2" && ip -n "$C2" link set lo up || { fail "ip netns add $C2"; exit 1; }
-"$GRAFT" daemon --socket "$GRAFT_SOCKET" 2>"$TMP/broker.log" &
-BROKER_PID=$!
-if wait_for 10 test -S "$GRAFT_SOCKET"; then pass "broker listening on $GRAFT_SOCKET"; else
-	fail "broker did not start: $(cat "$TMP/broker.log")"
-	exit 1
-fi
+netns_new "$C1" && netns_new "$C2" || { fail "ip netns add"; finish; }
+start_broker || finish
 P_IN=$(free_port)
 P_HOST=$(free_port)
 
@@ -285,7 +242,7 @@ out=$(gi -n "$C2" inspect)
 if ((QUICK == 0)); then
 	section "scale: $SCALE_NS namespaces x $SCALE_EP endpoints"
 	t0=$(date +%s%N)
-	for ((i = 0; i < SCALE_NS; i++)); do ip netns add "$NSB$i" || fail "ip netns add $NSB$i"; done
+	for ((i = 0; i < SCALE_NS; i++)); do netns_new "$NSB$i" || fail "ip netns add $NSB$i"; done
 	t1=$(date +%s%N)
 	echo "  (ip netns add x$SCALE_NS: $(((t1 - t0) / 1000000)) ms)"
 	{
@@ -329,5 +286,4 @@ if ((QUICK == 0)); then
 fi
 
 # ---------------------------------------------------------------------------
-printf '\n%d passed, %d failed\n' "$npass" "$nfail"
-((nfail == 0))
+finish
