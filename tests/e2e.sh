@@ -164,11 +164,11 @@ sec_egress() {
 	section "the seed's egress example: curl grafted, python3 http.server on the host"
 	need_web
 	local out url="http://127.0.0.1:$P_WEB/token.txt"
-	out=$(timeout 20 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url")
+	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url")
 	[[ $out == "$TOKEN" ]] && pass "grafted curl in $C1 fetched the host's page" || fail "grafted curl got: $out"
 	out=$(ip netns exec "$C1" curl -s --max-time 2 "$url")
 	[[ $out != "$TOKEN" ]] && pass "the same curl without graft cannot reach it" || fail "ungrafted curl reached the host"
-	out=$(timeout 20 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -v -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url" 2>&1 >/dev/null)
+	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -v -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url" 2>&1 >/dev/null)
 	[[ $out == *"GRAFT_EGRESS_CONVERT=0.0.0.0/0=ep-out"* && $out == *"ep-out"*"127.0.0.1:$P_WEB"* ]] &&
 		pass "-v prints the environment and the conversion trace" || fail "-v printed: $out"
 }
@@ -189,7 +189,7 @@ sec_ipv6() {
 	fi
 	bg python3 -m http.server "$p_web" --bind ::1 --directory "$TMP/www" >/dev/null 2>&1
 	wait_listen tcp "$p_web"
-	out=$(timeout 20 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e ::/0=ep6-out -- curl -s --max-time 5 -g "http://[::1]:$p_web/token.txt")
+	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e ::/0=ep6-out -- curl -s --max-time 5 -g "http://[::1]:$p_web/token.txt")
 	[[ $out == "$TOKEN" ]] && pass "grafted curl reached the host's [::1]:$p_web" || fail "IPv6 egress got: $out"
 }
 
@@ -221,7 +221,7 @@ sec_ranges() {
 }
 
 # run_peer MAPPINGS...: the grafted client.py's view of the host peer server.
-run_peer() { timeout 20 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" "$@" -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER"; }
+run_peer() { timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" "$@" -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER"; }
 
 sec_lpm() {
 	section "egress longest-prefix choice"
@@ -275,7 +275,7 @@ sec_udp() {
 	fi
 	bg python3 "$TOOLS/peer_server.py" udp 127.0.0.1 "$p_peer" 300 >/dev/null
 	wait_listen udp "$p_peer"
-	out=$(timeout 20 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 127.0.0.0/8=ep-lo2 -- python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_peer" hi)
+	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 127.0.0.0/8=ep-lo2 -- python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_peer" hi)
 	[[ $out == "peer 127.0.0.2 "*" hi" ]] && pass "grafted UDP sendto() left through ep-lo2 ($out)" || fail "UDP egress: $out"
 }
 

@@ -142,7 +142,8 @@ for d in os.listdir("/proc"):
 PY
 }
 
-# finish [NOTE]: clean up, check that nothing is left, print the count, exit.
+# finish [NOTE]: clean up, check that nothing is left, print the count, exit
+# (1 if a check failed, else $FINISH_RC, default 0: a suite sets 77 when it skipped everything).
 finish() {
 	local note=${1:+ ($1)}
 	section "leak check"
@@ -161,8 +162,8 @@ finish() {
 	printf '\n%d passed, %d failed, %d skipped%s in %d.%d s\n' "$npass" "$nfail" "$nskip" "$note" \
 		$((ms / 1000)) $((ms % 1000 / 100))
 	trap - EXIT
-	((nfail == 0))
-	exit
+	((nfail == 0)) || exit 1
+	exit "${FINISH_RC:-0}"
 }
 
 # free_port: a port free for TCP and UDP on 127.0.0.1 and ::1.
