@@ -56,9 +56,8 @@ C=gcm-$$
 export GRAFT_SOCKET=$TMP/graft.sock
 TOKEN=graft-$RANDOM-$RANDOM
 g() { "$GRAFT" --backend "$BACKEND" "$@"; }
-# grun RUN-ARGS...: graft run in $C (GRUN: the same as a command line, for timeout).
+# "${GRUN[@]}" RUN-ARGS...: graft run in $C (an array, for bg and timeout).
 GRUN=("$GRAFT" --backend "$BACKEND" -n "$C" run)
-grun() { "${GRUN[@]}" "$@"; }
 # in_c CMD...: run CMD inside $C, not grafted.
 in_c() { ip netns exec "$C" "$@"; }
 
@@ -106,9 +105,9 @@ sec_redis() {
 	ep4 redis4 "$p"
 	ep6 redis6 "$p"
 	mkdir -p "$TMP/redis"
-	bg grun -i 0.0.0.0:6379=redis4 -i '[::]:6379=redis6' -- redis-server --dir "$TMP/redis" >"$TMP/redis.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:6379=redis4 -i '[::]:6379=redis6' -- redis-server --dir "$TMP/redis" >"$TMP/redis.log" 2>&1
 	local srv=$!
-	if wait_listen tcp "$p" 127.0.0.1 && wait_listen -t 2 tcp "$p" '[::1]'; then
+	if wait_listen -p "$srv" tcp "$p" 127.0.0.1 && wait_listen -p "$srv" -t 2 tcp "$p" '[::1]'; then
 		pass "redis listens on host 127.0.0.1:$p and [::1]:$p"
 	else
 		fail "redis did not listen on both endpoints: $(log_of "$TMP/redis.log")"
@@ -121,9 +120,9 @@ sec_redis() {
 	stop_group "$srv"
 
 	# Only an IPv4 mapping: the [::] (V6ONLY) socket stays inside, the server runs.
-	bg grun -i 0.0.0.0:6379=redis4 -- redis-server --dir "$TMP/redis" >"$TMP/redis4.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:6379=redis4 -- redis-server --dir "$TMP/redis" >"$TMP/redis4.log" 2>&1
 	srv=$!
-	wait_listen tcp "$p" 127.0.0.1
+	wait_listen -p "$srv" tcp "$p" 127.0.0.1
 	out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$p" PING 2>&1)
 	[[ $out == PONG ]] && pass "with the IPv4 mapping only, redis starts and answers PING on 127.0.0.1:$p" ||
 		fail "IPv4 mapping only: $out $(log_of "$TMP/redis4.log")"
@@ -179,9 +178,9 @@ sec_nginx() {
         listen [::]:80 default_server;
 EOF
 	nginx_cmd "$TMP/nginx"
-	bg grun -i 0.0.0.0:80=nginx4 -i '[::]:80=nginx6' -- "${NGINX[@]}" >"$TMP/nginx.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:80=nginx4 -i '[::]:80=nginx6' -- "${NGINX[@]}" >"$TMP/nginx.log" 2>&1
 	local srv=$!
-	wait_listen tcp "$p4" && wait_listen -t 2 tcp "$p6" ||
+	wait_listen -p "$srv" tcp "$p4" && wait_listen -p "$srv" -t 2 tcp "$p6" ||
 		fail "nginx did not listen on both endpoints: $(log_of "$TMP/nginx.log") $(log_of "$TMP/nginx/error.log")"
 	wait_for 5 test "$(nginx_workers "$TMP/nginx")" -eq 2
 	n=$(nginx_workers "$TMP/nginx")
@@ -206,10 +205,10 @@ sec_dnsmasq() {
 	p6=$(free_port)
 	ep4 dns4 "$p4"
 	ep6 dns6 "$p6"
-	bg grun -i 0.0.0.0:53=dns4 -i '[::]:53=dns6' -- dnsmasq --keep-in-foreground --conf-file=/dev/null \
+	bg "${GRUN[@]}" -i 0.0.0.0:53=dns4 -i '[::]:53=dns6' -- dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--pid-file="$TMP/dnsmasq.pid" --no-resolv --no-hosts --address=/graft.test/198.18.0.7 >"$TMP/dnsmasq.log" 2>&1
 	local srv=$!
-	wait_listen udp "$p4" && wait_listen tcp "$p4" && wait_listen -t 2 udp "$p6" ||
+	wait_listen -p "$srv" udp "$p4" && wait_listen -p "$srv" tcp "$p4" && wait_listen -p "$srv" -t 2 udp "$p6" ||
 		fail "dnsmasq did not bind its endpoints: $(log_of "$TMP/dnsmasq.log")"
 	local where proto
 	for where in "127.0.0.1 $p4" "::1 $p6"; do
@@ -233,7 +232,7 @@ sec_dig() {
 		--listen-address=127.0.0.1 --bind-interfaces --port="$p" --address=/egress.test/198.18.0.9 \
 		--user=root --log-queries --log-facility="$TMP/dnsmasq-host.log" >/dev/null 2>&1
 	local srv=$!
-	wait_listen udp "$p" 127.0.0.1 || fail "host dnsmasq did not start"
+	wait_listen -p "$srv" udp "$p" 127.0.0.1 || fail "host dnsmasq did not start"
 	for proto in +notcp +tcp; do
 		out=$(timeout 20 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- dig @127.0.0.1 -p "$p" "$proto" +short +tries=1 +time=3 egress.test A 2>&1)
 		[[ $out == 198.18.0.9 ]] && pass "grafted dig $proto got the answer: egress.test is 198.18.0.9" ||
@@ -253,9 +252,9 @@ sec_node_cluster() {
 	local p out pids
 	p=$(free_port)
 	ep4 cluster4 "$p"
-	bg grun -i 0.0.0.0:8000=cluster4 -- node "$TOOLS/node_cluster.js" 8000 "$TOKEN" 120 >"$TMP/cluster.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:8000=cluster4 -- node "$TOOLS/node_cluster.js" 8000 "$TOKEN" 120 >"$TMP/cluster.log" 2>&1
 	local srv=$!
-	wait_listen -t 20 tcp "$p" || fail "the cluster did not listen on 127.0.0.1:$p: $(log_of "$TMP/cluster.log")"
+	wait_listen -p "$srv" -t 20 tcp "$p" || fail "the cluster did not listen on 127.0.0.1:$p: $(log_of "$TMP/cluster.log")"
 	wait_for 10 test "$(grep -c listening "$TMP/cluster.log")" -ge 2
 	out=$(grep listening "$TMP/cluster.log" | awk '{print $4, $5}' | sort -u)
 	[[ $(grep -c listening "$TMP/cluster.log") == 2 && $out == ":: 8000" ]] &&
@@ -276,9 +275,9 @@ sec_node_dgram() {
 	p=$(free_port)
 	pp=$(free_port)
 	ep4 dgram4 "$p"
-	bg grun -i 0.0.0.0:9000=dgram4 -- node "$TOOLS/node_dgram.js" server 9000 "$TOKEN" >"$TMP/dgram.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:9000=dgram4 -- node "$TOOLS/node_dgram.js" server 9000 "$TOKEN" >"$TMP/dgram.log" 2>&1
 	local srv=$!
-	wait_listen -t 20 udp "$p" || fail "the dgram server did not bind 127.0.0.1:$p: $(log_of "$TMP/dgram.log")"
+	wait_listen -p "$srv" -t 20 udp "$p" || fail "the dgram server did not bind 127.0.0.1:$p: $(log_of "$TMP/dgram.log")"
 	out=$("$PY" "$TOOLS/client.py" udp 127.0.0.1 "$p" ping 2>&1)
 	[[ $out == "dgram $TOKEN ping" ]] && pass "host datagram answered by the grafted dgram server" || fail "dgram server: '$out'"
 	stop_group "$srv"
@@ -296,9 +295,9 @@ sec_asyncio() {
 	p6=$(free_port)
 	ep4 aio4 "$p4"
 	ep6 aio6 "$p6"
-	bg grun -i 0.0.0.0:8000=aio4 -i '[::]:8000=aio6' -- "$PY" "$TOOLS/asyncio_server.py" 8000 "$TOKEN" >"$TMP/aio.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:8000=aio4 -i '[::]:8000=aio6' -- "$PY" "$TOOLS/asyncio_server.py" 8000 "$TOKEN" >"$TMP/aio.log" 2>&1
 	local srv=$!
-	wait_listen tcp "$p4" && wait_listen -t 2 tcp "$p6" || fail "asyncio did not listen on both endpoints: $(log_of "$TMP/aio.log")"
+	wait_listen -p "$srv" tcp "$p4" && wait_listen -p "$srv" -t 2 tcp "$p6" || fail "asyncio did not listen on both endpoints: $(log_of "$TMP/aio.log")"
 	out=$("$PY" "$TOOLS/client.py" tcp 127.0.0.1 "$p4" 2>&1)
 	[[ $out == "asyncio $TOKEN" ]] && pass "host client over 127.0.0.1:$p4 greeted" || fail "asyncio over IPv4: '$out'"
 	out=$("$PY" "$TOOLS/client.py" tcp ::1 "$p6" 2>&1)
@@ -309,9 +308,9 @@ sec_asyncio() {
 	nothing_inside 8000
 	stop_group "$srv"
 
-	bg grun -i 0.0.0.0:8000=aio4 -- "$PY" "$TOOLS/asyncio_server.py" 8000 "$TOKEN" >"$TMP/aio4.log" 2>&1
+	bg "${GRUN[@]}" -i 0.0.0.0:8000=aio4 -- "$PY" "$TOOLS/asyncio_server.py" 8000 "$TOKEN" >"$TMP/aio4.log" 2>&1
 	srv=$!
-	wait_listen tcp "$p4"
+	wait_listen -p "$srv" tcp "$p4"
 	out=$("$PY" "$TOOLS/client.py" tcp 127.0.0.1 "$p4" 2>&1)
 	[[ $out == "asyncio $TOKEN" ]] && pass "with the IPv4 mapping only, it starts and answers on 127.0.0.1:$p4" ||
 		fail "IPv4 mapping only: '$out' $(log_of "$TMP/aio4.log")"
@@ -337,10 +336,10 @@ sec_postgres() {
 		fail "initdb: $(log_of "$TMP/initdb.log")"
 		return
 	fi
-	bg grun -i 0.0.0.0:5432=pg4 -i '[::]:5432=pg6' -- "${as_pg[@]}" "$bin/postgres" -D "$TMP/pg/data" \
+	bg "${GRUN[@]}" -i 0.0.0.0:5432=pg4 -i '[::]:5432=pg6' -- "${as_pg[@]}" "$bin/postgres" -D "$TMP/pg/data" \
 		-c "listen_addresses=*" -k "$TMP/pg" >"$TMP/pg.log" 2>&1
 	local srv=$!
-	wait_listen -t 20 tcp "$p4" && wait_listen -t 2 tcp "$p6" || fail "postgres did not listen on both endpoints: $(log_of "$TMP/pg.log")"
+	wait_listen -p "$srv" -t 20 tcp "$p4" && wait_listen -p "$srv" -t 2 tcp "$p6" || fail "postgres did not listen on both endpoints: $(log_of "$TMP/pg.log")"
 	out=$(timeout 10 psql -h 127.0.0.1 -p "$p4" -U postgres -Atc "select 'v4 $TOKEN'" 2>&1)
 	[[ $out == "v4 $TOKEN" ]] && pass "host psql over 127.0.0.1:$p4 ran a query" || fail "psql over IPv4: '$out'"
 	out=$(timeout 10 psql -h ::1 -p "$p6" -U postgres -Atc "select 'v6 $TOKEN'" 2>&1)
@@ -364,10 +363,10 @@ sec_sshd() {
 		mkdir -m 755 /run/sshd && track_file /run/sshd
 	fi
 	: >"$TMP/sshd_config"
-	bg grun -i 0.0.0.0:22=ssh4 -i '[::]:22=ssh6' -- /usr/sbin/sshd -D -e -f "$TMP/sshd_config" -h "$TMP/ssh_host_key" \
+	bg "${GRUN[@]}" -i 0.0.0.0:22=ssh4 -i '[::]:22=ssh6' -- /usr/sbin/sshd -D -e -f "$TMP/sshd_config" -h "$TMP/ssh_host_key" \
 		-o PidFile=none >"$TMP/sshd.log" 2>&1
 	local srv=$!
-	wait_listen tcp "$p4" && wait_listen -t 2 tcp "$p6" || fail "sshd did not listen on both endpoints: $(log_of "$TMP/sshd.log")"
+	wait_listen -p "$srv" tcp "$p4" && wait_listen -p "$srv" -t 2 tcp "$p6" || fail "sshd did not listen on both endpoints: $(log_of "$TMP/sshd.log")"
 	out=$(timeout 10 ssh-keyscan -T 5 -t ed25519 -p "$p4" 127.0.0.1 2>/dev/null | awk '{print $3}')
 	[[ $out == "$key" ]] && pass "ssh-keyscan over 127.0.0.1:$p4 got sshd's host key" || fail "keyscan over IPv4: '$out'"
 	out=$(timeout 10 ssh-keyscan -T 5 -t ed25519 -p "$p6" ::1 2>/dev/null | awk '{print $3}')
@@ -387,7 +386,7 @@ EOF
 	nginx_cmd "$TMP/nginx-host"
 	bg "${NGINX[@]}" >"$TMP/nginx-host.log" 2>&1
 	local srv=$!
-	wait_listen tcp "$p" 127.0.0.1 || fail "host nginx did not start: $(log_of "$TMP/nginx-host/error.log")"
+	wait_listen -p "$srv" tcp "$p" 127.0.0.1 || fail "host nginx did not start: $(log_of "$TMP/nginx-host/error.log")"
 	out=$(timeout 60 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- ab -q -n 2000 -c 100 -s 10 "http://127.0.0.1:$p/token.txt" 2>&1)
 	if [[ $out == *"Concurrency Level:      100"* && $out == *"Complete requests:      2000"* &&
 		$out == *"Failed requests:        0"* && $out == *"Document Length:        $((${#TOKEN} + 1)) bytes"* ]]; then
@@ -414,7 +413,7 @@ sec_git() {
 	git clone -q --bare "$TMP/git/src" "$TMP/git/repo.git" || { fail "git clone --bare"; return; }
 	bg "$PY" "$TOOLS/git_http.py" 127.0.0.1 "$p" "$TMP/git" "$TMP/git-http.log" 120 >/dev/null 2>&1
 	local srv=$!
-	wait_listen tcp "$p" 127.0.0.1 || fail "git http server did not start"
+	wait_listen -p "$srv" tcp "$p" 127.0.0.1 || fail "git http server did not start"
 	out=$(timeout 60 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- env HOME="$TMP" GIT_CONFIG_NOSYSTEM=1 \
 		git clone -q "http://127.0.0.1:$p/repo.git" "$TMP/git/clone" 2>&1)
 	[[ $(git -C "$TMP/git/clone" rev-parse HEAD 2>/dev/null) == "$head" && $(cat "$TMP/git/clone/token.txt" 2>/dev/null) == "$TOKEN" ]] &&

@@ -62,7 +62,9 @@ export GRAFT_SOCKET=$TMP/graft.sock
 export GRAFT_GC_MS=500
 export GRAFT_MAX_CLIENTS=64
 g() { "$GRAFT" --backend "$BACKEND" "$@"; }
-# grun NETNS RUN-ARGS...: graft run in NETNS, in the mode asked for.
+# $RUN1 RUN-ARGS...: graft run in $C1, in the mode asked for (an array, for bg and timeout).
+RUN1=("$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}")
+# grun NETNS RUN-ARGS...: the same in any namespace.
 grun() {
 	local ns=$1
 	shift
@@ -143,7 +145,7 @@ sec_ep_show() {
 
 sec_ingress() {
 	section "the seed's ingress example: iperf3 -s grafted, host iperf3 -c"
-	bg grun "$C1" -i 0.0.0.0:5201=ep-test -- iperf3 -s -1 >"$TMP/iperf-s.log" 2>&1
+	bg "${RUN1[@]}" -i 0.0.0.0:5201=ep-test -- iperf3 -s -1 >"$TMP/iperf-s.log" 2>&1
 	if wait_listen tcp "$P_TEST"; then
 		pass "iperf3 in $C1 listens on host 127.0.0.1:$P_TEST"
 		if timeout 20 iperf3 -c 127.0.0.1 -p "$P_TEST" -t 1 -J >"$TMP/iperf-c.json" 2>&1; then
@@ -164,11 +166,11 @@ sec_egress() {
 	section "the seed's egress example: curl grafted, python3 http.server on the host"
 	need_web
 	local out url="http://127.0.0.1:$P_WEB/token.txt"
-	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url")
+	out=$(timeout 60 "${RUN1[@]}" -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url")
 	[[ $out == "$TOKEN" ]] && pass "grafted curl in $C1 fetched the host's page" || fail "grafted curl got: $out"
 	out=$(ip netns exec "$C1" curl -s --max-time 2 "$url")
 	[[ $out != "$TOKEN" ]] && pass "the same curl without graft cannot reach it" || fail "ungrafted curl reached the host"
-	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -v -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url" 2>&1 >/dev/null)
+	out=$(timeout 60 "${RUN1[@]}" -v -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url" 2>&1 >/dev/null)
 	[[ $out == *"GRAFT_EGRESS_CONVERT=0.0.0.0/0=ep-out"* && $out == *"ep-out"*"127.0.0.1:$P_WEB"* ]] &&
 		pass "-v prints the environment and the conversion trace" || fail "-v printed: $out"
 }
@@ -180,7 +182,7 @@ sec_ipv6() {
 	p_web=$(free_port)
 	need_ep ep6-in type ipv6 addr ::1 port "$p_in"
 	need_ep ep6-out type ipv6 addr ::1 port dynamic
-	bg grun "$C1" -i '[::]:8000=ep6-in' -- python3 -m http.server 8000 --bind :: --directory "$TMP/www" >/dev/null 2>&1
+	bg "${RUN1[@]}" -i '[::]:8000=ep6-in' -- python3 -m http.server 8000 --bind :: --directory "$TMP/www" >/dev/null 2>&1
 	if wait_listen tcp "$p_in"; then
 		out=$(curl -s --max-time 5 -g "http://[::1]:$p_in/token.txt")
 		[[ $out == "$TOKEN" ]] && pass "host curl [::1]:$p_in reached the grafted IPv6 server" || fail "IPv6 ingress got: $out"
@@ -189,7 +191,7 @@ sec_ipv6() {
 	fi
 	bg python3 -m http.server "$p_web" --bind ::1 --directory "$TMP/www" >/dev/null 2>&1
 	wait_listen tcp "$p_web"
-	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e ::/0=ep6-out -- curl -s --max-time 5 -g "http://[::1]:$p_web/token.txt")
+	out=$(timeout 60 "${RUN1[@]}" -e ::/0=ep6-out -- curl -s --max-time 5 -g "http://[::1]:$p_web/token.txt")
 	[[ $out == "$TOKEN" ]] && pass "grafted curl reached the host's [::1]:$p_web" || fail "IPv6 egress got: $out"
 }
 
@@ -203,7 +205,7 @@ sec_ranges() {
 	need_ep ep-x type ipv4 addr 127.0.0.1 port "$px"
 	lo=$((pr1 < pr2 ? pr1 : pr2))
 	hi=$((pr1 < pr2 ? pr2 : pr1))
-	SECONDS_UP=30 bg grun "$C1" -i "0.0.0.0:$lo-$hi=ep-range" -i 0.0.0.0:7777=ep-x \
+	SECONDS_UP=30 bg "${RUN1[@]}" -i "0.0.0.0:$lo-$hi=ep-range" -i 0.0.0.0:7777=ep-x \
 		-- python3 "$TOOLS/listen_many.py" 0.0.0.0 "$pr1" "$pr2" 7777 7778 >"$TMP/many.log" 2>&1
 	if wait_listen tcp "$pr1" && wait_listen tcp "$pr2" && wait_listen tcp "$px"; then
 		a=$(python3 "$TOOLS/client.py" tcp 127.0.0.1 "$pr1")
@@ -221,7 +223,7 @@ sec_ranges() {
 }
 
 # run_peer MAPPINGS...: the grafted client.py's view of the host peer server.
-run_peer() { timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" "$@" -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER"; }
+run_peer() { timeout 60 "${RUN1[@]}" "$@" -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER"; }
 
 sec_lpm() {
 	section "egress longest-prefix choice"
@@ -244,7 +246,7 @@ sec_pool() {
 	need_peer
 	need_ep ep-lo3 type ipv4 addr 127.0.0.3 port dynamic
 	g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.2 port dynamic || fail "adding ep-pool"
-	bg grun "$C1" -e 127.0.0.0/8=ep-pool -- python3 "$TOOLS/pool_check.py" 127.0.0.1 "$P_PEER" "$TMP/pool-go" >"$TMP/pool.out" 2>&1
+	bg "${RUN1[@]}" -e 127.0.0.0/8=ep-pool -- python3 "$TOOLS/pool_check.py" 127.0.0.1 "$P_PEER" "$TMP/pool-go" >"$TMP/pool.out" 2>&1
 	local pool=$! out
 	wait_for 10 grep -q "fork ok" "$TMP/pool.out"
 	g -n "$C1" ep del ep-pool && g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.4 port dynamic
@@ -266,7 +268,7 @@ sec_udp() {
 	p_peer=$(free_port)
 	need_ep ep-udp type ipv4 addr 127.0.0.1 port "$p_in"
 	need_ep ep-lo2 type ipv4 addr 127.0.0.2 port dynamic
-	bg grun "$C1" -i 0.0.0.0:9000=ep-udp -- python3 "$TOOLS/peer_server.py" udp 0.0.0.0 9000 300 >/dev/null 2>&1
+	bg "${RUN1[@]}" -i 0.0.0.0:9000=ep-udp -- python3 "$TOOLS/peer_server.py" udp 0.0.0.0 9000 300 >/dev/null 2>&1
 	if wait_listen udp "$p_in"; then
 		out=$(python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_in" hello-udp)
 		[[ $out == "peer 127.0.0.1 "*" hello-udp" ]] && pass "host UDP client reached the grafted UDP server ($out)" || fail "UDP ingress: $out"
@@ -275,14 +277,14 @@ sec_udp() {
 	fi
 	bg python3 "$TOOLS/peer_server.py" udp 127.0.0.1 "$p_peer" 300 >/dev/null
 	wait_listen udp "$p_peer"
-	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 127.0.0.0/8=ep-lo2 -- python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_peer" hi)
+	out=$(timeout 60 "${RUN1[@]}" -e 127.0.0.0/8=ep-lo2 -- python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_peer" hi)
 	[[ $out == "peer 127.0.0.2 "*" hi" ]] && pass "grafted UDP sendto() left through ep-lo2 ($out)" || fail "UDP egress: $out"
 }
 
 sec_unix() {
 	section "a Unix-path endpoint"
 	need_ep ep-unix type unix path "$TMP/app.sock"
-	bg grun "$C1" -i 0.0.0.0:8080=ep-unix -- python3 -m http.server 8080 --directory "$TMP/www" >/dev/null 2>&1
+	bg "${RUN1[@]}" -i 0.0.0.0:8080=ep-unix -- python3 -m http.server 8080 --directory "$TMP/www" >/dev/null 2>&1
 	wait_for 10 test -S "$TMP/app.sock"
 	local out
 	out=$(curl -s --max-time 5 --unix-socket "$TMP/app.sock" http://graft/token.txt)
@@ -296,7 +298,7 @@ sec_target_netns() {
 	need_ep ep-far type ipv4 addr 127.0.0.1 port "$p_t" netns "$C2"
 	[[ $(g -n "$C1" ep show ep-far) == "ep-far type ipv4 addr 127.0.0.1 port $p_t netns "* ]] &&
 		pass "ep show names the target namespace" || fail "ep-far shows as: $(g -n "$C1" ep show ep-far)"
-	bg grun "$C1" -i 0.0.0.0:8081=ep-far -- python3 -m http.server 8081 --bind 0.0.0.0 --directory "$TMP/www" >/dev/null 2>&1
+	bg "${RUN1[@]}" -i 0.0.0.0:8081=ep-far -- python3 -m http.server 8081 --bind 0.0.0.0 --directory "$TMP/www" >/dev/null 2>&1
 	if wait_listen -n "$C2" tcp "$p_t"; then
 		out=$(ip netns exec "$C2" curl -s --max-time 5 "http://127.0.0.1:$p_t/token.txt")
 		[[ $out == "$TOKEN" ]] && pass "a server in $C1 listens in $C2's stack; $C2 reaches it" || fail "target netns: $out"
@@ -426,7 +428,7 @@ PY
 
 broker_fds() { ls "/proc/$BROKER_PID/fd" | wc -l; }
 broker_rss() { awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status"; }
-churn() { timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 "$1" 2>&1; }
+churn() { timeout 60 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 "$1" 2>&1; }
 
 sec_scale() {
 	section "scale"
@@ -434,7 +436,7 @@ sec_scale() {
 	P_ECHO=$(free_port)
 	bg python3 "$TOOLS/echo_server.py" 127.0.0.1 "$P_ECHO" 120 >/dev/null
 	wait_listen tcp "$P_ECHO"
-	out=$(timeout 60 "$GRAFT" --backend "$BACKEND" -n "$C1" run "${MODE_ARGS[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/many_conns.py" 127.0.0.1 "$P_ECHO" 1000 2>&1)
+	out=$(timeout 60 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/many_conns.py" 127.0.0.1 "$P_ECHO" 1000 2>&1)
 	[[ $out == *"held 1000"*"echoed 1000"* ]] && pass "one grafted process held 1000 concurrent grafted connections" || fail "1000 connections: $out"
 	((QUICK)) && return
 	# Warm the broker up first: its JavaScript heap grows to a working size.

@@ -5,7 +5,7 @@
 #   source tests/lib.sh
 #   lib_init NAME            # TMP, the EXIT trap, the run tag
 #   netns_new NS             # an "ip netns" with lo up, removed at exit
-#   bg CMD...                # a background process group, killed at exit
+#   bg PROGRAM ARGS...       # a background session, its processes killed at exit
 #   start_broker             # graft daemon on $TMP/graft.sock
 #   pass/fail/skip TEXT, section TITLE, expect_fail ..., wait_listen ...
 #   finish [NOTE]            # cleanup, leak check, "N passed, N failed", exit status
@@ -33,7 +33,18 @@ BROKER_PID=
 pass() { npass=$((npass + 1)); printf '  ok    %s\n' "$*"; }
 fail() { nfail=$((nfail + 1)); printf '  FAIL  %s\n' "$*"; }
 skip() { nskip=$((nskip + 1)); printf '  SKIP  %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
+# section TITLE: a heading; the previous section's duration is printed first.
+section() {
+	section_end
+	printf '\n== %s\n' "$*"
+	LIB_SEC_T0=$(date +%s%N)
+}
+section_end() {
+	[[ -n ${LIB_SEC_T0:-} ]] || return 0
+	local ms=$((($(date +%s%N) - LIB_SEC_T0) / 1000000))
+	printf '  (%d.%d s)\n' $((ms / 1000)) $((ms % 1000 / 100))
+	LIB_SEC_T0=
+}
 # check TEXT CMD...: pass when CMD succeeds.
 check() {
 	local what=$1
@@ -66,14 +77,17 @@ netns_new() {
 	ip -n "$1" link set lo up
 }
 
-# bg CMD...: start CMD (a program or a shell function) in the background, in
-# a process group of its own (job control on for that moment), so that
-# cleanup reaches every process it forks. Its PID is in $!.
+# bg PROGRAM [ARG...]: start PROGRAM in the background in a session and
+# process group of its own (no controlling terminal, so it never stops on
+# one), so that cleanup reaches every process it forks. Its PID is in $!.
+# Shell functions cannot be put there: pass a command line (an array).
 bg() {
-	set -m
-	"$@" &
+	if [[ $(type -t "$1") == function ]]; then
+		echo "lib.sh: bg needs a program, not the shell function $1" >&2
+		return 2
+	fi
+	setsid "$@" &
 	LIB_PIDS+=($!)
-	set +m
 }
 
 # stop_group PID: TERM the process group PID leads, KILL it after 5 s.
@@ -190,14 +204,16 @@ wait_for() {
 	return 1
 }
 
-# wait_listen [-n NS] [-t SECONDS] tcp|udp PORT [ADDR]: a listener (TCP) or a
-# bound socket (UDP) on PORT, and on ADDR when given; default 10 s.
+# wait_listen [-n NS] [-t SECONDS] [-p PID] tcp|udp PORT [ADDR]: a listener
+# (TCP) or a bound socket (UDP) on PORT, and on ADDR when given; for 10 s by
+# default, and only while process PID (the server) lives.
 wait_listen() {
-	local pre=() secs=10
+	local pre=() secs=10 pid=
 	while [[ $1 == -* ]]; do
 		case $1 in
 		-n) pre=(ip netns exec "$2") ;;
 		-t) secs=$2 ;;
+		-p) pid=$2 ;;
 		esac
 		shift 2
 	done
@@ -206,6 +222,7 @@ wait_listen() {
 	[[ -n ${3:-} ]] && filter="src $3 and sport = :$2"
 	for _ in $(seq $((secs * 10))); do
 		[[ -n $("${pre[@]}" ss "$flag" "$filter" 2>/dev/null) ]] && return 0
+		[[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null && return 1
 		sleep 0.1
 	done
 	return 1
