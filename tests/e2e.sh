@@ -135,7 +135,7 @@ sec_ep_show() {
 	# NETNS as a path and as the PID of a process inside it.
 	[[ $(g -n "/run/netns/$C1" ep show) == "$want" ]] && pass "-n /run/netns/$C1 (a path) names the same namespace" ||
 		fail "-n with a path"
-	bg ip netns exec "$C1" sleep 30
+	bg ip netns exec "$C1" sleep 600
 	local sleeper=$!
 	sleep 0.2
 	[[ $(g -n "$sleeper" ep show) == "$want" ]] && pass "-n $sleeper (a PID inside $C1) names the same namespace" ||
@@ -166,11 +166,11 @@ sec_egress() {
 	section "the seed's egress example: curl grafted, python3 http.server on the host"
 	need_web
 	local out url="http://127.0.0.1:$P_WEB/token.txt"
-	out=$(timeout 60 "${RUN1[@]}" -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url")
+	out=$(timeout 120 "${RUN1[@]}" -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url")
 	[[ $out == "$TOKEN" ]] && pass "grafted curl in $C1 fetched the host's page" || fail "grafted curl got: $out"
 	out=$(ip netns exec "$C1" curl -s --max-time 2 "$url")
 	[[ $out != "$TOKEN" ]] && pass "the same curl without graft cannot reach it" || fail "ungrafted curl reached the host"
-	out=$(timeout 60 "${RUN1[@]}" -v -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url" 2>&1 >/dev/null)
+	out=$(timeout 120 "${RUN1[@]}" -v -e 0.0.0.0/0=ep-out -- curl -s --max-time 5 "$url" 2>&1 >/dev/null)
 	[[ $out == *"GRAFT_EGRESS_CONVERT=0.0.0.0/0=ep-out"* && $out == *"ep-out"*"127.0.0.1:$P_WEB"* ]] &&
 		pass "-v prints the environment and the conversion trace" || fail "-v printed: $out"
 }
@@ -191,7 +191,7 @@ sec_ipv6() {
 	fi
 	bg python3 -m http.server "$p_web" --bind ::1 --directory "$TMP/www" >/dev/null 2>&1
 	wait_listen tcp "$p_web"
-	out=$(timeout 60 "${RUN1[@]}" -e ::/0=ep6-out -- curl -s --max-time 5 -g "http://[::1]:$p_web/token.txt")
+	out=$(timeout 120 "${RUN1[@]}" -e ::/0=ep6-out -- curl -s --max-time 5 -g "http://[::1]:$p_web/token.txt")
 	[[ $out == "$TOKEN" ]] && pass "grafted curl reached the host's [::1]:$p_web" || fail "IPv6 egress got: $out"
 }
 
@@ -223,7 +223,7 @@ sec_ranges() {
 }
 
 # run_peer MAPPINGS...: the grafted client.py's view of the host peer server.
-run_peer() { timeout 60 "${RUN1[@]}" "$@" -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER"; }
+run_peer() { timeout 120 "${RUN1[@]}" "$@" -- python3 "$TOOLS/client.py" tcp 127.0.0.1 "$P_PEER"; }
 
 sec_lpm() {
 	section "egress longest-prefix choice"
@@ -277,7 +277,7 @@ sec_udp() {
 	fi
 	bg python3 "$TOOLS/peer_server.py" udp 127.0.0.1 "$p_peer" 300 >/dev/null
 	wait_listen udp "$p_peer"
-	out=$(timeout 60 "${RUN1[@]}" -e 127.0.0.0/8=ep-lo2 -- python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_peer" hi)
+	out=$(timeout 120 "${RUN1[@]}" -e 127.0.0.0/8=ep-lo2 -- python3 "$TOOLS/client.py" udp 127.0.0.1 "$p_peer" hi)
 	[[ $out == "peer 127.0.0.2 "*" hi" ]] && pass "grafted UDP sendto() left through ep-lo2 ($out)" || fail "UDP egress: $out"
 }
 
@@ -428,7 +428,7 @@ PY
 
 broker_fds() { ls "/proc/$BROKER_PID/fd" | wc -l; }
 broker_rss() { awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status"; }
-churn() { timeout 60 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 "$1" 2>&1; }
+churn() { timeout 120 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/churn.py" 127.0.0.1 "$P_ECHO" 16 "$1" 2>&1; }
 
 sec_scale() {
 	section "scale"
@@ -436,7 +436,7 @@ sec_scale() {
 	P_ECHO=$(free_port)
 	bg python3 "$TOOLS/echo_server.py" 127.0.0.1 "$P_ECHO" 120 >/dev/null
 	wait_listen tcp "$P_ECHO"
-	out=$(timeout 60 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/many_conns.py" 127.0.0.1 "$P_ECHO" 1000 2>&1)
+	out=$(timeout 120 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/many_conns.py" 127.0.0.1 "$P_ECHO" 1000 2>&1)
 	[[ $out == *"held 1000"*"echoed 1000"* ]] && pass "one grafted process held 1000 concurrent grafted connections" || fail "1000 connections: $out"
 	((QUICK)) && return
 	# Warm the broker up first: its JavaScript heap grows to a working size.
