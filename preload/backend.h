@@ -45,6 +45,23 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 			      int *fds, int *nfds, struct graft_result *res);
 
 /*
+ * GRAFT_OP_SOCKETS without waiting: graft_broker_post() sends the request on
+ * this thread's connection (at most one outstanding: EBUSY otherwise) and
+ * graft_broker_collect() reads its reply later, like request_many (fds holds
+ * GRAFT_SOCKETS_MAX). collect returns EAGAIN when !wait and the reply is not
+ * there yet, ENOENT when nothing is outstanding (or the connection is gone).
+ * A synchronous request on the connection throws an outstanding reply away.
+ */
+int graft_broker_post(const struct graft_request *req, uint32_t count);
+int graft_broker_collect(bool wait, int *fds, int *nfds,
+			 struct graft_result *res);
+
+/* fork() handlers: the child closes every thread's broker connection. */
+void graft_broker_atfork_prepare(void);
+void graft_broker_atfork_parent(void);
+void graft_broker_atfork_child(void);
+
+/*
  * The client-socket pool (pool.c): for SOCK_STREAM grafts asking for no port
  * on a `port dynamic` endpoint, sockets come from a per-thread stock the
  * broker fills in batches. Returns 0 (res->fd set), a positive errno, or
@@ -53,5 +70,12 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 #define GRAFT_POOL_SKIP (-1)
 int graft_pool_request(const struct graft_request *req,
 		       struct graft_result *res);
+/* Read a refill still due, so the connection is free for another request. */
+void graft_pool_settle(void);
+
+/* fork() handlers: the child closes every thread's stock. */
+void graft_pool_atfork_prepare(void);
+void graft_pool_atfork_parent(void);
+void graft_pool_atfork_child(void);
 
 #endif /* GRAFT_BACKEND_H */

@@ -64,7 +64,7 @@ fail:
  * count follows the request).
  */
 static int broker_send(int s, const struct graft_request *req, uint32_t seq,
-		       uint32_t count, struct graft_result *res)
+		       uint32_t count, int flags, struct graft_result *res)
 {
 	uint8_t buf[sizeof(struct graft_sock_req) +
 		    GRAFT_SOCKOPT_MAX * sizeof(struct graft_sockopt)];
@@ -99,7 +99,7 @@ static int broker_send(int s, const struct graft_request *req, uint32_t seq,
 	}
 
 	do
-		n = send(s, buf, len, MSG_NOSIGNAL);
+		n = send(s, buf, len, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)len)
 		return 0;
@@ -143,10 +143,11 @@ static void close_fds(const int *fds, int n)
 
 /*
  * Receive the reply to request `seq` of `op`; its descriptors (at most `max`)
- * go to fds and their number to *nfds. Returns 0 or a positive errno.
+ * go to fds and their number to *nfds. Returns 0 or a positive errno; EAGAIN
+ * when flags has MSG_DONTWAIT and the reply is not there yet.
  */
-static int broker_recv(int s, uint32_t seq, uint16_t op, int *fds, int max,
-		       int *nfds, struct graft_result *res)
+static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
+		       int max, int *nfds, struct graft_result *res)
 {
 	union {
 		struct graft_sock_resp resp;
@@ -170,8 +171,11 @@ static int broker_recv(int s, uint32_t seq, uint16_t op, int *fds, int max,
 	*nfds = 0;
 	memset(&u, 0, sizeof(u));
 	do
-		n = graft_real.recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+		n = graft_real.recvmsg(s, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && (flags & MSG_DONTWAIT) &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK))
+		return EAGAIN;
 	if (n < 0) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "no answer from the graft broker at %s (%s)",
@@ -224,15 +228,24 @@ bad:
 	return EADDRNOTAVAIL;
 }
 
-/* This thread's connection to the broker, kept between grafts. */
+/*
+ * This thread's connection to the broker, kept between grafts. Every
+ * thread's is on one list, so that a forked child can close the copies of
+ * all of them (it has only the forking thread; the others' would leak).
+ */
 struct broker_conn {
 	int fd;
-	pid_t pid;  /* the process that opened it: a forked child must not share it */
-	ino_t ino;  /* the socket's inode: proof the number still means our socket */
+	pid_t pid; /* the process that opened it: a forked child must not share it */
+	ino_t ino; /* the socket's inode: proof the number still means our socket */
+	bool pending;	      /* a GRAFT_OP_SOCKETS reply is still to be read */
+	uint32_t pending_seq;
+	struct broker_conn *prev, *next;
 };
 
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct broker_conn *conns;
 
 static bool conn_is_ours(const struct broker_conn *c)
 {
@@ -247,13 +260,27 @@ static void conn_drop(struct broker_conn *c)
 	if (conn_is_ours(c))
 		graft_real.close(c->fd);
 	c->fd = -1;
+	c->pending = false;
+}
+
+static void conn_unlink(struct broker_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 }
 
 static void conn_destroy(void *p)
 {
 	struct broker_conn *c = p;
 
-	if (c->pid == getpid())
+	pthread_mutex_lock(&conns_lock);
+	conn_unlink(c);
+	pthread_mutex_unlock(&conns_lock);
+	if (c->pid == graft_self_pid())
 		conn_drop(c);
 	free(c);
 }
@@ -281,8 +308,47 @@ static struct broker_conn *conn_get(void)
 			free(c);
 			return NULL;
 		}
+		pthread_mutex_lock(&conns_lock);
+		c->next = conns;
+		if (conns)
+			conns->prev = c;
+		conns = c;
+		pthread_mutex_unlock(&conns_lock);
 	}
 	return c;
+}
+
+void graft_broker_atfork_prepare(void)
+{
+	pthread_mutex_lock(&conns_lock);
+}
+
+void graft_broker_atfork_parent(void)
+{
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/*
+ * In the child: close every thread's connection (copies of the parent's);
+ * free the entries of the threads that do not exist here.
+ */
+void graft_broker_atfork_child(void)
+{
+	struct broker_conn *self = NULL, *c, *next;
+
+	if (conn_key != (pthread_key_t)-1 &&
+	    pthread_once(&conn_key_once, conn_key_init) == 0)
+		self = pthread_getspecific(conn_key);
+	for (c = conns; c; c = next) {
+		next = c->next;
+		conn_drop(c);
+		if (c != self)
+			free(c);
+	}
+	conns = self;
+	if (self)
+		self->prev = self->next = NULL;
+	pthread_mutex_unlock(&conns_lock);
 }
 
 /* A connection to use now: the cached one if still ours, else a new one. */
@@ -291,14 +357,15 @@ static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fres
 	struct stat st;
 	int s;
 
-	if (c && c->pid == getpid() && conn_is_ours(c)) {
+	if (c && c->pid == graft_self_pid() && conn_is_ours(c)) {
 		*fresh = false;
 		return c->fd;
 	}
 	if (c) {
-		if (c->pid != getpid() && conn_is_ours(c))
+		if (c->pid != graft_self_pid() && conn_is_ours(c))
 			graft_real.close(c->fd); /* the child's inherited copy */
 		c->fd = -1;
+		c->pending = false;
 	}
 	*fresh = true;
 	s = broker_connect(res);
@@ -306,10 +373,27 @@ static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fres
 		return s;
 	if (fstat(s, &st) == 0) {
 		c->fd = s;
-		c->pid = getpid();
+		c->pid = graft_self_pid();
 		c->ino = st.st_ino;
 	}
 	return s;
+}
+
+/* Read and throw away a GRAFT_OP_SOCKETS reply still due on c. */
+static void conn_discard_pending(struct broker_conn *c)
+{
+	int fds[GRAFT_SOCKETS_MAX], n = 0;
+	struct graft_result res;
+
+	if (!c->pending)
+		return;
+	c->pending = false;
+	memset(&res, 0, sizeof(res));
+	if (broker_recv(c->fd, c->pending_seq, GRAFT_OP_SOCKETS, 0, fds,
+			GRAFT_SOCKETS_MAX, &n, &res) == 0)
+		close_fds(fds, n);
+	else if (!res.broker_replied)
+		conn_drop(c);
 }
 
 /*
@@ -328,16 +412,19 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 	res->fd = -1;
 	res->broker_replied = false;
 	*nfds = 0;
+	/* The pool collects its own replies first; this is a safety net. */
+	if (c && c->pending && c->pid == graft_self_pid() && conn_is_ours(c))
+		conn_discard_pending(c);
 	for (attempt = 0; attempt < 2; attempt++) {
 		uint32_t seq = atomic_fetch_add(&broker_seq, 1);
 
 		s = conn_open(c, res, &fresh);
 		if (s < 0)
 			return EADDRNOTAVAIL;
-		if (broker_send(s, req, seq, count, res) < 0)
+		if (broker_send(s, req, seq, count, 0, res) < 0)
 			err = -1;
 		else
-			err = broker_recv(s, seq, op, fds, max, nfds, res);
+			err = broker_recv(s, seq, op, 0, fds, max, nfds, res);
 		if (err == 0 || (err > 0 && res->broker_replied)) {
 			if (!c || c->fd != s)
 				graft_real.close(s);
@@ -353,6 +440,60 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 		res->msg[0] = '\0';
 	}
 	return err > 0 ? err : EADDRNOTAVAIL;
+}
+
+int graft_broker_post(const struct graft_request *req, uint32_t count)
+{
+	struct broker_conn *c = conn_get();
+	struct graft_result res;
+	uint32_t seq;
+	bool fresh;
+	int s;
+
+	if (!c || c->pending)
+		return EBUSY;
+	memset(&res, 0, sizeof(res));
+	s = conn_open(c, &res, &fresh);
+	if (s < 0 || c->fd != s) {
+		if (s >= 0)
+			graft_real.close(s);
+		return EADDRNOTAVAIL;
+	}
+	seq = atomic_fetch_add(&broker_seq, 1);
+	if (broker_send(s, req, seq, count, MSG_DONTWAIT, &res) < 0) {
+		if (errno != EAGAIN)
+			conn_drop(c);
+		return EAGAIN;
+	}
+	c->pending = true;
+	c->pending_seq = seq;
+	return 0;
+}
+
+int graft_broker_collect(bool wait, int *fds, int *nfds,
+			 struct graft_result *res)
+{
+	struct broker_conn *c = conn_get();
+	int err;
+
+	res->fd = -1;
+	res->broker_replied = false;
+	*nfds = 0;
+	if (!c || !c->pending)
+		return ENOENT;
+	if (c->pid != graft_self_pid() || !conn_is_ours(c)) {
+		c->pending = false;
+		return ENOENT;
+	}
+	err = broker_recv(c->fd, c->pending_seq, GRAFT_OP_SOCKETS,
+			  wait ? 0 : MSG_DONTWAIT, fds, GRAFT_SOCKETS_MAX,
+			  nfds, res);
+	if (err == EAGAIN && !wait)
+		return EAGAIN;
+	c->pending = false;
+	if (err && !res->broker_replied)
+		conn_drop(c);
+	return err;
 }
 
 int graft_broker_request(const struct graft_request *req,

@@ -10,6 +10,28 @@
 #include "graft.h"
 #include "libgraft.h"
 
+/*
+ * Put the granted socket on the application's descriptor, unless another
+ * thread closed or replaced that descriptor during the round trip (its entry
+ * is gone or belongs to another socket): then the number may now be someone
+ * else's file. Checked and moved under the table lock, which close(),
+ * dup2() and friends take before they change a tracked number.
+ */
+static int graft_move(int from, int fd, uint64_t id, bool cloexec)
+{
+	struct graft_sock *s;
+	int err = 0;
+
+	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	if (!s || s->id != id || s->state != GRAFT_GRAFTING)
+		err = EBADF;
+	else if (graft_real.dup3(from, fd, cloexec ? O_CLOEXEC : 0) < 0)
+		err = errno;
+	graft_fdt_unlock();
+	return err;
+}
+
 int graft_attach(int fd, const struct graft_sock *snap, const char *ep,
 		 uint16_t port, const char *what, int *host_family)
 {
@@ -36,29 +58,27 @@ int graft_attach(int fd, const struct graft_sock *snap, const char *ep,
 		err = graft_kernel_request(&req, &res);
 	} else {
 		err = graft_pool_request(&req, &res);
-		if (err == GRAFT_POOL_SKIP)
+		if (err == GRAFT_POOL_SKIP) {
+			graft_pool_settle();
 			err = graft_broker_request(&req, &res);
+		}
 	}
 	if (err) {
 		graft_error("cannot graft %s onto endpoint %s: %s", what, ep,
 			    res.msg);
 		return err;
 	}
-
-	if (graft_real.dup3(res.fd, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
-		err = errno;
-		graft_real.close(res.fd);
-		graft_error("cannot graft %s onto endpoint %s: cannot move the "
-			    "grafted socket to descriptor %d: %s",
-			    what, ep, fd, strerror(err));
-		return err;
-	}
+	/* O_NONBLOCK belongs to the open socket: set it before the move. */
+	if (fl & O_NONBLOCK)
+		graft_real.fcntl(res.fd, F_SETFL, fl);
+	err = graft_move(res.fd, fd, snap->id, fdfl & FD_CLOEXEC);
 	graft_real.close(res.fd);
-	if (fl & O_NONBLOCK) {
-		int nfl = graft_real.fcntl(fd, F_GETFL);
-
-		if (nfl >= 0 && !(nfl & O_NONBLOCK))
-			graft_real.fcntl(fd, F_SETFL, nfl | O_NONBLOCK);
+	if (err) {
+		graft_error("cannot graft %s onto endpoint %s: %s", what, ep,
+			    err == EBADF ? "the descriptor was closed or "
+					   "replaced during the graft"
+					 : strerror(err));
+		return err;
 	}
 	*host_family = res.family;
 	graft_trace("fd %d grafted onto %s (%s)", fd, ep,

@@ -29,15 +29,17 @@ int graft_close_range_impl(unsigned int first, unsigned int last,
 		errno = ENOSYS;
 		return -1;
 	}
-	rc = graft_real.close_range(first, last, flags);
-	if (rc == 0 && !((unsigned int)flags & CLOSE_RANGE_CLOEXEC) &&
-	    !graft_nothing_tracked()) {
+	/* Forget first, as close() does: a graft in flight on one of these
+	 * numbers must not land on whatever reuses it. */
+	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC) &&
+	    !graft_nothing_tracked() && first <= last) {
 		err = errno;
 		graft_fdt_lock();
 		graft_fdt_drop_range(first, last);
 		graft_fdt_unlock();
 		errno = err;
 	}
+	rc = graft_real.close_range(first, last, flags);
 	return rc;
 }
 
@@ -70,6 +72,8 @@ int graft_dup2_impl(int fd, int fd2)
 	int rc;
 
 	graft_init();
+	if (fd != fd2)
+		graft_forget_fd(fd2); /* before the number changes hands */
 	rc = graft_real.dup2(fd, fd2);
 	if (rc >= 0)
 		track_dup(fd, fd2);
@@ -81,6 +85,8 @@ int graft_dup3_impl(int fd, int fd2, int flags)
 	int rc;
 
 	graft_init();
+	if (fd != fd2)
+		graft_forget_fd(fd2); /* before the number changes hands */
 	rc = graft_real.dup3(fd, fd2, flags);
 	if (rc >= 0)
 		track_dup(fd, fd2);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "fdtable.h"
 #include "libgraft.h"
 
@@ -18,6 +19,39 @@ static const char graft_version_tag[] __attribute__((used)) =
 struct graft_real graft_real;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pid_t self_pid;
+
+pid_t graft_self_pid(void)
+{
+	return self_pid;
+}
+
+/*
+ * fork(): every lock is held across it, so the child gets consistent
+ * tables; the child then closes what other threads held (their broker
+ * connections and client-socket stocks), which it could never use.
+ */
+static void atfork_prepare(void)
+{
+	graft_fdt_atfork_prepare();
+	graft_broker_atfork_prepare();
+	graft_pool_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	graft_pool_atfork_parent();
+	graft_broker_atfork_parent();
+	graft_fdt_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+	self_pid = getpid();
+	graft_pool_atfork_child();
+	graft_broker_atfork_child();
+	graft_fdt_atfork_child();
+}
 
 /* The base address of this library, to spot symbols that resolve to it. */
 static void *self_base(void)
@@ -75,8 +109,8 @@ static void graft_do_init(void)
 		graft_trace("no mappings: passing everything through");
 		graft_cfg.passthrough = true;
 	}
-	pthread_atfork(graft_fdt_atfork_prepare, graft_fdt_atfork_parent,
-		       graft_fdt_atfork_child);
+	self_pid = getpid();
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	graft_trace("libgraft %s ready", GRAFT_VERSION);
 }
 

@@ -56,6 +56,9 @@ struct graft_real {
 
 extern struct graft_real graft_real;
 
+/* This process's id, without a system call (updated in a forked child). */
+pid_t graft_self_pid(void);
+
 /* Resolve the real symbols and read the environment; idempotent. */
 void graft_init(void);
 /* Fill graft_cfg from the environment (config.c). */

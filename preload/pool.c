@@ -8,13 +8,17 @@
  * so nothing is reserved and a batch is cheap. The broker still does every
  * bind: the application never holds an unbound host-namespace socket.
  *
- * Each thread keeps up to POOL_SLOTS (endpoint, family, protocol) stocks of
- * at most POOL_BATCH sockets; a stock older than POOL_TTL_NS is thrown away
- * (so an endpoint redefined in the broker is picked up), a forked child
- * discards what it inherited, a stocked descriptor is checked by inode before
- * it is handed out (an application that closed it, or reused the number, is
- * never given someone else's file), and a thread's stock is closed when the
- * thread exits. GRAFT_POOL=0 turns the pool off.
+ * Each thread keeps up to POOL_SLOTS (endpoint, family, protocol) stocks.
+ * The first graft of a stock waits for one batch; after that, a stock that
+ * falls to POOL_LOW asks the broker for the next batch without waiting
+ * (graft_broker_post) and picks the reply up on a later graft, so the
+ * broker works while the application does. Sockets are handed out oldest
+ * first; one older than POOL_TTL_NS is thrown away (so an endpoint redefined
+ * in the broker is picked up), a stocked descriptor is checked by inode
+ * before it is handed out (an application that closed it, or reused the
+ * number, is never given someone else's file), a forked child closes every
+ * thread's stock, and a thread's stock is closed when the thread exits.
+ * GRAFT_POOL=0 turns the pool off.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,18 +35,24 @@
 #include "libgraft.h"
 
 #define POOL_BATCH GRAFT_SOCKETS_MAX
+#define POOL_LOW (POOL_BATCH * 3 / 4)
+#define POOL_CAP (2 * POOL_BATCH) /* a refill lands on top of POOL_LOW */
 #define POOL_SLOTS 4
 #define POOL_TTL_NS (2ULL * 1000 * 1000 * 1000)
+
+struct pool_sock {
+	int fd;
+	ino_t ino;
+	uint64_t born;
+};
 
 struct pool_slot {
 	char ep[GRAFT_EPNAME_MAX];
 	int family, protocol;
 	bool used;
 	bool off; /* the broker will not batch for this endpoint */
-	int n;
-	int fds[POOL_BATCH];
-	ino_t inos[POOL_BATCH];
-	uint64_t born;
+	int head, n; /* ring: the oldest at head */
+	struct pool_sock socks[POOL_CAP];
 	int host_family;
 	socklen_t addrlen;
 	struct sockaddr_storage addr;
@@ -51,12 +61,16 @@ struct pool_slot {
 struct pool {
 	pid_t pid;
 	unsigned next;
+	int pending; /* slot whose refill is on its way, or -1 */
 	struct pool_slot slot[POOL_SLOTS];
+	struct pool *prev, *nextp; /* every thread's, for fork */
 };
 
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static bool pool_enabled;
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pool *pools;
 
 static uint64_t now_ns(void)
 {
@@ -76,19 +90,41 @@ static bool still_ours(int fd, ino_t ino)
 /* Close what a slot holds (only descriptors that are still ours). */
 static void slot_drain(struct pool_slot *sl)
 {
-	for (int i = 0; i < sl->n; i++)
-		if (still_ours(sl->fds[i], sl->inos[i]))
-			graft_real.close(sl->fds[i]);
-	sl->n = 0;
+	for (int i = 0; i < sl->n; i++) {
+		const struct pool_sock *ps = &sl->socks[(sl->head + i) % POOL_CAP];
+
+		if (still_ours(ps->fd, ps->ino))
+			graft_real.close(ps->fd);
+	}
+	sl->head = sl->n = 0;
+}
+
+static void pool_drain_all(struct pool *pl)
+{
+	for (int i = 0; i < POOL_SLOTS; i++)
+		slot_drain(&pl->slot[i]);
+	pl->pending = -1;
+}
+
+static void pool_unlink(struct pool *pl)
+{
+	if (pl->prev)
+		pl->prev->nextp = pl->nextp;
+	else
+		pools = pl->nextp;
+	if (pl->nextp)
+		pl->nextp->prev = pl->prev;
 }
 
 static void pool_destroy(void *p)
 {
 	struct pool *pl = p;
 
-	if (pl->pid == getpid())
-		for (int i = 0; i < POOL_SLOTS; i++)
-			slot_drain(&pl->slot[i]);
+	pthread_mutex_lock(&pools_lock);
+	pool_unlink(pl);
+	pthread_mutex_unlock(&pools_lock);
+	if (pl->pid == graft_self_pid())
+		pool_drain_all(pl);
 	free(pl);
 }
 
@@ -100,33 +136,72 @@ static void pool_init(void)
 		       pthread_key_create(&pool_key, pool_destroy) == 0;
 }
 
+static struct pool *pool_new(void)
+{
+	struct pool *pl = calloc(1, sizeof(*pl));
+
+	if (!pl || pthread_setspecific(pool_key, pl) != 0) {
+		free(pl);
+		return NULL;
+	}
+	pl->pid = graft_self_pid();
+	pl->pending = -1;
+	pthread_mutex_lock(&pools_lock);
+	pl->nextp = pools;
+	if (pools)
+		pools->prev = pl;
+	pools = pl;
+	pthread_mutex_unlock(&pools_lock);
+	return pl;
+}
+
 static struct pool *pool_get(void)
 {
 	struct pool *pl;
-	pid_t pid;
 
 	pthread_once(&pool_once, pool_init);
 	if (!pool_enabled)
 		return NULL;
-	pid = getpid();
 	pl = pthread_getspecific(pool_key);
-	if (!pl) {
-		pl = calloc(1, sizeof(*pl));
-		if (!pl || pthread_setspecific(pool_key, pl) != 0) {
-			free(pl);
-			return NULL;
-		}
-		pl->pid = pid;
-	}
-	if (pl->pid != pid) {
-		/* A forked child: what it inherited is its own copy; let it go. */
-		for (int i = 0; i < POOL_SLOTS; i++) {
-			slot_drain(&pl->slot[i]);
-			pl->slot[i].used = false;
-		}
-		pl->pid = pid;
+	if (!pl)
+		return pool_new();
+	if (pl->pid != graft_self_pid()) {
+		/* A child the fork handlers did not run for (a raw clone). */
+		pool_drain_all(pl);
+		pl->pid = graft_self_pid();
 	}
 	return pl;
+}
+
+void graft_pool_atfork_prepare(void)
+{
+	pthread_mutex_lock(&pools_lock);
+}
+
+void graft_pool_atfork_parent(void)
+{
+	pthread_mutex_unlock(&pools_lock);
+}
+
+/* In the child: close every thread's stock; keep only this thread's entry. */
+void graft_pool_atfork_child(void)
+{
+	struct pool *self = NULL, *pl, *next;
+
+	if (pool_enabled)
+		self = pthread_getspecific(pool_key);
+	for (pl = pools; pl; pl = next) {
+		next = pl->nextp;
+		pool_drain_all(pl);
+		if (pl != self)
+			free(pl);
+	}
+	pools = self;
+	if (self) {
+		self->prev = self->nextp = NULL;
+		self->pid = graft_self_pid();
+	}
+	pthread_mutex_unlock(&pools_lock);
 }
 
 /* Options that may follow the bind (the port is chosen at connect()). */
@@ -169,26 +244,6 @@ static bool pool_applies(const struct graft_request *req)
 	return true;
 }
 
-static struct pool_slot *slot_for(struct pool *pl, const struct graft_request *req)
-{
-	struct pool_slot *sl;
-
-	for (int i = 0; i < POOL_SLOTS; i++) {
-		sl = &pl->slot[i];
-		if (sl->used && sl->family == req->family &&
-		    sl->protocol == req->protocol && !strcmp(sl->ep, req->ep))
-			return sl;
-	}
-	sl = &pl->slot[pl->next++ % POOL_SLOTS];
-	slot_drain(sl);
-	memset(sl, 0, sizeof(*sl));
-	sl->used = true;
-	sl->family = req->family;
-	sl->protocol = req->protocol;
-	strncpy(sl->ep, req->ep, sizeof(sl->ep) - 1);
-	return sl;
-}
-
 /* Hand one socket to the caller, with the application's options on it. */
 static int give(const struct pool_slot *sl, int fd, const struct graft_request *req,
 		struct graft_result *res)
@@ -205,30 +260,140 @@ static int give(const struct pool_slot *sl, int fd, const struct graft_request *
 	return 0;
 }
 
-int graft_pool_request(const struct graft_request *req, struct graft_result *res)
+/* The slot for req's endpoint, family and protocol (a new one if none). */
+static int slot_for(struct pool *pl, const struct graft_request *req)
 {
-	struct graft_request bare = *req;
 	struct pool_slot *sl;
+	int i;
+
+	for (i = 0; i < POOL_SLOTS; i++) {
+		sl = &pl->slot[i];
+		if (sl->used && sl->family == req->family &&
+		    sl->protocol == req->protocol && !strcmp(sl->ep, req->ep))
+			return i;
+	}
+	i = (int)(pl->next++ % POOL_SLOTS);
+	if (pl->pending == i)
+		graft_pool_settle();
+	sl = &pl->slot[i];
+	slot_drain(sl);
+	memset(sl, 0, sizeof(*sl));
+	sl->used = true;
+	sl->family = req->family;
+	sl->protocol = req->protocol;
+	strncpy(sl->ep, req->ep, sizeof(sl->ep) - 1);
+	return i;
+}
+
+/* Stock a batch the broker sent (fds[0..n-1]), with res's address. */
+static void slot_stock(struct pool_slot *sl, const int *fds, int n,
+		       const struct graft_result *res)
+{
+	uint64_t born = now_ns();
+
+	sl->host_family = res->family;
+	sl->addrlen = res->addrlen;
+	memcpy(&sl->addr, &res->addr, res->addrlen);
+	for (int i = 0; i < n; i++) {
+		struct pool_sock *ps;
+		struct stat st;
+
+		if (sl->n >= POOL_CAP || fstat(fds[i], &st) != 0) {
+			graft_real.close(fds[i]);
+			continue;
+		}
+		ps = &sl->socks[(sl->head + sl->n++) % POOL_CAP];
+		ps->fd = fds[i];
+		ps->ino = st.st_ino;
+		ps->born = born;
+	}
+}
+
+/* The oldest usable socket of the stock, or -1. */
+static int slot_take(struct pool_slot *sl)
+{
+	uint64_t now = 0;
+
+	while (sl->n > 0) {
+		struct pool_sock ps = sl->socks[sl->head];
+
+		sl->head = (sl->head + 1) % POOL_CAP;
+		sl->n--;
+		if (!still_ours(ps.fd, ps.ino))
+			continue;
+		if (!now)
+			now = now_ns();
+		if (now - ps.born > POOL_TTL_NS) {
+			graft_real.close(ps.fd);
+			continue;
+		}
+		return ps.fd;
+	}
+	return -1;
+}
+
+/* Pick up the refill on its way, if it has arrived (or wait for it). */
+static void pool_harvest(struct pool *pl, bool wait)
+{
+	int fds[GRAFT_SOCKETS_MAX], n, err;
+	struct graft_result res;
+	struct pool_slot *sl;
+
+	if (pl->pending < 0)
+		return;
+	err = graft_broker_collect(wait, fds, &n, &res);
+	if (err == EAGAIN && !wait)
+		return;
+	sl = &pl->slot[pl->pending];
+	pl->pending = -1;
+	if (err == 0)
+		slot_stock(sl, fds, n, &res);
+	else if ((err == EINVAL || err == EPROTO) && res.broker_replied)
+		sl->off = true;
+}
+
+void graft_pool_settle(void)
+{
 	struct pool *pl;
+
+	if (!pool_enabled || !(pl = pthread_getspecific(pool_key)) ||
+	    pl->pid != graft_self_pid())
+		return;
+	pool_harvest(pl, true);
+}
+
+/* The request for a batch of slot i's sockets (no options). */
+static struct graft_request batch_request(const struct pool_slot *sl)
+{
+	return (struct graft_request){
+		.ep = sl->ep,
+		.family = sl->family,
+		.type = SOCK_STREAM,
+		.protocol = sl->protocol,
+	};
+}
+
+/* Ask for the next batch without waiting, when the stock runs low. */
+static void pool_refill_ahead(struct pool *pl, int i)
+{
+	struct graft_request req = batch_request(&pl->slot[i]);
+
+	if (pl->pending >= 0 || pl->slot[i].n > POOL_LOW ||
+	    pl->slot[i].off)
+		return;
+	if (graft_broker_post(&req, POOL_BATCH) == 0)
+		pl->pending = i;
+}
+
+/* Fill an empty stock with one round trip. 0, an errno or GRAFT_POOL_SKIP. */
+static int slot_fill(struct pool *pl, struct pool_slot *sl,
+		     struct graft_result *res)
+{
+	struct graft_request req = batch_request(sl);
 	int fds[POOL_BATCH], n, err;
 
-	if (!pool_applies(req) || !(pl = pool_get()))
-		return GRAFT_POOL_SKIP;
-	sl = slot_for(pl, req);
-	if (sl->off)
-		return GRAFT_POOL_SKIP;
-	if (sl->n && now_ns() - sl->born > POOL_TTL_NS)
-		slot_drain(sl);
-	while (sl->n > 0) {
-		n = --sl->n;
-		if (still_ours(sl->fds[n], sl->inos[n]))
-			return give(sl, sl->fds[n], req, res);
-	}
-
-	/* Empty: one round trip fills the stock. Options go on afterwards. */
-	bare.nopts = 0;
-	bare.opts = NULL;
-	err = graft_broker_request_many(&bare, POOL_BATCH, fds, &n, res);
+	pool_harvest(pl, true);
+	err = graft_broker_request_many(&req, POOL_BATCH, fds, &n, res);
 	if ((err == EINVAL || err == EPROTO) && res->broker_replied) {
 		sl->off = true; /* a fixed port, or a broker without batches */
 		res->msg[0] = '\0';
@@ -236,19 +401,39 @@ int graft_pool_request(const struct graft_request *req, struct graft_result *res
 	}
 	if (err)
 		return err;
-	sl->host_family = res->family;
-	sl->addrlen = res->addrlen;
-	memcpy(&sl->addr, &res->addr, res->addrlen);
-	sl->born = now_ns();
-	for (int i = 1; i < n; i++) {
-		struct stat st;
+	slot_stock(sl, fds, n, res);
+	return 0;
+}
 
-		if (fstat(fds[i], &st) != 0) {
-			graft_real.close(fds[i]);
-			continue;
-		}
-		sl->inos[sl->n] = st.st_ino;
-		sl->fds[sl->n++] = fds[i];
+int graft_pool_request(const struct graft_request *req, struct graft_result *res)
+{
+	struct pool_slot *sl;
+	struct pool *pl;
+	int i, fd, err;
+
+	if (!pool_applies(req) || !(pl = pool_get()))
+		return GRAFT_POOL_SKIP;
+	i = slot_for(pl, req);
+	sl = &pl->slot[i];
+	if (sl->off)
+		return GRAFT_POOL_SKIP;
+	/* Look for the refill only once the stock is half gone: each look is a
+	 * system call, and the broker needs the time anyway. */
+	if (sl->n <= POOL_LOW / 2)
+		pool_harvest(pl, false);
+	fd = slot_take(sl);
+	if (fd < 0 && pl->pending == i) {
+		pool_harvest(pl, true);
+		fd = slot_take(sl);
 	}
-	return give(sl, fds[0], req, res);
+	if (fd < 0) {
+		err = slot_fill(pl, sl, res);
+		if (err)
+			return err;
+		fd = slot_take(sl);
+		if (fd < 0)
+			return GRAFT_POOL_SKIP;
+	}
+	pool_refill_ahead(pl, i);
+	return give(sl, fd, req, res);
 }

@@ -14,8 +14,12 @@
  *   ep-unix   unix UNIXPATH
  *
  * Usage: fake_broker SOCKET PORT UNIXPATH LOGFILE
- * Every request appends one line to LOGFILE:
+ * Every GRAFT_OP_SOCKET request appends one line to LOGFILE:
  *   "ep=NAME family=F type=T port=P opts=L/N,L/N status=S"
+ * and every GRAFT_OP_SOCKETS request (dynamic endpoints only):
+ *   "batch ep=NAME count=N sent=M status=S"
+ * FAKE_BROKER_DELAY_MS in the environment delays every reply (to widen
+ * races in the tests).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -33,7 +37,7 @@
 
 #define MAX_CLIENTS 4096
 
-static unsigned int base_port;
+static unsigned int base_port, delay_ms;
 static const char *unix_path;
 static FILE *logf;
 
@@ -144,6 +148,62 @@ fail:
 	return -1;
 }
 
+/* GRAFT_OP_SOCKETS: up to count sockets of a dynamic endpoint, port 0. */
+static void handle_batch(int c, const struct graft_socks_req *sr, size_t n)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(GRAFT_SOCKETS_MAX * sizeof(int))];
+	} ctl;
+	struct graft_sock_resp rp;
+	struct iovec iov = { .iov_base = &rp, .iov_len = sizeof(rp) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fds[GRAFT_SOCKETS_MAX], got = 0;
+	struct graft_sock_req rq = sr->req;
+	const struct ep *e = NULL;
+
+	memset(&rp, 0, sizeof(rp));
+	rp.hdr = sr->req.hdr;
+	rp.hdr.len = sizeof(rp);
+	rq.ep[GRAFT_EPNAME_MAX - 1] = '\0';
+	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++)
+		if (!strcmp(eps[i].name, rq.ep))
+			e = &eps[i];
+	if (n != sizeof(*sr) || sr->count < 1 || sr->count > GRAFT_SOCKETS_MAX ||
+	    !e || e->port_off >= 0 || e->family == AF_UNIX || rq.port ||
+	    rq.type != SOCK_STREAM) {
+		rp.status = EINVAL;
+		snprintf(rp.msg, sizeof(rp.msg), "no batches for this request");
+	}
+	while (!rp.status && got < (int)sr->count) {
+		int fd = make_socket(&rq, NULL, &rp);
+
+		if (fd < 0)
+			break;
+		fds[got++] = fd;
+	}
+	if (got) {
+		rp.status = 0;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(got * sizeof(int));
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(got * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, got * sizeof(int));
+	}
+	fprintf(logf, "batch ep=%s count=%u sent=%d status=%d\n", rq.ep,
+		sr->count, got, rp.status);
+	fflush(logf);
+	if (delay_ms)
+		usleep(delay_ms * 1000);
+	if (sendmsg(c, &mh, MSG_NOSIGNAL) < 0)
+		perror("fake_broker: sendmsg");
+	for (int i = 0; i < got; i++)
+		close(fds[i]);
+}
+
 static void handle(int c)
 {
 	union {
@@ -165,6 +225,11 @@ static void handle(int c)
 	n = recv(c, &u, sizeof(u), 0);
 	if (n < (ssize_t)sizeof(struct graft_hdr))
 		return;
+	if (u.rq.hdr.magic == GRAFT_PROTO_MAGIC &&
+	    u.rq.hdr.op == GRAFT_OP_SOCKETS) {
+		handle_batch(c, (const void *)&u, (size_t)n);
+		return;
+	}
 	memset(&rp, 0, sizeof(rp));
 	rp.hdr = u.rq.hdr;
 	rp.hdr.len = sizeof(rp);
@@ -188,6 +253,8 @@ static void handle(int c)
 		fprintf(logf, " status=%d\n", rp.status);
 		fflush(logf);
 	}
+	if (delay_ms)
+		usleep(delay_ms * 1000);
 	if (fd >= 0) {
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = sizeof(ctl.buf);
@@ -215,6 +282,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("FAKE_BROKER_DELAY_MS"))
+		delay_ms = (unsigned int)atoi(getenv("FAKE_BROKER_DELAY_MS"));
 	base_port = (unsigned int)atoi(argv[2]);
 	unix_path = argv[3];
 	logf = fopen(argv[4], "a");

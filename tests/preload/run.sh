@@ -493,6 +493,35 @@ check "threads: 16 threads graft and close for 3 s with forks, no leak" \
 	[ $? = 0 ]
 echo "     $out"
 
+# The stock of client sockets is filled in batches: 1000 connections, ~32
+# round trips.
+batches=$(grep -c "^batch ep=ep-out count=32 sent=32 status=0" "$BLOG")
+check "pool: client sockets come in batches of 32 ($batches batches)" \
+	[ "$batches" -ge 31 ] && [ "$batches" -le 80 ]
+
+# A slow broker (50 ms a reply) for the races and the refill ahead of need.
+SLOW=$T/slow.sock
+(FAKE_BROKER_DELAY_MS=50 exec "$T/fake_broker" "$SLOW" "$((P + 100))" "$T/slow-unix.sock" "$T/slow.log") &
+PIDS+=($!)
+for i in $(seq 50); do [ -S "$SLOW" ] && break; sleep 0.1; done
+slow_env() {
+	env LD_PRELOAD="$LIB" GRAFT_SOCKET="$SLOW" FAKE_BROKER_DELAY_MS=50 \
+		GRAFT_EGRESS_CONVERT="0.0.0.0/0=ep-out" "$@"
+}
+out=$(slow_env GRAFT_POOL=0 timeout 60 "$T/stress" dup3race 20 2>"$T/err")
+check "dup3 race: a descriptor closed and reused during the round trip is not overwritten" \
+	[ $? = 0 ]
+echo "     $out"
+out=$(slow_env timeout 60 "$T/stress" ahead 40 3 2>&1)
+check "pool: the stock is refilled ahead of need (only the first connect waits)" \
+	[ $? = 0 ]
+echo "     $out"
+out=$(graft_env GRAFT_EGRESS_CONVERT="0.0.0.0/0=ep-out" \
+	timeout 60 "$T/stress" forkleak 2>&1)
+check "fork: a child holds none of the threads' broker connections and stocks" \
+	[ $? = 0 ]
+echo "     $out"
+
 check "version: the library carries its version tag" \
 	grep -aq "@(#)libgraft 0.1.0" "$LIB"
 

@@ -8,6 +8,17 @@
  *   stress threads T S   T threads creating/grafting/closing for S seconds,
  *                        while the main thread forks children that use
  *                        sockets too
+ *   stress dup3race N    N times: one thread grafts a socket while another
+ *                        closes that descriptor during the broker round
+ *                        trip (FAKE_BROKER_DELAY_MS) and opens /dev/null,
+ *                        which takes the same number: the graft must fail
+ *                        with EBADF and /dev/null must stay /dev/null
+ *   stress forkleak      two threads graft (each gets a broker connection
+ *                        and a stock of client sockets); a fork()ed child
+ *                        must hold none of them
+ *   stress ahead N MS    N grafted connects MS ms apart against a broker
+ *                        slowed by FAKE_BROKER_DELAY_MS: only the first may
+ *                        wait for it (the stock is refilled ahead of need)
  *
  * Each mode checks that grafted sockets have 127.0.0.2 as local address,
  * keep O_NONBLOCK/FD_CLOEXEC, and that no descriptor leaks (counted in
@@ -27,6 +38,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +51,19 @@ static int failures;
 		fputc('\n', stderr);                                         \
 		failures++;                                                  \
 	} while (0)
+
+/* An unconnected TCP socket bound to ep-out's 127.0.0.2 with no port yet:
+ * one of libgraft's stock. */
+static bool is_stocked(int fd)
+{
+	struct sockaddr_in a, p;
+	socklen_t len = sizeof(a), plen = sizeof(p);
+
+	return getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+	       a.sin_family == AF_INET && a.sin_addr.s_addr == htonl(0x7f000002) &&
+	       a.sin_port == 0 &&
+	       getpeername(fd, (struct sockaddr *)&p, &plen) < 0;
+}
 
 static int count_fds(void)
 {
@@ -54,12 +79,15 @@ static int count_fds(void)
 
 		if (e->d_name[0] == '.')
 			continue;
-		/* libgraft keeps one broker connection per grafting thread: not a leak. */
+		/* libgraft keeps one broker connection per grafting thread
+		 * and a stock of client sockets: not leaks. */
 		fd = atoi(e->d_name);
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 		    type == SOCK_SEQPACKET &&
 		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
 		    domain == AF_UNIX)
+			continue;
+		if (is_stocked(fd))
 			continue;
 		n++;
 	}
@@ -337,12 +365,203 @@ static int mode_threads(int nthreads, int seconds)
 	return failures ? 1 : 0;
 }
 
+/* ---- dup3race ------------------------------------------------------------- */
+
+struct race {
+	int fd;	      /* the socket being grafted, then closed */
+	int nullfd;   /* what the other thread opened on the same number */
+	int delay_ms; /* when to close: half the broker's delay */
+};
+
+static void *race_closer(void *arg)
+{
+	struct race *r = arg;
+
+	usleep((useconds_t)r->delay_ms * 1000);
+	close(r->fd);
+	r->nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return NULL;
+}
+
+static int mode_dup3race(int n, int broker_delay_ms)
+{
+	struct sockaddr_in t;
+	uint16_t port;
+	int ls = listener(SOCK_STREAM, &port), same = 0, i;
+
+	t = loopback(port);
+	for (i = 0; i < n; i++) {
+		struct race r = { .delay_ms = broker_delay_ms / 2 };
+		pthread_t th;
+		struct stat st;
+		int rc, err;
+
+		r.fd = socket(AF_INET, SOCK_STREAM, 0);
+		pthread_create(&th, NULL, race_closer, &r);
+		rc = connect(r.fd, (struct sockaddr *)&t, sizeof(t));
+		err = errno;
+		pthread_join(th, NULL);
+		if (r.nullfd != r.fd) { /* the number was not reused: no race */
+			close(r.nullfd);
+			continue;
+		}
+		same++;
+		if (fstat(r.nullfd, &st) != 0 || !S_ISCHR(st.st_mode))
+			FAIL("round %d: the graft landed on fd %d, which another "
+			     "thread had reopened as /dev/null", i, r.fd);
+		if (rc == 0 || err != EBADF)
+			FAIL("round %d: connect() on the closed fd gave %d (%s), "
+			     "not EBADF", i, rc, rc ? strerror(err) : "success");
+		close(r.nullfd);
+	}
+	printf("stress: %d rounds, %d with the number reused mid-graft\n", n,
+	       same);
+	if (same < n / 2)
+		FAIL("the race window was not hit (%d of %d)", same, n);
+	close(ls);
+	return failures ? 1 : 0;
+}
+
+/* ---- forkleak ------------------------------------------------------------- */
+
+/* Open descriptors above stderr, the listing's own aside. */
+static int count_all_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) > 2)
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+static pthread_mutex_t fl_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fl_cv = PTHREAD_COND_INITIALIZER;
+static int fl_state; /* 1: the thread grafted; 2: the main thread forked */
+
+static void graft_once(uint16_t port)
+{
+	struct sockaddr_in t = loopback(port);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(s, (struct sockaddr *)&t, sizeof(t)) < 0 ||
+	    !local_is_grafted(s))
+		FAIL("forkleak: graft failed: %s", strerror(errno));
+	close(s);
+}
+
+static void *fl_thread(void *arg)
+{
+	graft_once(*(uint16_t *)arg);
+	pthread_mutex_lock(&fl_mu);
+	fl_state = 1;
+	pthread_cond_broadcast(&fl_cv);
+	while (fl_state != 2)
+		pthread_cond_wait(&fl_cv, &fl_mu);
+	pthread_mutex_unlock(&fl_mu);
+	return NULL;
+}
+
+static int mode_forkleak(void)
+{
+	int base = count_all_fds(), ls, held, st; /* inherited ones aside */
+	uint16_t port;
+	pthread_t th;
+	pid_t pid;
+
+	ls = listener(SOCK_STREAM, &port);
+	pthread_create(&th, NULL, fl_thread, &port);
+	graft_once(port);
+	pthread_mutex_lock(&fl_mu);
+	while (fl_state != 1)
+		pthread_cond_wait(&fl_cv, &fl_mu);
+	pthread_mutex_unlock(&fl_mu);
+	close(ls);
+	/* Only the library's own now: two connections, two stocks. */
+	held = count_all_fds() - base;
+	pid = fork();
+	if (pid == 0)
+		_exit(count_all_fds() - base);
+	waitpid(pid, &st, 0);
+	pthread_mutex_lock(&fl_mu);
+	fl_state = 2;
+	pthread_cond_broadcast(&fl_cv);
+	pthread_mutex_unlock(&fl_mu);
+	pthread_join(th, NULL);
+	printf("stress: the parent's threads hold %d descriptors, the child %d\n",
+	       held, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	if (held < 4)
+		FAIL("expected two broker connections and two stocks, saw %d fds",
+		     held);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		FAIL("the child inherited %d of them", WEXITSTATUS(st));
+	return failures ? 1 : 0;
+}
+
+/* ---- ahead ---------------------------------------------------------------- */
+
+static int mode_ahead(int n, int gap_ms, int broker_delay_ms)
+{
+	uint16_t port;
+	int ls = listener(SOCK_STREAM, &port), i, slow = 0;
+	double worst = 0, first = 0;
+
+	for (i = 0; i < n; i++) {
+		struct sockaddr_in t = loopback(port);
+		struct timespec a, b;
+		double ms;
+		int s = socket(AF_INET, SOCK_STREAM, 0), c;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (connect(s, (struct sockaddr *)&t, sizeof(t)) < 0 ||
+		    !local_is_grafted(s))
+			FAIL("ahead: connect %d not grafted", i);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+		     (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+		if (i == 0)
+			first = ms;
+		else if (ms > worst)
+			worst = ms;
+		if (i > 0 && ms >= broker_delay_ms / 2.0)
+			slow++;
+		c = accept(ls, NULL, NULL);
+		close(c);
+		close(s);
+		usleep((useconds_t)gap_ms * 1000);
+	}
+	printf("stress: %d connects, the first %.1f ms (waits for the broker), "
+	       "the slowest of the rest %.1f ms\n", n, first, worst);
+	if (first < broker_delay_ms)
+		FAIL("the first connect did not wait for the broker: is it slowed?");
+	if (slow)
+		FAIL("%d connects after the first waited for the broker", slow);
+	close(ls);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	const char *d = getenv("FAKE_BROKER_DELAY_MS");
+	int delay = d ? atoi(d) : 0;
+
 	if (argc == 3 && !strcmp(argv[1], "many"))
 		return mode_many(atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "threads"))
 		return mode_threads(atoi(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: stress many N | stress threads T SECONDS\n");
+	if (argc == 3 && !strcmp(argv[1], "dup3race") && delay > 0)
+		return mode_dup3race(atoi(argv[2]), delay);
+	if (argc == 2 && !strcmp(argv[1], "forkleak"))
+		return mode_forkleak();
+	if (argc == 4 && !strcmp(argv[1], "ahead") && delay > 0)
+		return mode_ahead(atoi(argv[2]), atoi(argv[3]), delay);
+	fprintf(stderr, "usage: stress many N | stress threads T SECONDS | "
+		"stress dup3race N | stress forkleak | stress ahead N MS\n"
+		"(dup3race and ahead need FAKE_BROKER_DELAY_MS, the broker's)\n");
 	return 2;
 }
