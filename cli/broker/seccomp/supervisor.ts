@@ -1,0 +1,406 @@
+/**
+ * The seccomp supervisor: the broker's conversion engine for programs
+ * LD_PRELOAD cannot reach (static, Go, set-id). A filter in the program
+ * (installed by graft-exec, or by an OCI runtime) traps bind, connect,
+ * sendto with an address, sendmsg and sendmmsg; each trapped call arrives
+ * here as a notification on the listener the broker was handed.
+ *
+ * Per notification:
+ * 1. read the socket address from the caller's memory (process_vm_readv),
+ *    then check the notification is still pending (SECCOMP_IOCTL_NOTIF_ID_VALID):
+ *    the PID might have been reused by then;
+ * 2. match it against the listener's mappings; no match: let the call
+ *    continue untouched (SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+ * 3. take a copy of the caller's socket (pidfd_getfd) to learn its family,
+ *    type, options, state and the network namespace it lives in (SIOCGSKNS):
+ *    that namespace, not the caller's PID, decides which endpoints apply;
+ * 4. have the broker create and bind the host socket in the endpoint's
+ *    target namespace, exactly as for libgraft, with the caller's options;
+ * 5. check the notification again and put the host socket on the caller's
+ *    descriptor number (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD), keeping its
+ *    O_NONBLOCK and close-on-exec;
+ * 6. answer: bind returns 0 (the socket is bound already); connect, sendto
+ *    and sendmsg continue, so the kernel runs the program's own call on the
+ *    new socket with the program's own blocking semantics (EINPROGRESS,
+ *    then poll/epoll, for a non-blocking connect).
+ *
+ * Continuing after a swap re-reads the destination, so a thread racing to
+ * change it connects the grafted socket elsewhere: harmless, as the
+ * endpoint grants a host socket bound to its address, not a destination
+ * (a libgraft client could do the same). Nothing security-relevant is decided
+ * on memory read after the check.
+ *
+ * Every step is a short system call on the broker's thread; nothing waits
+ * for the network, so one slow or dead target cannot hold up the others.
+ *
+ * @module
+ */
+
+import { C, closeFd, Errno } from "../../ffi.ts";
+import type { EgressMapping, IngressMapping } from "../../mapping.ts";
+import { netnsIdOfFd, netnsKey } from "../../netns.ts";
+import type { SockOpt } from "../../proto.ts";
+import {
+  getIntOpt,
+  getOpt,
+  isNonblocking,
+  NR,
+  notifAddFd,
+  notifIdValid,
+  notifRecv,
+  notifRespond,
+  type Notification,
+  pidfdGetfd,
+  pidfdOpen,
+  readMemory,
+  SECCOMP,
+  setNonblocking,
+  sockName,
+  socketKind,
+  socketNetnsFd,
+} from "../../sys/seccomp.ts";
+import { type InetAddr, isWildcard, matchEgress, matchIngress, parseInet } from "./match.ts";
+import { socketDefaults } from "./options.ts";
+
+/** What the supervisor needs from the broker. */
+export interface SeccompHost {
+  /** Whether the namespace with this key has endpoints at all. */
+  hasEndpoints(nsKey: string): boolean;
+  /** Create, configure and bind the host socket for endpoint `req.ep` of namespace `nsKey`. */
+  graft(nsKey: string, req: GraftRequest): { fd: number };
+  /** A line for the log (always). */
+  log(line: string): void;
+  /** A per-call line, built only when verbose. */
+  trace(line: () => string): void;
+}
+
+/** A socket request, as libgraft sends it. */
+export interface GraftRequest {
+  /** Endpoint name. */
+  ep: string;
+  /** The program's socket family. */
+  family: number;
+  /** SOCK_STREAM or SOCK_DGRAM. */
+  type: number;
+  /** The socket's protocol. */
+  protocol: number;
+  /** The port the program asked for (0 for a client socket). */
+  port: number;
+  /** Options to apply before bind. */
+  opts: SockOpt[];
+}
+
+/** A listener the broker supervises. */
+interface Listener {
+  fd: number;
+  label: string;
+  ingress: IngressMapping[];
+  egress: EgressMapping[];
+}
+
+/** The answer to a notification. */
+type Answer = { continue: true } | { val: number } | { error: number } | "gone";
+
+const CONTINUE: Answer = { continue: true };
+/** Most notifications served per listener per wake-up: one busy program cannot starve others. */
+const BATCH = 16;
+/** Sockets remembered as bound to a wildcard port 0 (still egress candidates). */
+const ANY_BOUND_MAX = 4096;
+
+/** Counters, for `graft status` and tests. */
+export interface SeccompStats {
+  /** Listeners accepted so far. */
+  listeners: number;
+  /** Calls converted (a host socket swapped in). */
+  grafted: number;
+  /** Calls let through untouched. */
+  continued: number;
+  /** Calls answered with an error (the broker refused the endpoint). */
+  refused: number;
+  /** Notifications whose caller went away before the answer. */
+  gone: number;
+}
+
+/** Supervises seccomp listeners on behalf of the broker. */
+export class SeccompSupervisor {
+  readonly #listeners = new Map<number, Listener>();
+  readonly #anyBound = new Set<string>();
+  /** Counters. */
+  readonly stats: SeccompStats = { listeners: 0, grafted: 0, continued: 0, refused: 0, gone: 0 };
+
+  /** A supervisor acting through `host`. */
+  constructor(readonly host: SeccompHost) {}
+
+  /** Start supervising a listener (the supervisor owns `fd` from now on). */
+  add(fd: number, label: string, ingress: IngressMapping[], egress: EgressMapping[]): void {
+    this.#listeners.set(fd, { fd, label, ingress, egress });
+    this.stats.listeners++;
+    this.host.trace(() =>
+      `seccomp: supervising ${label} (${ingress.length} ingress, ${egress.length} egress mappings)`
+    );
+  }
+
+  /** The listeners to poll. */
+  fds(): number[] {
+    return [...this.#listeners.keys()];
+  }
+
+  /** Number of listeners being supervised. */
+  get size(): number {
+    return this.#listeners.size;
+  }
+
+  /** Serve a ready listener; returns false when `fd` is not one. */
+  handle(fd: number, revents: number): boolean {
+    const l = this.#listeners.get(fd);
+    if (!l) return false;
+    if (revents & C.POLLIN) {
+      for (let i = 0; i < BATCH; i++) {
+        const n = notifRecv(fd);
+        if (!n) break;
+        this.#serve(l, n);
+      }
+    } else if (revents & (C.POLLHUP | C.POLLERR | C.POLLNVAL)) {
+      // Every process using the filter has exited.
+      this.host.trace(() => `seccomp: ${l.label}: all processes gone`);
+      this.#listeners.delete(fd);
+      closeFd(fd);
+    }
+    return true;
+  }
+
+  /** Stop supervising everything (pending and future calls of the programs fail with ENOSYS). */
+  close(): void {
+    for (const fd of this.#listeners.keys()) closeFd(fd);
+    this.#listeners.clear();
+  }
+
+  #serve(l: Listener, n: Notification): void {
+    let answer: Answer;
+    try {
+      answer = this.#decide(l, n);
+    } catch (e) {
+      // Unexpected: leave the program's call alone rather than fail it.
+      this.host.log(`seccomp: ${l.label}: pid ${n.pid}: ${(e as Error).message}; continuing`);
+      answer = CONTINUE;
+    }
+    if (answer === "gone") {
+      this.stats.gone++;
+      return;
+    }
+    if ("continue" in answer) this.stats.continued++;
+    if (!notifRespond(l.fd, n.id, answer)) this.stats.gone++;
+  }
+
+  /** Where the address is: [descriptor, pointer, length], or undefined for "continue". */
+  #addressOf(n: Notification): [number, bigint, number] | undefined | "gone" {
+    const [a0, a1, a2, , a4, a5] = n.args;
+    switch (n.nr) {
+      case NR.bind:
+      case NR.connect:
+        return [Number(a0), a1, Number(a2)];
+      case NR.sendto:
+        return [Number(a0), a4, Number(a5)];
+      case NR.sendmsg:
+      case NR.sendmmsg: {
+        if (n.nr === NR.sendmmsg && a2 === 0n) return undefined;
+        // struct msghdr (or the first mmsghdr): msg_name, msg_namelen.
+        const hdr = readMemory(n.pid, a1, 12);
+        if (!hdr) return undefined;
+        const v = new DataView(hdr.buffer);
+        return [Number(a0), v.getBigUint64(0, true), v.getUint32(8, true)];
+      }
+    }
+    return undefined;
+  }
+
+  #decide(l: Listener, n: Notification): Answer {
+    if (n.arch !== SECCOMP.AUDIT_ARCH_X86_64) return CONTINUE;
+    const where = this.#addressOf(n);
+    if (!where || where === "gone") return CONTINUE;
+    const [fdnum, ptr, len] = where;
+    if (ptr === 0n || len < 2 || len > 128) return CONTINUE;
+    const bytes = readMemory(n.pid, ptr, len);
+    // The PID may belong to someone else by now: only a pending id proves it did not.
+    if (!notifIdValid(l.fd, n.id)) return "gone";
+    const addr = bytes && parseInet(bytes);
+    if (!addr) return CONTINUE;
+    const bind = n.nr === NR.bind;
+    // Cheap checks before touching the socket.
+    if (bind && !matchIngress(l.ingress, addr, false) && !anyPortZero(addr, l)) return CONTINUE;
+    if (!bind && !matchEgress(l.egress, addr)) return CONTINUE;
+    const sock = this.#socketOf(l, n, fdnum);
+    if (sock === "gone") return sock;
+    if (sock === undefined) return CONTINUE;
+    try {
+      return bind ? this.#bind(l, n, addr, fdnum, sock) : this.#egress(l, n, addr, fdnum, sock);
+    } finally {
+      closeFd(sock);
+    }
+  }
+
+  /** A copy of the caller's descriptor, when it is a socket we could convert. */
+  #socketOf(l: Listener, n: Notification, fdnum: number): number | undefined | "gone" {
+    let pidfd: number;
+    try {
+      pidfd = pidfdOpen(n.pid);
+    } catch {
+      return "gone";
+    }
+    let sock = -1;
+    try {
+      if (!notifIdValid(l.fd, n.id)) return "gone";
+      sock = pidfdGetfd(pidfd, fdnum);
+    } catch {
+      return undefined; // not a descriptor: the kernel will say EBADF
+    } finally {
+      closeFd(pidfd);
+    }
+    return sock;
+  }
+
+  /** The broker's key for the namespace `sock` lives in, when it has endpoints. */
+  #namespaceOf(sock: number): string | undefined {
+    const nsfd = socketNetnsFd(sock);
+    try {
+      const key = netnsKey(netnsIdOfFd(nsfd));
+      return this.host.hasEndpoints(key) ? key : undefined;
+    } finally {
+      closeFd(nsfd);
+    }
+  }
+
+  #bind(l: Listener, n: Notification, addr: InetAddr, fdnum: number, sock: number): Answer {
+    const kind = convertible(sock);
+    const nsKey = kind && this.#namespaceOf(sock);
+    if (!kind || !nsKey) return CONTINUE;
+    const local = parseInet(sockName(sock) ?? new Uint8Array(0));
+    if (local && local.port !== 0) return CONTINUE; // bound already: the kernel says EINVAL
+    const v6only = kind.family === C.AF_INET6 &&
+      getIntOpt(sock, C.IPPROTO_IPV6, C.IPV6_V6ONLY) === 1;
+    const m = matchIngress(l.ingress, addr, v6only);
+    if (!m) {
+      // bind(0.0.0.0:0) before connect()/sendto(): still a client socket.
+      if (anyPortZero(addr, l)) this.#rememberAnyBound(sock);
+      return CONTINUE;
+    }
+    const req = { ep: m.ep, ...kind, port: addr.port, opts: [] };
+    return this.#swap(l, n, nsKey, req, sock, fdnum, { val: 0 });
+  }
+
+  #egress(l: Listener, n: Notification, addr: InetAddr, fdnum: number, sock: number): Answer {
+    const kind = convertible(sock);
+    const nsKey = kind && this.#namespaceOf(sock);
+    if (!kind || !nsKey) return CONTINUE;
+    const local = parseInet(sockName(sock) ?? new Uint8Array(0));
+    if (!local || !isWildcard(local)) return CONTINUE;
+    if (local.port !== 0 && !this.#anyBound.has(inodeOf(sock))) return CONTINUE;
+    if (sockName(sock, true)) return CONTINUE; // connected already
+    const m = matchEgress(l.egress, addr)!;
+    const req = { ep: m.ep, ...kind, port: 0, opts: [] };
+    return this.#swap(l, n, nsKey, req, sock, fdnum, CONTINUE);
+  }
+
+  /** Have the broker make the host socket, put it on the caller's descriptor, answer. */
+  #swap(
+    l: Listener,
+    n: Notification,
+    nsKey: string,
+    req: GraftRequest,
+    sock: number,
+    fdnum: number,
+    answer: Answer,
+  ): Answer {
+    req.opts = socketOptions(sock, req.family, req.type);
+    let host: number;
+    try {
+      host = this.host.graft(nsKey, req).fd;
+    } catch (e) {
+      this.stats.refused++;
+      const errno = (e as { errno?: number }).errno ?? Errno.EPROTO;
+      this.host.trace(() => `seccomp: ${l.label}: pid ${n.pid}: refused: ${(e as Error).message}`);
+      return { error: errno };
+    }
+    try {
+      if (isNonblocking(sock)) setNonblocking(host);
+      const cloexec = closeOnExec(n.pid, fdnum);
+      if (!notifIdValid(l.fd, n.id)) return "gone";
+      try {
+        notifAddFd(l.fd, n.id, host, fdnum, cloexec);
+      } catch {
+        return "gone";
+      }
+      this.stats.grafted++;
+      this.host.trace(() =>
+        `seccomp: ${l.label}: pid ${n.pid}: ${callName(n.nr)} on fd ${fdnum} -> ${req.ep}`
+      );
+      return answer;
+    } finally {
+      closeFd(host);
+    }
+  }
+
+  #rememberAnyBound(sock: number): void {
+    if (this.#anyBound.size >= ANY_BOUND_MAX) {
+      this.#anyBound.delete(this.#anyBound.values().next().value!);
+    }
+    this.#anyBound.add(inodeOf(sock));
+  }
+}
+
+/** A bind to the wildcard with port 0 in a listener with egress mappings. */
+function anyPortZero(a: InetAddr, l: Listener): boolean {
+  return l.egress.length > 0 && a.port === 0 && isWildcard(a);
+}
+
+/** Family, type and protocol of an INET stream or datagram socket; undefined for others. */
+function convertible(sock: number): { family: number; type: number; protocol: number } | undefined {
+  const k = socketKind(sock);
+  if (k.domain !== C.AF_INET && k.domain !== C.AF_INET6) return undefined;
+  if (k.type !== C.SOCK_STREAM && k.type !== C.SOCK_DGRAM) return undefined;
+  return { family: k.domain, type: k.type, protocol: k.protocol };
+}
+
+/** The socket's options that differ from a fresh socket's, as libgraft would send them. */
+function socketOptions(sock: number, family: number, type: number): SockOpt[] {
+  const out: SockOpt[] = [];
+  for (const d of socketDefaults(family, type)) {
+    const b = new Uint8Array(d.value.length);
+    try {
+      if (getOpt(sock, d.level, d.name, b) !== b.length) continue;
+    } catch {
+      continue;
+    }
+    if (b.every((x, i) => x === d.value[i])) continue;
+    if (d.halve) {
+      // The kernel reports twice what was set for buffer sizes.
+      const v = new DataView(b.buffer);
+      v.setInt32(0, v.getInt32(0, true) >> 1, true);
+    }
+    out.push({ level: d.level, name: d.name, value: b });
+  }
+  return out;
+}
+
+/** Whether descriptor `fd` of process `pid` is close-on-exec. */
+function closeOnExec(pid: number, fd: number): boolean {
+  try {
+    const info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd}`);
+    const flags = /^flags:\s*([0-7]+)$/m.exec(info)?.[1];
+    return flags !== undefined && (parseInt(flags, 8) & C.O_CLOEXEC) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function inodeOf(sock: number): string {
+  try {
+    return Deno.readLinkSync(`/proc/self/fd/${sock}`);
+  } catch {
+    return "";
+  }
+}
+
+function callName(nr: number): string {
+  return Object.entries(NR).find(([, v]) => v === nr)?.[0] ?? `syscall ${nr}`;
+}

@@ -1,0 +1,284 @@
+/**
+ * Seccomp user notification through FFI: receiving a trapped system call,
+ * checking it is still pending, answering it, installing a descriptor in the
+ * trapped process (SECCOMP_IOCTL_NOTIF_ADDFD), and the process-level calls a
+ * supervisor needs around them (pidfd_open, pidfd_getfd, process_vm_readv,
+ * a socket's network namespace).
+ *
+ * Struct layouts are x86_64's (the filter graft-exec installs traps x86_64
+ * system calls only).
+ *
+ * @module
+ */
+
+import { C, check, closeFd, Errno, errno, SysError } from "../ffi.ts";
+
+const SYMBOLS = {
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  process_vm_readv: {
+    parameters: ["i32", "buffer", "u64", "buffer", "u64", "u64"],
+    result: "isize",
+  },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+function sys(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  if (!lib) lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** ioctl numbers and flags of linux/seccomp.h. */
+export const SECCOMP = {
+  /** _IOWR('!', 0, struct seccomp_notif) */
+  IOCTL_NOTIF_RECV: 0xc0502100n,
+  /** _IOWR('!', 1, struct seccomp_notif_resp) */
+  IOCTL_NOTIF_SEND: 0xc0182101n,
+  /** _IOW('!', 2, __u64) */
+  IOCTL_NOTIF_ID_VALID: 0x40082102n,
+  /** _IOW('!', 3, struct seccomp_notif_addfd) */
+  IOCTL_NOTIF_ADDFD: 0x40182103n,
+  USER_NOTIF_FLAG_CONTINUE: 1,
+  ADDFD_FLAG_SETFD: 1,
+  AUDIT_ARCH_X86_64: 0xc000003e,
+} as const;
+
+/** x86_64 system call numbers the filter traps. */
+export const NR = {
+  connect: 42,
+  sendto: 44,
+  sendmsg: 46,
+  bind: 49,
+  sendmmsg: 307,
+} as const;
+
+const NR_PIDFD_OPEN = 434n;
+const NR_PIDFD_GETFD = 438n;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const SIOCGSKNS = 0x894cn;
+const SO_PROTOCOL = 38;
+const SO_NETNS_COOKIE = 71;
+const SO_PEERPIDFD = 77;
+
+/** A trapped system call. */
+export interface Notification {
+  /** The notification's cookie: every later ioctl names it. */
+  id: bigint;
+  /** The calling thread (in the supervisor's PID namespace). */
+  pid: number;
+  /** System call number. */
+  nr: number;
+  /** AUDIT_ARCH_* of the call. */
+  arch: number;
+  /** The six arguments. */
+  args: bigint[];
+}
+
+const recvBuf = new Uint8Array(80);
+
+/**
+ * Receive one pending notification, or undefined when there is none any
+ * more (the caller was interrupted or died between poll() and here).
+ */
+export function notifRecv(listener: number): Notification | undefined {
+  recvBuf.fill(0); // the kernel insists on a zeroed struct
+  if (sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_RECV, recvBuf) < 0) {
+    const e = errno();
+    if (e === Errno.ENOENT || e === Errno.EINTR || e === Errno.EAGAIN) return undefined;
+    throw new SysError("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e);
+  }
+  const v = new DataView(recvBuf.buffer);
+  const args: bigint[] = [];
+  for (let i = 0; i < 6; i++) args.push(v.getBigUint64(32 + 8 * i, true));
+  return {
+    id: v.getBigUint64(0, true),
+    pid: v.getUint32(8, true),
+    nr: v.getInt32(16, true),
+    arch: v.getUint32(20, true),
+    args,
+  };
+}
+
+/** Whether the notification is still pending: its thread still waits in the same call. */
+export function notifIdValid(listener: number, id: bigint): boolean {
+  const b = new BigUint64Array([id]);
+  return sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_ID_VALID, new Uint8Array(b.buffer)) === 0;
+}
+
+/**
+ * Answer a notification: a return value, a negative errno, or `continue`
+ * (let the kernel run the call as the program made it). Returns false when
+ * the caller is gone.
+ */
+export function notifRespond(
+  listener: number,
+  id: bigint,
+  answer: { val?: number; error?: number; continue?: boolean },
+): boolean {
+  const b = new Uint8Array(24);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, id, true);
+  v.setBigInt64(8, BigInt(answer.val ?? 0), true);
+  v.setInt32(16, answer.error ? -Math.abs(answer.error) : 0, true);
+  v.setUint32(20, answer.continue ? SECCOMP.USER_NOTIF_FLAG_CONTINUE : 0, true);
+  if (sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_SEND, b) < 0) {
+    const e = errno();
+    if (e === Errno.ENOENT) return false;
+    throw new SysError("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", e);
+  }
+  return true;
+}
+
+/**
+ * Put `srcFd` (ours) on descriptor number `targetFd` of the trapped process,
+ * replacing what was there (like dup2). Throws a SysError (ENOENT when the
+ * caller is gone).
+ */
+export function notifAddFd(
+  listener: number,
+  id: bigint,
+  srcFd: number,
+  targetFd: number,
+  cloexec: boolean,
+): number {
+  const b = new Uint8Array(24);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, id, true);
+  v.setUint32(8, SECCOMP.ADDFD_FLAG_SETFD, true);
+  v.setUint32(12, srcFd, true);
+  v.setUint32(16, targetFd, true);
+  v.setUint32(20, cloexec ? C.O_CLOEXEC : 0, true);
+  return check("ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)", sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_ADDFD, b));
+}
+
+function ptrOf(b: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
+}
+
+/**
+ * Read `len` bytes at `addr` in process `pid`, or undefined when they cannot
+ * be read (bad pointer, process gone). The caller re-checks the notification
+ * afterwards: the PID may have been reused.
+ */
+export function readMemory(pid: number, addr: bigint, len: number): Uint8Array | undefined {
+  if (len <= 0 || addr === 0n) return undefined;
+  const out = new Uint8Array(len);
+  const local = new BigUint64Array([ptrOf(out), BigInt(len)]);
+  const remote = new BigUint64Array([addr, BigInt(len)]);
+  const n = Number(
+    sys().process_vm_readv(
+      pid,
+      new Uint8Array(local.buffer),
+      1n,
+      new Uint8Array(remote.buffer),
+      1n,
+      0n,
+    ),
+  );
+  void out;
+  return n === len ? out : undefined;
+}
+
+/** A pidfd for a process (close it when done). */
+export function pidfdOpen(pid: number): number {
+  const r = Number(sys().syscall(NR_PIDFD_OPEN, BigInt(pid), 0n, 0n, 0n, 0n, 0n));
+  return check("pidfd_open", r);
+}
+
+/** A copy of descriptor `fd` of the process behind `pidfd` (close-on-exec in ours). */
+export function pidfdGetfd(pidfd: number, fd: number): number {
+  const r = Number(sys().syscall(NR_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n, 0n, 0n, 0n));
+  return check("pidfd_getfd", r);
+}
+
+/** A descriptor of the network namespace socket `fd` lives in (SIOCGSKNS). */
+export function socketNetnsFd(fd: number): number {
+  const r = sys().ioctl(fd, SIOCGSKNS, new Uint8Array(8));
+  return check("ioctl(SIOCGSKNS)", r);
+}
+
+/** The netns cookie of the namespace socket `fd` lives in (SO_NETNS_COOKIE). */
+export function socketNetnsCookie(fd: number): bigint {
+  const b = new BigUint64Array(1);
+  getOpt(fd, C.SOL_SOCKET, SO_NETNS_COOKIE, new Uint8Array(b.buffer));
+  return b[0];
+}
+
+/** getsockopt into `buf`; returns the length the kernel wrote. */
+export function getOpt(fd: number, level: number, name: number, buf: Uint8Array): number {
+  const len = new Uint32Array([buf.length]);
+  check("getsockopt", sys().getsockopt(fd, level, name, buf, new Uint8Array(len.buffer)));
+  return len[0];
+}
+
+/** An integer socket option. */
+export function getIntOpt(fd: number, level: number, name: number): number {
+  const b = new Int32Array(1);
+  getOpt(fd, level, name, new Uint8Array(b.buffer));
+  return b[0];
+}
+
+/** Domain, type and protocol of a socket. */
+export function socketKind(fd: number): { domain: number; type: number; protocol: number } {
+  return {
+    domain: getIntOpt(fd, C.SOL_SOCKET, C.SO_DOMAIN),
+    type: getIntOpt(fd, C.SOL_SOCKET, C.SO_TYPE),
+    protocol: getIntOpt(fd, C.SOL_SOCKET, SO_PROTOCOL),
+  };
+}
+
+/** The local (or, with `peer`, remote) address of a socket; undefined when it has none. */
+export function sockName(fd: number, peer = false): Uint8Array | undefined {
+  const addr = new Uint8Array(128);
+  const len = new Uint32Array([128]);
+  const lenb = new Uint8Array(len.buffer);
+  const r = peer ? sys().getpeername(fd, addr, lenb) : sys().getsockname(fd, addr, lenb);
+  return r < 0 ? undefined : addr.slice(0, Math.min(len[0], 128));
+}
+
+/** Whether the open file behind `fd` is non-blocking. */
+export function isNonblocking(fd: number): boolean {
+  return (check("fcntl", sys().fcntl(fd, F_GETFL, 0)) & C.O_NONBLOCK) !== 0;
+}
+
+/** Make the open file behind `fd` non-blocking. */
+export function setNonblocking(fd: number): void {
+  const fl = check("fcntl", sys().fcntl(fd, F_GETFL, 0));
+  check("fcntl", sys().fcntl(fd, F_SETFL, fl | C.O_NONBLOCK));
+}
+
+/** A pidfd for the process at the other end of a Unix socket, taken when it connected. */
+export function peerPidfd(fd: number): number | undefined {
+  const b = new Int32Array(1);
+  try {
+    getOpt(fd, C.SOL_SOCKET, SO_PEERPIDFD, new Uint8Array(b.buffer));
+    return b[0];
+  } catch {
+    return undefined; // kernels before 6.5
+  }
+}
+
+/** Whether the process behind a pidfd is still running (pidfd_send_signal with signal 0). */
+export function pidfdAlive(pidfd: number): boolean {
+  const NR_PIDFD_SEND_SIGNAL = 424n;
+  return Number(sys().syscall(NR_PIDFD_SEND_SIGNAL, BigInt(pidfd), 0n, 0n, 0n, 0n, 0n)) === 0;
+}
+
+/** Whether a file carries file capabilities (a `security.capability` attribute). */
+export function hasFileCapabilities(path: string): boolean {
+  const enc = (t: string) => new TextEncoder().encode(t + "\0");
+  const buf = new Uint8Array(64);
+  return Number(sys().getxattr(enc(path), enc("security.capability"), buf, 64n)) > 0;
+}
+
+/** Close several descriptors, ignoring errors. */
+export function closeAll(...fds: number[]): void {
+  for (const fd of fds) closeFd(fd);
+}
