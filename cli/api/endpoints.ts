@@ -17,6 +17,12 @@ import {
 } from "../model/mapping.ts";
 import { openNetns } from "../sys/netns.ts";
 import { checkEndpoints, launch } from "../backends/launcher.ts";
+import {
+  decideMode,
+  type ModeChoice,
+  type ModeDecision,
+  seccompUnavailable,
+} from "../backends/modes.ts";
 
 /** Where and through what an endpoint operation acts. */
 export interface EndpointOptions {
@@ -79,6 +85,10 @@ export interface SpawnOptions extends EndpointOptions {
   stderr?: "inherit" | "null" | "piped";
   /** Check that the mapped endpoints exist before starting (default true). */
   checkEndpoints?: boolean;
+  /** The conversion engine (default "auto": LD_PRELOAD where it works, seccomp where it cannot). */
+  mode?: ModeChoice;
+  /** Told which engine was chosen and why (the CLI prints it). */
+  onMode?: (d: ModeDecision) => void;
 }
 
 /**
@@ -90,7 +100,15 @@ export function spawnGrafted(cmd: string[], opts: SpawnOptions = {}): Deno.Child
   const ingress = (opts.ingress ?? []).map((m) => typeof m === "string" ? parseIngress(m) : m);
   const egress = (opts.egress ?? []).map((m) => typeof m === "string" ? parseEgress(m) : m);
   return withWhere(opts, (backend, netnsFd) => {
+    const decision = decideMode(
+      cmd[0],
+      opts.mode ?? "auto",
+      seccompUnavailable(backend.kind),
+      opts.verbose,
+    );
+    opts.onMode?.(decision);
     const launchOpts = {
+      mode: decision.mode,
       cmd,
       ingress,
       egress,

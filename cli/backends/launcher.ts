@@ -16,6 +16,7 @@ import {
   type IngressMapping,
 } from "../model/mapping.ts";
 import { withNetns } from "../sys/netns.ts";
+import { seccompCommand } from "./modes.ts";
 
 /**
  * Environment variable names: those the preload library reads come from
@@ -80,6 +81,8 @@ export interface LaunchOptions {
   netnsFd?: number;
   /** Which backend the preload should graft through. */
   backend: "kernel" | "broker";
+  /** The conversion engine: LD_PRELOAD (default) or seccomp (graft-exec in front, the broker supervising). */
+  mode?: "preload" | "seccomp";
   /** Extra environment for the program. */
   env?: Record<string, string>;
   /** stdio of the child; defaults to "inherit". */
@@ -133,15 +136,18 @@ export function checkEndpoints(
 /** Start a grafted program. The caller waits on the returned child. */
 export function launch(opts: LaunchOptions): Deno.ChildProcess {
   if (opts.cmd.length === 0) throw new GraftError("no command to run", 2);
-  const env = graftEnv(opts);
-  if (opts.verbose) {
+  const seccomp = opts.mode === "seccomp";
+  const env = seccomp ? { ...opts.env } : graftEnv(opts);
+  const argv = seccomp ? seccompCommand(opts.cmd, opts.ingress ?? [], opts.egress ?? []) : opts.cmd;
+  if (opts.verbose && seccomp) console.error(argv.map((a) => JSON.stringify(a)).join(" "));
+  if (opts.verbose && !seccomp) {
     for (const k of Object.values(ENV)) {
       if (env[k] === undefined) continue;
       console.error(`${k}=${env[k] ?? ""}`);
     }
   }
-  const command = new Deno.Command(opts.cmd[0], {
-    args: opts.cmd.slice(1),
+  const command = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env,
     stdin: opts.stdin ?? "inherit",
     stdout: opts.stdout ?? "inherit",

@@ -7,6 +7,7 @@
 
 import { GraftError } from "../model/errors.ts";
 import { SysError } from "../sys/ffi.ts";
+import { attachSeccomp, seccompSocketFor } from "./seccomp/service.ts";
 import { Broker } from "./server.ts";
 
 /** How to run the daemon. */
@@ -15,6 +16,8 @@ export interface DaemonOptions {
   socketPath: string;
   /** Log every request, not only start, stop and trouble. */
   verbose?: boolean;
+  /** Where seccomp listeners are handed over (default: beside the socket, graft.seccomp.sock). */
+  seccompSocket?: string;
 }
 
 /** Run the broker until a signal stops it; returns the exit status. */
@@ -39,6 +42,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       );
     }
     throw new GraftError(`cannot listen on ${opts.socketPath}: ${(e as Error).message}`);
+  }
+  const seccompPath = opts.seccompSocket ?? seccompSocketFor(opts.socketPath);
+  try {
+    attachSeccomp(broker, seccompPath, (l) => console.error(`graft daemon: ${l}`), !!opts.verbose);
+  } catch (e) {
+    broker.stop();
+    await broker.serve();
+    throw new GraftError(`cannot listen on ${seccompPath}: ${(e as Error).message}`);
   }
   const stop = () => broker.stop();
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);

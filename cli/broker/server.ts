@@ -58,6 +58,18 @@ export interface BrokerOptions {
   maxClients?: number;
 }
 
+/** Another service on the broker's thread (the seccomp supervisor): descriptors and a handler. */
+export interface PollSource {
+  /** Descriptors to wait on. */
+  fds(): number[];
+  /** Serve a ready descriptor; false when it is not this source's. */
+  handle(fd: number, revents: number): boolean;
+  /** Called once per loop turn (timeouts). */
+  tick(): void;
+  /** Release everything. */
+  close(): void;
+}
+
 interface Client {
   fd: number;
   cred: PeerCred;
@@ -79,6 +91,7 @@ export class Broker {
   #homeKey = "";
   #lastGc = 0;
   readonly #scratch = new Uint8Array(P.PACKET_MAX);
+  readonly #sources: PollSource[] = [];
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
 
@@ -130,6 +143,7 @@ export class Broker {
       let lastYield = Date.now();
       while (!this.#stopping) {
         const fds = [this.#wakeRead, this.#listenFd, ...this.#clients.keys()];
+        for (const s of this.#sources) fds.push(...s.fds());
         // Wait for requests on this thread (a hop to a worker thread and back
         // would cost more than the request), in slices short enough that
         // signals (handled by the event loop) are seen within 20 ms.
@@ -142,8 +156,10 @@ export class Broker {
           if (this.#stopping) break;
           if (fd === this.#wakeRead) continue;
           if (fd === this.#listenFd) this.#acceptAll();
-          else this.#serviceClient(fd, revents);
+          else if (this.#clients.has(fd)) this.#serviceClient(fd, revents);
+          else this.#sources.some((s) => s.handle(fd, revents));
         }
+        for (const s of this.#sources) s.tick();
         this.#expireIdle();
         this.#maybeGc();
       }
@@ -153,6 +169,7 @@ export class Broker {
   }
 
   #shutdown(): void {
+    for (const s of this.#sources) s.close();
     for (const c of this.#clients.values()) closeFd(c.fd);
     this.#clients.clear();
     this.#registry.clear();
@@ -356,6 +373,28 @@ export class Broker {
       }
     }
     return first!;
+  }
+
+  /** Serve `source` on the broker's thread too. */
+  attach(source: PollSource): void {
+    this.#sources.push(source);
+  }
+
+  /** Whether the namespace with key `nsKey` has endpoints. */
+  hasEndpoints(nsKey: string): boolean {
+    return (this.#registry.get(nsKey)?.endpoints.size ?? 0) > 0;
+  }
+
+  /**
+   * Graft for the seccomp engine: the namespace is the one the program's
+   * socket lives in, `cred` the program's; same checks and socket as for libgraft.
+   */
+  graftFor(nsKey: string, cred: PeerCred, req: Omit<P.SockRequest, "hdr">): { fd: number } {
+    const client: Client = { fd: -1, cred, nsKey, lastActive: 0 };
+    return this.#graft(client, {
+      ...req,
+      hdr: { op: P.Op.SOCKET, seq: 0, len: 0, version: P.VERSION },
+    });
   }
 
   /** The caller's endpoint of that name, or a refusal naming it. */

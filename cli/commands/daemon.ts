@@ -9,7 +9,7 @@ import { runDaemon } from "../broker/daemon.ts";
 import { UsageError } from "../model/errors.ts";
 import { type Command, parseOptions, str } from "./options.ts";
 
-const USAGE = "graft daemon [--socket PATH] [-v]";
+const USAGE = "graft daemon [--socket PATH] [--seccomp-socket PATH] [-v]";
 
 /** `graft daemon`. */
 export const daemonCommand: Command = {
@@ -18,6 +18,7 @@ export const daemonCommand: Command = {
     const p = parseOptions(
       {
         socket: { long: "socket", short: "s", value: "a path" },
+        seccompSocket: { long: "seccomp-socket", value: "a path" },
         verbose: { long: "verbose", short: "v" },
       },
       args,
@@ -28,6 +29,7 @@ export const daemonCommand: Command = {
     return await runDaemon({
       socketPath: str(p, "socket") ?? brokerSocketPath(),
       verbose: p.values.verbose === true,
+      seccompSocket: str(p, "seccompSocket"),
     });
   },
 };

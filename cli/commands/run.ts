@@ -13,15 +13,19 @@ import {
   parseEgress,
   parseIngress,
 } from "../model/mapping.ts";
-import { type Command, list, parseOptions } from "./options.ts";
+import { type ModeChoice, parseMode } from "../backends/modes.ts";
+import { type Command, list, parseOptions, str } from "./options.ts";
 
 const USAGE =
-  "graft run [-v] [--names program|host] [-i ADDR:PORT[-PORT]=EP]... [-e PREFIX/LEN=EP]... -- CMD [ARG...]";
+  "graft run [--mode auto|preload|seccomp] [--names program|host] [-v] [-i ADDR:PORT[-PORT]=EP]... " +
+  "[-e PREFIX/LEN=EP]... -- CMD [ARG...]";
 
 /** Parsed `graft run` arguments. */
 export interface RunArgs {
   /** -v. */
   verbose: boolean;
+  /** --mode: the conversion engine. */
+  mode: ModeChoice;
   /** -i mappings. */
   ingress: IngressMapping[];
   /** -e mappings. */
@@ -37,6 +41,7 @@ export function parseRunArgs(args: string[]): RunArgs {
   const p = parseOptions(
     {
       verbose: { long: "verbose", short: "v" },
+      mode: { long: "mode", short: "m", value: "auto, preload or seccomp" },
       ingress: { long: "ingress", short: "i", value: "a mapping" },
       egress: { long: "egress", short: "e", value: "a mapping" },
       names: { long: "names", value: "program|host" },
@@ -54,6 +59,7 @@ export function parseRunArgs(args: string[]): RunArgs {
   return {
     names,
     verbose: p.values.verbose === true,
+    mode: parseMode(str(p, "mode") ?? "auto"),
     ingress: list(p, "ingress").map(parseIngress),
     egress: list(p, "egress").map(parseEgress),
     cmd: p.words,
@@ -72,6 +78,8 @@ export const runCommand: Command = {
       egress: r.egress,
       verbose: r.verbose,
       names: r.names,
+      mode: r.mode,
+      onMode: (d) => d.message && console.error(`graft: ${d.message}`),
     });
     return await waitForwarding(child);
   },

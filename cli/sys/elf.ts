@@ -135,7 +135,9 @@ export function inspectProgram(path: string): ProgramInfo {
     const { interp, goNote } = programHeaders(f, h);
     info.dynamic = interp;
     info.go = goNote || sectionNames(f, h).includes(".go.buildinfo");
-  } catch { /* not readable as ELF */ } finally {
+  } catch {
+    /* not readable as ELF */
+  } finally {
     f?.close();
   }
   return info;

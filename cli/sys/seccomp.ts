@@ -11,7 +11,7 @@
  * @module
  */
 
-import { C, check, closeFd, Errno, errno, SysError } from "../ffi.ts";
+import { C, check, closeFd, Errno, errno, SysError } from "./ffi.ts";
 
 const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
@@ -155,7 +155,10 @@ export function notifAddFd(
   v.setUint32(12, srcFd, true);
   v.setUint32(16, targetFd, true);
   v.setUint32(20, cloexec ? C.O_CLOEXEC : 0, true);
-  return check("ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)", sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_ADDFD, b));
+  return check(
+    "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)",
+    sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_ADDFD, b),
+  );
 }
 
 function ptrOf(b: Uint8Array): bigint {
@@ -186,9 +189,20 @@ export function readMemory(pid: number, addr: bigint, len: number): Uint8Array |
   return n === len ? out : undefined;
 }
 
-/** A pidfd for a process (close it when done). */
-export function pidfdOpen(pid: number): number {
-  const r = Number(sys().syscall(NR_PIDFD_OPEN, BigInt(pid), 0n, 0n, 0n, 0n, 0n));
+const PIDFD_THREAD = 0o200; // O_EXCL: a pidfd for a thread (Linux 6.9)
+
+/**
+ * A pidfd for the thread `tid` (close it when done): notifications name the
+ * calling thread, which is often not its process's leader. Before Linux 6.9
+ * the process (its Tgid) is opened instead.
+ */
+export function pidfdOpen(tid: number): number {
+  let r = Number(sys().syscall(NR_PIDFD_OPEN, BigInt(tid), BigInt(PIDFD_THREAD), 0n, 0n, 0n, 0n));
+  if (r < 0 && errno() === Errno.EINVAL) {
+    const status = Deno.readTextFileSync(`/proc/${tid}/status`);
+    const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? tid);
+    r = Number(sys().syscall(NR_PIDFD_OPEN, BigInt(tgid), 0n, 0n, 0n, 0n, 0n));
+  }
   return check("pidfd_open", r);
 }
 

@@ -16,9 +16,9 @@
  * @module
  */
 
-import { sockaddrUn } from "../../addr.ts";
-import { C, check, closeFd, libc } from "../../ffi.ts";
-import { type PeerCred, peerCred, recvPacket } from "../../unix.ts";
+import { sockaddrUn } from "../../sys/sockaddr.ts";
+import { C, check, closeFd, libc } from "../../sys/ffi.ts";
+import { type PeerCred, peerCred, recvPacket } from "../../sys/unix.ts";
 import { peerPidfd, pidfdAlive } from "../../sys/seccomp.ts";
 
 /** Largest state document accepted (runc's is a few kilobytes). */

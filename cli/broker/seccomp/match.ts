@@ -10,8 +10,8 @@
  * @module
  */
 
-import { parseIPv4, parseIPv6 } from "../../addr.ts";
-import type { EgressMapping, IngressMapping } from "../../mapping.ts";
+import { parseIPv4, parseIPv6 } from "../../model/addr.ts";
+import type { EgressMapping, IngressMapping } from "../../model/mapping.ts";
 
 /** An INET socket address taken apart. */
 export interface InetAddr {

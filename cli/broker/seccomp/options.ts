@@ -7,7 +7,7 @@
  * @module
  */
 
-import { C, closeFd, libc } from "../../ffi.ts";
+import { C, closeFd, libc } from "../../sys/ffi.ts";
 import { getOpt } from "../../sys/seccomp.ts";
 
 /** One option and a fresh socket's value of it. */

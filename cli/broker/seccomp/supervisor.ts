@@ -36,28 +36,29 @@
  * @module
  */
 
-import { C, closeFd, Errno } from "../../ffi.ts";
-import type { EgressMapping, IngressMapping } from "../../mapping.ts";
-import { netnsIdOfFd, netnsKey } from "../../netns.ts";
-import type { SockOpt } from "../../proto.ts";
+import { C, closeFd, Errno } from "../../sys/ffi.ts";
+import type { EgressMapping, IngressMapping } from "../../model/mapping.ts";
+import { netnsIdOfFd, netnsKey } from "../../sys/netns.ts";
+import { pollNow } from "../../sys/unix.ts";
+import type { SockOpt } from "../proto.ts";
 import {
   getIntOpt,
   getOpt,
   isNonblocking,
-  NR,
   notifAddFd,
+  type Notification,
   notifIdValid,
   notifRecv,
   notifRespond,
-  type Notification,
+  NR,
   pidfdGetfd,
   pidfdOpen,
   readMemory,
   SECCOMP,
   setNonblocking,
-  sockName,
   socketKind,
   socketNetnsFd,
+  sockName,
 } from "../../sys/seccomp.ts";
 import { type InetAddr, isWildcard, matchEgress, matchIngress, parseInet } from "./match.ts";
 import { socketDefaults } from "./options.ts";
@@ -67,7 +68,7 @@ export interface SeccompHost {
   /** Whether the namespace with this key has endpoints at all. */
   hasEndpoints(nsKey: string): boolean;
   /** Create, configure and bind the host socket for endpoint `req.ep` of namespace `nsKey`. */
-  graft(nsKey: string, req: GraftRequest): { fd: number };
+  graft(nsKey: string, req: GraftRequest, pid: number): { fd: number };
   /** A line for the log (always). */
   log(line: string): void;
   /** A per-call line, built only when verbose. */
@@ -133,6 +134,7 @@ export class SeccompSupervisor {
 
   /** Start supervising a listener (the supervisor owns `fd` from now on). */
   add(fd: number, label: string, ingress: IngressMapping[], egress: EgressMapping[]): void {
+    setNonblocking(fd); // kernels that honour it never block in RECV
     this.#listeners.set(fd, { fd, label, ingress, egress });
     this.stats.listeners++;
     this.host.trace(() =>
@@ -156,6 +158,9 @@ export class SeccompSupervisor {
     if (!l) return false;
     if (revents & C.POLLIN) {
       for (let i = 0; i < BATCH; i++) {
+        // RECV blocks when nothing is pending (a caller interrupted since
+        // poll() said otherwise): ask again, without waiting, every time.
+        if (i > 0 && pollNow([fd], 0).length === 0) break;
         const n = notifRecv(fd);
         if (!n) break;
         this.#serve(l, n);
@@ -184,6 +189,9 @@ export class SeccompSupervisor {
       this.host.log(`seccomp: ${l.label}: pid ${n.pid}: ${(e as Error).message}; continuing`);
       answer = CONTINUE;
     }
+    // "gone" is only ever a guess from a failed step: a caller still
+    // waiting gets an answer, always.
+    if (answer === "gone" && notifIdValid(l.fd, n.id)) answer = CONTINUE;
     if (answer === "gone") {
       this.stats.gone++;
       return;
@@ -314,7 +322,7 @@ export class SeccompSupervisor {
     req.opts = socketOptions(sock, req.family, req.type);
     let host: number;
     try {
-      host = this.host.graft(nsKey, req).fd;
+      host = this.host.graft(nsKey, req, n.pid).fd;
     } catch (e) {
       this.stats.refused++;
       const errno = (e as { errno?: number }).errno ?? Errno.EPROTO;
