@@ -36,6 +36,7 @@ func server(addr string) {
 }
 
 func client(url string, n int) {
+	fmt.Fprintf(os.Stderr, "gotool: euid %d\n", os.Geteuid())
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var wg sync.WaitGroup
 	var mu sync.Mutex

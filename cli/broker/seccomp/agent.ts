@@ -42,7 +42,8 @@ export interface Handover {
 interface Pending {
   fd: number;
   cred: PeerCred;
-  pidfd: number | undefined;
+  /** Why the sender may not hand over a listener (checked on connection, while it runs). */
+  denied: string | undefined;
   chunks: Uint8Array[];
   size: number;
   fds: number[];
@@ -173,14 +174,18 @@ export class AgentSocket {
         closeFd(fd);
         continue;
       }
+      // Judge the sender now, while it certainly runs: a runtime may exit
+      // right after sending (runc run -d).
       const pidfd = peerPidfd(fd);
-      this.#pending.set(fd, { fd, cred, pidfd, chunks: [], size: 0, fds: [], since: Date.now() });
+      const denied = isAdministrator(cred, pidfd);
+      if (pidfd !== undefined) closeFd(pidfd);
+      this.#pending.set(fd, { fd, cred, denied, chunks: [], size: 0, fds: [], since: Date.now() });
     }
   }
 
   #finish(p: Pending, take: (h: Handover) => string | undefined, log: (l: string) => void): void {
     const who = `pid ${p.cred.pid} (uid ${p.cred.uid})`;
-    const denied = isAdministrator(p.cred, p.pidfd);
+    const denied = p.denied;
     if (denied) {
       log(`seccomp agent: refused a listener from ${who}: ${denied}`);
       return this.#reply(p, `refused: only an administrator may hand over a listener (${denied})`);
@@ -207,7 +212,6 @@ export class AgentSocket {
 
   #drop(p: Pending): void {
     for (const f of p.fds) closeFd(f);
-    if (p.pidfd !== undefined) closeFd(p.pidfd);
     closeFd(p.fd);
     this.#pending.delete(p.fd);
   }

@@ -330,6 +330,13 @@ export class SeccompSupervisor {
       return { error: errno };
     }
     try {
+      if (socketKind(host).domain === C.AF_UNIX) {
+        // The program would meet AF_UNIX addresses in accept() and getpeername()
+        // that nothing translates here (libgraft does): refuse rather than break it.
+        this.stats.refused++;
+        this.host.log(`seccomp: ${l.label}: unix endpoint ${req.ep} refused: use --mode preload`);
+        return { error: Errno.EAFNOSUPPORT };
+      }
       if (isNonblocking(sock)) setNonblocking(host);
       const cloexec = closeOnExec(n.pid, fdnum);
       if (!notifIdValid(l.fd, n.id)) return "gone";

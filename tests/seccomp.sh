@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# The seccomp engine (graft run --mode seccomp, the broker as supervisor, the
+# OCI listenerPath): real programs LD_PRELOAD cannot reach, grafted.
+#
+#   +----------------------------------+          +------------------------------+
+#   | netns $C1 (lo only)              |          | host netns                   |
+#   |  gotool (static Go) server/client|  grafted |  curl, python3 servers,      |
+#   |  caddy, busybox httpd, setuid    | -------> |  iperf3 client, bench rr     |
+#   |  client, iperf3 -s, rr server    |  sockets |                              |
+#   +----------------------------------+          +------------------------------+
+#   | netns $C3: runc container (bundle built here), listener -> the broker   |
+#   +--------------------------------------------------------------------------+
+#
+# Each check asserts that the data arrived. Attacks (an unprivileged or
+# capability-less listener, forged handovers, callers dying mid-call, a
+# thread racing the sockaddr) are performed as the attacker would. Traffic
+# goes to loopback only; the EXIT trap removes everything, then the suite
+# checks nothing of it remains.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+GRAFT=${GRAFT:-$ROOT/.tools/bin/graft}
+EXEC=$ROOT/exec/build/graft-exec
+TMP=$(mktemp -d /tmp/graft-seccomp.XXXXXX)
+chmod 755 "$TMP"
+C1=gsc1-$$
+C3=gsc3-$$
+CTR=graft-sc-$$
+PIDS=()
+BROKER_PID=
+export GRAFT_SOCKET=$TMP/graft.sock
+SECCOMP_SOCK=$TMP/graft.seccomp.sock
+g() { "$GRAFT" --backend broker "$@"; }
+
+npass=0
+nfail=0
+pass() { npass=$((npass + 1)); printf '  ok    %s\n' "$*"; }
+fail() { nfail=$((nfail + 1)); printf '  FAIL  %s\n' "$*"; }
+section() { printf '\n== %s\n' "$*"; }
+bg() { "$@" & PIDS+=($!); }
+
+cleanup() {
+	set +e
+	runc --root "$TMP/runc" kill "$CTR" KILL 2>/dev/null
+	runc --root "$TMP/runc" delete -f "$CTR" 2>/dev/null
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "$C1" "$C3"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [[ -n $BROKER_PID ]]; then
+		kill "$BROKER_PID" 2>/dev/null
+		wait "$BROKER_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+for tool in go runc curl python3 iperf3 setpriv; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (./scripts/setup installs it)"; exit 77; }
+done
+[[ -x $EXEC ]] || { echo "FAIL: $EXEC is not built (./scripts/setup)"; exit 1; }
+
+free_port() {
+	python3 -c 'import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); break
+    except OSError: pass
+print(p)'
+}
+wait_listen() { # tcp|udp PORT
+	local flag=-Hltn
+	[[ $1 == udp ]] && flag=-Hlun
+	for _ in $(seq 150); do
+		[[ -n $(ss "$flag" "sport = :$2" 2>/dev/null) ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+fetch() { curl -s --max-time 5 --retry 3 --retry-connrefused --retry-delay 1 "$@"; }
+
+# ---------------------------------------------------------------------------
+section "setup"
+ip netns add "$C1" && ip -n "$C1" link set lo up
+ip netns add "$C3" && ip -n "$C3" link set lo up
+"$GRAFT" daemon -v --socket "$GRAFT_SOCKET" 2>"$TMP/broker.log" &
+BROKER_PID=$!
+for _ in $(seq 150); do [[ -S $SECCOMP_SOCK ]] && break; sleep 0.1; done
+[[ -S $SECCOMP_SOCK ]] && pass "broker and its seccomp socket up ($SECCOMP_SOCK)" || {
+	fail "broker did not start: $(cat "$TMP/broker.log")"
+	exit 1
+}
+t0=$SECONDS
+(cd tests/seccomp && CGO_ENABLED=0 GO111MODULE=off GOCACHE=$ROOT/.tools/go-cache \
+	go build -o "$TMP/gotool" gotool.go) && pass "static Go tool built with CGO_ENABLED=0 ($((SECONDS - t0)) s)" || {
+	fail "go build"
+	exit 1
+}
+GOTOOL=$TMP/gotool
+mkdir -p "$TMP/www" && TOKEN=sc-$RANDOM-$RANDOM && echo "$TOKEN" >"$TMP/www/token.txt"
+P_WEB=$(free_port) P_WEB6=$(free_port) P_UDP=$(free_port) P_HOST=$(free_port)
+P_CADDY=$(free_port) P_BB=$(free_port) P_IPERF=$(free_port) P_RR=$(free_port) P_RACE=$(free_port)
+P_CTR=$(free_port)
+g -n "$C1" ep add web type ipv4 addr 127.0.0.1 port "$P_WEB" &&
+	g -n "$C1" ep add web6 type ipv6 addr ::1 port "$P_WEB6" &&
+	g -n "$C1" ep add udp type ipv4 addr 127.0.0.1 port "$P_UDP" &&
+	g -n "$C1" ep add caddy type ipv4 addr 127.0.0.1 port "$P_CADDY" &&
+	g -n "$C1" ep add bb type ipv4 addr 127.0.0.1 port "$P_BB" &&
+	g -n "$C1" ep add iperf type ipv4 addr 127.0.0.1 port "$P_IPERF" &&
+	g -n "$C1" ep add rr type ipv4 addr 127.0.0.1 port "$P_RR" &&
+	g -n "$C1" ep add out type ipv4 addr 127.0.0.1 port dynamic &&
+	g -n "$C1" ep add out2 type ipv4 addr 127.0.0.2 port dynamic &&
+	pass "endpoints in $C1" || fail "adding endpoints"
+bg python3 -m http.server "$P_HOST" --bind 127.0.0.1 --directory "$TMP/www" >/dev/null 2>&1
+wait_listen tcp "$P_HOST" || fail "host http.server did not start"
+
+# ---------------------------------------------------------------------------
+section "which engine: detection before exec"
+out=$(g -n "$C1" run --mode preload -- "$GOTOOL" client "http://127.0.0.1:$P_HOST/token.txt" 2>&1 >/dev/null)
+[[ $out == *"is a Go program"*"LD_PRELOAD will not graft its sockets; use --mode seccomp"* ]] &&
+	pass "--mode preload on a Go binary warns in one line: $(head -1 <<<"$out")" || fail "no warning: $out"
+out=$(g -n "$C1" run -- busybox true 2>&1)
+[[ $out == *"busybox is statically linked"*"grafting it with seccomp" ]] &&
+	pass "auto picks seccomp for static busybox: $out" || fail "busybox: $out"
+out=$(g -n "$C1" run -- true 2>&1)
+[[ -z $out ]] && pass "auto keeps LD_PRELOAD, silently, for a dynamic program" || fail "true said: $out"
+expect_usage=$(g run --mode bogus -- true 2>&1)
+[[ $? -eq 2 && $expect_usage == *'unknown mode "bogus"'* ]] && pass "bad --mode -> exit 2: $expect_usage" || fail "bad mode: $expect_usage"
+
+# ---------------------------------------------------------------------------
+section "static Go server and client (ingress, egress, UDP, IPv6)"
+bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:80=web -- "$GOTOOL" server 0.0.0.0:80 2>"$TMP/gosrv.log"
+wait_listen tcp "$P_WEB" && out=$(fetch "http://127.0.0.1:$P_WEB/ingress")
+[[ ${out:-} == "go-server-ok /ingress" ]] && pass "host curl reached the static Go server in $C1: $out" ||
+	fail "Go ingress: ${out:-} $(cat "$TMP/gosrv.log")"
+[[ -z $(ip netns exec "$C1" ss -Hltn "sport = :80") ]] && pass "nothing listens in $C1 itself" || fail "port 80 open in $C1"
+out=$(GOMAXPROCS=2 g -n "$C1" run -e 0.0.0.0/0=out -- "$GOTOOL" client "http://127.0.0.1:$P_HOST/token.txt" 100 2>"$TMP/gocl.log")
+rc=$?
+[[ $rc -eq 0 && $out == "$TOKEN" ]] && pass "Go client (GOMAXPROCS=2) fetched the host's token over 100 concurrent grafted connections" ||
+	fail "Go egress x100: rc $rc, $out, $(tail -2 "$TMP/gocl.log")"
+bg python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))
+while True:
+    d,a=s.recvfrom(2048); s.sendto(b"host-echo "+d,a)' "$((P_HOST))"
+sleep 0.5
+out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$GOTOOL" udpsend "127.0.0.1:$P_HOST" "$TOKEN" 2>/dev/null)
+[[ $out == "host-echo $TOKEN" ]] && pass "UDP egress: bind(0.0.0.0:0) then sendto() grafted, host echo came back" || fail "UDP egress: $out"
+bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:53=udp -- "$GOTOOL" udpecho 0.0.0.0:53
+wait_listen udp "$P_UDP"
+out=$(python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)
+for _ in range(5):
+    s.sendto(sys.argv[2].encode(),("127.0.0.1",int(sys.argv[1])))
+    try: print(s.recv(2048).decode()); break
+    except OSError: pass' "$P_UDP" "$TOKEN")
+[[ $out == "echo $TOKEN" ]] && pass "UDP ingress: the Go echo server in $C1 answered on the host port" || fail "UDP ingress: $out"
+bg "$GRAFT" --backend broker -n "$C1" run -i "[::]:80=web6" -- "$GOTOOL" server "[::]:80"
+wait_listen tcp "$P_WEB6" && out=$(fetch -g "http://[::1]:$P_WEB6/v6")
+[[ ${out:-} == "go-server-ok /v6" ]] && pass "IPv6 ingress: host curl [::1]:$P_WEB6 reached the Go server" || fail "IPv6: ${out:-}"
+
+# ---------------------------------------------------------------------------
+section "Debian's caddy and busybox httpd, a setuid client"
+mkdir -p "$TMP/caddy"
+bg env HOME="$TMP/caddy" XDG_DATA_HOME="$TMP/caddy" XDG_CONFIG_HOME="$TMP/caddy" \
+	"$GRAFT" -n "$C1" run -i 0.0.0.0:80=caddy -- caddy file-server --listen 0.0.0.0:80 --root "$TMP/www" 2>"$TMP/caddy.log"
+wait_listen tcp "$P_CADDY" && out=$(fetch "http://127.0.0.1:$P_CADDY/token.txt")
+[[ ${out:-} == "$TOKEN" ]] && pass "caddy (Go, dynamic) in $C1 served the token on the host port" || fail "caddy: ${out:-} $(tail -2 "$TMP/caddy.log")"
+grep -q "grafting it with seccomp" "$TMP/caddy.log" && pass "caddy: auto mode chose seccomp" || fail "caddy mode line missing"
+bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:80=bb -- busybox httpd -f -p 0.0.0.0:80 -h "$TMP/www"
+wait_listen tcp "$P_BB" && out=$(fetch "http://127.0.0.1:$P_BB/token.txt")
+[[ ${out:-} == "$TOKEN" ]] && pass "busybox httpd (static) in $C1 served the token" || fail "busybox httpd: ${out:-}"
+cp "$GOTOOL" "$TMP/suid-client" && chmod 4755 "$TMP/suid-client"
+out=$(g -n "$C1" run --mode seccomp -e 0.0.0.0/0=out -- setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$TMP/suid-client" client "http://127.0.0.1:$P_HOST/token.txt" 2>"$TMP/suid.log")
+[[ $out == "$TOKEN" ]] && grep -q "euid 0" "$TMP/suid.log" &&
+	pass "a setuid-root client started by uid 65534 kept euid 0 (filter without no_new_privs) and fetched the token" ||
+	fail "setuid client: $out $(cat "$TMP/suid.log")"
+cp /usr/bin/curl "$TMP/curl-suid" && chmod 4755 "$TMP/curl-suid"
+out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$TMP/curl-suid" -s --max-time 5 "http://127.0.0.1:$P_HOST/token.txt" 2>"$TMP/suid2.log")
+[[ $out == "$TOKEN" ]] && grep -q "set-user-ID program" "$TMP/suid2.log" &&
+	pass "auto mode grafted a setuid copy of curl with seccomp: $(head -1 "$TMP/suid2.log")" || fail "setuid curl: $out $(cat "$TMP/suid2.log")"
+
+# ---------------------------------------------------------------------------
+section "iperf3 and bench rr in seccomp mode"
+bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 0.0.0.0:5201=iperf -- iperf3 -s -1 -p 5201
+wait_listen tcp "$P_IPERF" && out=$(iperf3 -c 127.0.0.1 -p "$P_IPERF" -t 1 -J 2>/dev/null |
+	python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bytes"]))' 2>/dev/null)
+[[ ${out:-0} -gt 0 ]] && pass "iperf3 -s grafted by seccomp: host client moved $out bytes in 1 s" || fail "iperf3: ${out:-}"
+RR=$ROOT/bench/build/rr
+[[ -x $RR ]] || make -s -C bench >/dev/null 2>&1
+if [[ -x $RR ]]; then
+	bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 0.0.0.0:7000=rr -- "$RR" server -p 7000 -t 60
+	wait_listen tcp "$P_RR" && out=$("$RR" rr -H 127.0.0.1 -p "$P_RR" -d 1 2>&1)
+	[[ $out == *p50_us* ]] && pass "bench rr server grafted by seccomp answered: $(tr '\n' ' ' <<<"$out" | cut -c1-80)" || fail "rr: ${out:-}"
+else
+	fail "bench/build/rr could not be built"
+fi
+
+# ---------------------------------------------------------------------------
+section "runc: the broker as the bundle's seccomp agent (listenerPath)"
+g -n "$C3" ep add ctr-web type ipv4 addr 127.0.0.1 port "$P_CTR" || fail "adding ctr-web in $C3"
+mkdir -p "$TMP/bundle/rootfs" && cp "$GOTOOL" "$TMP/bundle/rootfs/gotool"
+(cd "$TMP/bundle" && runc spec) && python3 - "$TMP/bundle/config.json" "/run/netns/$C3" "$SECCOMP_SOCK" <<'PY'
+import json, sys
+path, netns, sock = sys.argv[1:4]
+c = json.load(open(path))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/gotool", "server", "0.0.0.0:8080"]
+c["root"]["readonly"] = True
+c["linux"]["namespaces"] = [n if n["type"] != "network" else {"type": "network", "path": netns}
+                            for n in c["linux"]["namespaces"]]
+c["linux"]["seccomp"] = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "listenerPath": sock,
+    "listenerMetadata": "-i 0.0.0.0:8080=ctr-web",
+    "architectures": ["SCMP_ARCH_X86_64"],
+    "syscalls": [{"names": ["bind", "connect"], "action": "SCMP_ACT_NOTIFY"}],
+}
+json.dump(c, open(path, "w"), indent=1)
+PY
+runc --root "$TMP/runc" run -d --bundle "$TMP/bundle" "$CTR" >"$TMP/runc.log" 2>&1 </dev/null
+rc=$?
+if [[ $rc -eq 0 ]] && wait_listen tcp "$P_CTR"; then
+	out=$(fetch "http://127.0.0.1:$P_CTR/from-runc")
+	[[ $out == "go-server-ok /from-runc" ]] && pass "runc container's static server reached on the host through ctr-web: $out" ||
+		fail "runc: $out"
+else
+	fail "runc run: rc $rc $(cat "$TMP/runc.log") $(tail -3 "$TMP/broker.log")"
+fi
+grep -q "supervising $CTR" "$TMP/broker.log" && pass "the broker supervised the listener runc sent (container $CTR)" || fail "no listener from runc in the log"
+runc --root "$TMP/runc" kill "$CTR" KILL 2>/dev/null
+for _ in $(seq 50); do runc --root "$TMP/runc" state "$CTR" 2>/dev/null | grep -q stopped && break; sleep 0.1; done
+runc --root "$TMP/runc" delete -f "$CTR" 2>/dev/null
+
+# ---------------------------------------------------------------------------
+section "bad input and attacks"
+count_fds() { ls "/proc/$BROKER_PID/fd" | wc -l; }
+fds_before=$(count_fds)
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$EXEC" --socket "$SECCOMP_SOCK" --metadata "-i 0.0.0.0:80=web" -- echo RAN 2>&1)
+rc=$?
+[[ $rc -eq 1 && $out == *"refused: only an administrator"*"uid 65534 is not root"* && $out != *RAN* ]] &&
+	pass "a listener from uid 65534 is refused, the program never runs: $out" || fail "unprivileged listener: rc $rc $out"
+out=$(setpriv --inh-caps=-all --bounding-set=-all "$EXEC" --socket "$SECCOMP_SOCK" --metadata "" -- echo RAN 2>&1)
+rc=$?
+[[ $rc -eq 1 && $out == *"lacks CAP_NET_ADMIN"* && $out != *RAN* ]] &&
+	pass "a listener from root without capabilities is refused: $out" || fail "capless listener: rc $rc $out"
+out=$(python3 tests/seccomp/handover.py "$SECCOMP_SOCK" pipe)
+[[ $out == "refused: the descriptor is not a seccomp listener"* ]] && pass "a pipe passed off as a listener: $out" || fail "pipe handover: $out"
+out=$(python3 tests/seccomp/handover.py "$SECCOMP_SOCK" garbage)
+[[ $out == "refused: the state is not JSON" ]] && pass "bytes that are not JSON: $out" || fail "garbage handover: $out"
+out=$("$EXEC" --socket "$SECCOMP_SOCK" --metadata "-i 0.0.0.0:80=no such" -- echo RAN 2>&1)
+[[ $? -eq 1 && $out == *refused*"bad mapping"* && $out != *RAN* ]] && pass "bad mappings in the metadata: $out" || fail "bad metadata: $out"
+# Callers that die while their call is trapped: a stopped broker, then killed callers.
+victims=()
+kill -STOP "$BROKER_PID"
+for _ in 1 2 3; do
+	"$GRAFT" -n "$C1" run --mode seccomp -e 0.0.0.0/0=out -- "$GOTOOL" client "http://127.0.0.1:$P_HOST/token.txt" 20 >/dev/null 2>&1 &
+	victims+=($!)
+done
+sleep 1
+kill -CONT "$BROKER_PID"
+sleep 0.3
+for p in $(ip netns pids "$C1"); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "gotool client" && kill -9 "$p"; done
+for v in "${victims[@]}"; do wait "$v" 2>/dev/null; done
+(for _ in $(seq 10); do
+	timeout -s KILL 0.$((RANDOM % 9 + 1)) "$GRAFT" -n "$C1" run --mode seccomp -e 0.0.0.0/0=out -- \
+		"$GOTOOL" client "http://127.0.0.1:$P_HOST/token.txt" 20 >/dev/null 2>&1
+done) 2>/dev/null
+for p in $(ip netns pids "$C1"); do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "gotool client" && kill -9 "$p"; done
+out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$GOTOOL" client "http://127.0.0.1:$P_HOST/token.txt" 2>/dev/null)
+[[ $out == "$TOKEN" ]] && pass "after 13 callers killed mid-call (3 while the broker was stopped), the broker still grafts" || fail "after kills: $out"
+# The TOCTOU race: a thread flips the sockaddr between mapped 127.0.0.3 (nothing
+# listens there) and unmapped 127.0.0.1 (the host's peers.py; nothing in $C1).
+bg python3 tests/seccomp/peers.py "$P_RACE" "$TMP/peers.txt"
+wait_listen tcp "$P_RACE"
+out=$(g -n "$C1" run --mode seccomp -e 127.0.0.3/32=out2 -- /usr/bin/python3 tests/seccomp/race.py 127.0.0.3 127.0.0.1 "$P_RACE" 300 2>&1)
+sleep 0.5
+others=$(grep -cv '^127\.0\.0\.2$' "$TMP/peers.txt" 2>/dev/null)
+seen=$(grep -c '' "$TMP/peers.txt" 2>/dev/null)
+[[ $out == "ok "* && ${others:-1} -eq 0 ]] &&
+	pass "racing thread: $out; the host saw $seen connections, every one from the endpoint's 127.0.0.2" ||
+	fail "race: $out; peers other than 127.0.0.2: ${others:-?} of ${seen:-?}"
+out=$(fetch "http://127.0.0.1:$P_BB/token.txt")
+[[ $out == "$TOKEN" ]] && g -n "$C1" ep show >/dev/null && pass "broker still serving after the attacks" || fail "broker after attacks"
+fds_after=$(count_fds)
+((fds_after <= fds_before + 4)) && pass "broker descriptors stable ($fds_before before the attacks, $fds_after after)" ||
+	fail "broker descriptors grew: $fds_before -> $fds_after"
+if grep -E "internal error|TypeError|RangeError" "$TMP/broker.log"; then fail "broker logged internal errors"; else
+	pass "no internal errors in the broker's log ($(grep -c "; continuing" "$TMP/broker.log") calls let through after a failed step)"
+fi
+
+# ---------------------------------------------------------------------------
+section "leak check"
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+PIDS=()
+sleep 0.5
+left=$(ip netns pids "$C1"; ip netns pids "$C3")
+[[ -z $left ]] && pass "no process left in $C1 or $C3" || fail "processes left: $left"
+kill "$BROKER_PID" && wait "$BROKER_PID" 2>/dev/null
+BROKER_PID=
+[[ ! -e $SECCOMP_SOCK && ! -e $GRAFT_SOCKET ]] && pass "the broker removed both sockets on exit" || fail "sockets left behind"
+runc --root "$TMP/runc" list 2>/dev/null | grep -q "$CTR" && fail "runc container $CTR left" || pass "runc container deleted"
+
+printf '\n%d passed, %d failed (seccomp)\n' "$npass" "$nfail"
+((nfail == 0))
