@@ -29,29 +29,59 @@
 
 static atomic_uint broker_seq = 1;
 
-static int broker_connect(struct graft_result *res)
+/*
+ * A broker being restarted (or replaced by its service manager) refuses
+ * connections for a moment: a process that has reached it before keeps
+ * trying for BROKER_RETRY_MS, with a new socket each time and a backoff from
+ * 10 to 200 ms. One that never reached it fails at once.
+ */
+#define BROKER_RETRY_MS 5000
+
+static atomic_bool broker_reached;
+
+static int broker_connect_once(const struct sockaddr_un *sun)
 {
 	struct timeval tv = { .tv_sec = GRAFT_BROKER_TIMEOUT_SEC };
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int s, err;
 
 	s = graft_real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
-		goto fail;
+		return -1;
 	graft_real.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	graft_real.setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	memcpy(sun.sun_path, graft_cfg.socket_path,
-	       strnlen(graft_cfg.socket_path, sizeof(sun.sun_path) - 1));
-	while (graft_real.connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	while (graft_real.connect(s, (const struct sockaddr *)sun,
+				  sizeof(*sun)) < 0) {
 		if (errno == EINTR)
 			continue;
-		goto fail;
+		err = errno;
+		graft_real.close(s);
+		errno = err;
+		return -1;
 	}
 	return s;
-fail:
-	err = errno;
-	if (s >= 0)
-		graft_real.close(s);
+}
+
+static int broker_connect(struct graft_result *res)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s, waited = 0, pause = 10, err;
+
+	memcpy(sun.sun_path, graft_cfg.socket_path,
+	       strnlen(graft_cfg.socket_path, sizeof(sun.sun_path) - 1));
+	while ((s = broker_connect_once(&sun)) < 0) {
+		err = errno;
+		if ((err != ECONNREFUSED && err != ENOENT) ||
+		    !atomic_load(&broker_reached) || waited >= BROKER_RETRY_MS)
+			break;
+		usleep((useconds_t)pause * 1000);
+		waited += pause;
+		pause = pause * 2 > 200 ? 200 : pause * 2;
+		errno = err;
+	}
+	if (s >= 0) {
+		atomic_store(&broker_reached, true);
+		return s;
+	}
 	snprintf(res->msg, sizeof(res->msg),
 		 "cannot reach the graft broker at %s (%s); is `graft daemon` "
 		 "running?",
@@ -447,19 +477,17 @@ int graft_broker_post(const struct graft_request *req, uint32_t count)
 	struct broker_conn *c = conn_get();
 	struct graft_result res;
 	uint32_t seq;
-	bool fresh;
 	int s;
 
 	if (!c || c->pending)
 		return EBUSY;
-	memset(&res, 0, sizeof(res));
-	s = conn_open(c, &res, &fresh);
-	if (s < 0 || c->fd != s) {
-		if (s >= 0)
-			graft_real.close(s);
-		return EADDRNOTAVAIL;
-	}
+	/* Only on a live connection: (re)connecting may wait, which is the
+	 * next synchronous graft's business, not a refill's. */
+	if (c->pid != graft_self_pid() || !conn_is_ours(c))
+		return EAGAIN;
+	s = c->fd;
 	seq = atomic_fetch_add(&broker_seq, 1);
+	memset(&res, 0, sizeof(res));
 	if (broker_send(s, req, seq, count, MSG_DONTWAIT, &res) < 0) {
 		if (errno != EAGAIN)
 			conn_drop(c);

@@ -522,6 +522,40 @@ check "fork: a child holds none of the threads' broker connections and stocks" \
 	[ $? = 0 ]
 echo "     $out"
 
+# A broker restarted under a running program: the next graft waits for it
+# (up to 5 s) instead of failing.
+RB=$T/restart.sock
+start_rb() {
+	"$T/fake_broker" "$RB" "$((P + 200))" "$T/rb-unix.sock" "$T/rb.log" &
+	RBPID=$!
+	PIDS+=($RBPID)
+}
+start_rb
+for i in $(seq 50); do [ -S "$RB" ] && break; sleep 0.1; done
+env LD_PRELOAD="$LIB" GRAFT_SOCKET="$RB" GRAFT_POOL=0 \
+	GRAFT_EGRESS_CONVERT="0.0.0.0/0=ep-out" "$PY" -c '
+import os, socket, sys, time
+def graft():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"x", ("127.0.0.1", 9))
+        return s.getsockname()[0]
+    except OSError as e:
+        return "error %d" % e.errno
+print(graft(), flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+print(graft(), flush=True)' "$T/rb.go" >"$T/rb.out" 2>&1 &
+PIDS+=($!)
+wait_for grep -q . "$T/rb.out"
+kill "$RBPID"
+touch "$T/rb.go"
+sleep 1
+start_rb
+wait_for [ "$(wc -l <"$T/rb.out")" = 2 ]
+check "broker restart: a graft waits for the restarted broker instead of failing" \
+	[ "$(tr '\n' ' ' <"$T/rb.out")" = "127.0.0.2 127.0.0.2 " ]
+
 check "version: the library carries its version tag" \
 	grep -aq "@(#)libgraft 0.1.0" "$LIB"
 
