@@ -14,6 +14,7 @@ import { daemonCommand } from "./commands/daemon.ts";
 import { epCommand } from "./commands/ep.ts";
 import { exportCommand } from "./commands/export.ts";
 import { inspectCommand } from "./commands/inspect.ts";
+import { mapCommand } from "./commands/map.ts";
 import { type Command, HelpRequested, parseGlobals } from "./commands/options.ts";
 import { runCommand } from "./commands/run.ts";
 import { versionCommand } from "./commands/version.ts";
@@ -23,6 +24,7 @@ export const COMMANDS: Record<string, Command> = {
   ep: epCommand,
   endpoint: epCommand,
   run: runCommand,
+  map: mapCommand,
   daemon: daemonCommand,
   inspect: inspectCommand,
   apply: applyCommand,
@@ -30,7 +32,7 @@ export const COMMANDS: Record<string, Command> = {
   version: versionCommand,
 };
 
-const SHOWN = ["ep", "run", "daemon", "inspect", "apply", "export", "version"];
+const SHOWN = ["ep", "run", "map", "daemon", "inspect", "apply", "export", "version"];
 
 /** The whole usage text, built from the table. */
 export function usage(): string {

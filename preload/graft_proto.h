@@ -30,8 +30,10 @@
  *             with struct graft_sock_resp and up to `count` descriptors
  *             (fewer if it stopped early). Any other endpoint: EINVAL.
  *
- * GRAFT_OP_EP_ADD, GRAFT_OP_EP_DEL, GRAFT_OP_EP_LIST, GRAFT_OP_STATUS
- *   (the graft command manages endpoints)
+ * GRAFT_OP_EP_ADD, GRAFT_OP_EP_DEL, GRAFT_OP_EP_LIST, GRAFT_OP_STATUS,
+ * GRAFT_OP_MAP_ADD, GRAFT_OP_MAP_DEL, GRAFT_OP_MAP_LIST, GRAFT_OP_GC
+ *   (the graft command manages endpoints and a namespace's default
+ *   mappings; GC forgets the state of namespaces that no longer exist)
  *   request:  struct graft_hdr followed by a UTF-8 JSON object (see
  *             docs/broker-protocol.md). The request may carry up to two file
  *             descriptors: the namespace to act in (only honoured when the
@@ -64,6 +66,10 @@ enum graft_op {
 	GRAFT_OP_EP_LIST = 4,
 	GRAFT_OP_STATUS = 5,
 	GRAFT_OP_SOCKETS = 6,
+	GRAFT_OP_MAP_ADD = 7,
+	GRAFT_OP_MAP_DEL = 8,
+	GRAFT_OP_MAP_LIST = 9,
+	GRAFT_OP_GC = 10,
 	__GRAFT_OP_LAST
 };
 #define GRAFT_OP_MAX (__GRAFT_OP_LAST - 1)

@@ -15,6 +15,7 @@ import {
   parseEgress,
   parseIngress,
 } from "../model/mapping.ts";
+import { canonicalMapping, type MapKind, type NamespaceMaps } from "../model/nsmap.ts";
 import { openNetns } from "../sys/netns.ts";
 import { checkEndpoints, launch } from "../backends/launcher.ts";
 import {
@@ -65,6 +66,24 @@ export function listEndpoints(opts: EndpointOptions = {}): Endpoint[] {
   );
 }
 
+/** Add a default mapping to a namespace (`kind` "ingress" or "egress"); returns its canonical text. Needs root. */
+export function addMapping(kind: MapKind, mapping: string, opts: EndpointOptions = {}): string {
+  const text = canonicalMapping(kind, mapping);
+  withWhere(opts, (b, netnsFd) => b.mapAdd(kind, text, { netnsFd }));
+  return text;
+}
+
+/** Delete a namespace's default mapping. Needs root. */
+export function deleteMapping(kind: MapKind, mapping: string, opts: EndpointOptions = {}): void {
+  const text = canonicalMapping(kind, mapping);
+  withWhere(opts, (b, netnsFd) => b.mapDel(kind, text, { netnsFd }));
+}
+
+/** A namespace's default mappings (used by `graft run` when it is given no -i/-e). */
+export function listMappings(opts: EndpointOptions = {}): NamespaceMaps {
+  return withWhere(opts, (b, netnsFd) => b.mapList({ netnsFd }));
+}
+
 /** How to start a grafted program. */
 export interface SpawnOptions extends EndpointOptions {
   /** Ingress mappings, as text (`"0.0.0.0:5201=ep-test"`) or parsed. */
@@ -97,9 +116,15 @@ export interface SpawnOptions extends EndpointOptions {
  */
 export function spawnGrafted(cmd: string[], opts: SpawnOptions = {}): Deno.ChildProcess {
   if (cmd.length === 0) throw new UsageError("spawnGrafted: empty command");
-  const ingress = (opts.ingress ?? []).map((m) => typeof m === "string" ? parseIngress(m) : m);
-  const egress = (opts.egress ?? []).map((m) => typeof m === "string" ? parseEgress(m) : m);
+  let ingress = (opts.ingress ?? []).map((m) => typeof m === "string" ? parseIngress(m) : m);
+  let egress = (opts.egress ?? []).map((m) => typeof m === "string" ? parseEgress(m) : m);
   return withWhere(opts, (backend, netnsFd) => {
+    if (ingress.length === 0 && egress.length === 0 && backend.kind === "broker") {
+      // No mappings of its own: the program gets its namespace's (graft map).
+      const maps = backend.mapList({ netnsFd });
+      ingress = maps.ingress.map(parseIngress);
+      egress = maps.egress.map(parseEgress);
+    }
     const decision = decideMode(
       cmd[0],
       opts.mode ?? "auto",

@@ -6,6 +6,7 @@
  */
 
 import type { Endpoint } from "../model/endpoint.ts";
+import type { MapKind, NamespaceMaps } from "../model/nsmap.ts";
 import { GraftError, UsageError } from "../model/errors.ts";
 import { brokerBackend } from "./broker.ts";
 import { kernelAvailable, kernelBackend } from "./kernel.ts";
@@ -29,6 +30,12 @@ export interface EndpointBackend {
   del(name: string, where: Where): void;
   /** The endpoints defined in a namespace. */
   list(where: Where): Endpoint[];
+  /** Add a default mapping (canonical text) to a namespace. */
+  mapAdd(kind: MapKind, mapping: string, where: Where): void;
+  /** Delete a namespace's default mapping (canonical text). */
+  mapDel(kind: MapKind, mapping: string, where: Where): void;
+  /** A namespace's default mappings. */
+  mapList(where: Where): NamespaceMaps;
 }
 
 /** Resolve a backend choice to a backend. */

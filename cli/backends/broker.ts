@@ -5,7 +5,15 @@
  * @module
  */
 
-import { brokerAdd, brokerDel, brokerList, type LabelledFd } from "../broker/client.ts";
+import {
+  brokerAdd,
+  brokerDel,
+  brokerList,
+  brokerMapAdd,
+  brokerMapDel,
+  brokerMapList,
+  type LabelledFd,
+} from "../broker/client.ts";
 import { closeFd } from "../sys/ffi.ts";
 import { openNetns } from "../sys/netns.ts";
 import type { EndpointBackend, Where } from "./backend.ts";
@@ -28,6 +36,15 @@ export const brokerBackend: EndpointBackend = {
   },
   list(where) {
     return brokerList(actFds(where));
+  },
+  mapAdd(kind, mapping, where) {
+    brokerMapAdd(kind, mapping, actFds(where));
+  },
+  mapDel(kind, mapping, where) {
+    brokerMapDel(kind, mapping, actFds(where));
+  },
+  mapList(where) {
+    return brokerMapList(actFds(where));
   },
 };
 

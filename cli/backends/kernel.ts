@@ -182,7 +182,24 @@ export const kernelBackend: EndpointBackend = {
       return replies.map((p) => endpointFromAttrs(p.subarray(4)));
     });
   },
+  mapAdd() {
+    throw noKernelMaps();
+  },
+  mapDel() {
+    throw noKernelMaps();
+  },
+  mapList() {
+    throw noKernelMaps();
+  },
 };
+
+/** af_graft.ko keeps endpoints only; a namespace's default mappings live in the broker. */
+function noKernelMaps(): GraftError {
+  return new GraftError(
+    "af_graft.ko keeps no namespace mappings: use --backend broker for graft map, " +
+      "or give -i/-e to graft run",
+  );
+}
 
 /** A graft socket as af_graft.ko reports it (GRAFT_CMD_SOCK_GET). */
 export interface KernelSocket {

@@ -8,6 +8,7 @@
  */
 
 import { type Endpoint, endpointFromJson } from "../model/endpoint.ts";
+import { type MapKind, mapsFromJson, type NamespaceMaps } from "../model/nsmap.ts";
 import { ENV } from "../model/contract_gen.ts";
 import { BrokerError } from "../model/errors.ts";
 import { closeFd, SysError } from "../sys/ffi.ts";
@@ -100,6 +101,26 @@ export function brokerList(fds: LabelledFd[], path = brokerSocketPath()): Endpoi
   const out = brokerRequest(P.Op.EP_LIST, {}, fds, path);
   const list = Array.isArray(out.endpoints) ? out.endpoints : [];
   return list.map(endpointFromJson);
+}
+
+/** Add a default mapping to a namespace through the broker. */
+export function brokerMapAdd(kind: MapKind, mapping: string, fds: LabelledFd[]): void {
+  brokerRequest(P.Op.MAP_ADD, { kind, mapping }, fds);
+}
+
+/** Delete a namespace's default mapping through the broker. */
+export function brokerMapDel(kind: MapKind, mapping: string, fds: LabelledFd[]): void {
+  brokerRequest(P.Op.MAP_DEL, { kind, mapping }, fds);
+}
+
+/** A namespace's default mappings, through the broker. */
+export function brokerMapList(fds: LabelledFd[]): NamespaceMaps {
+  return mapsFromJson(brokerRequest(P.Op.MAP_LIST, {}, fds).maps);
+}
+
+/** Ask the broker to forget namespaces that no longer exist now; returns how many it dropped. */
+export function brokerGc(path: string = brokerSocketPath()): number {
+  return Number(brokerRequest(P.Op.GC, {}, [], path).dropped ?? 0);
 }
 
 /** The broker's whole state (root only): its namespaces and their endpoints. */

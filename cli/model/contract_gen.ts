@@ -25,7 +25,7 @@ export const PROTO = {
   GRAFT_MSG_MAX: 128,
   GRAFT_SOCKETS_MAX: 32,
   GRAFT_PACKET_MAX: 0x10000,
-  GRAFT_OP_MAX: 6,
+  GRAFT_OP_MAX: 10,
   GRAFT_DEFAULT_SOCKET: "/run/graft/graft.sock",
   /** enum graft_op (prefix GRAFT_OP_ removed). */
   graft_op: {
@@ -35,6 +35,10 @@ export const PROTO = {
     EP_LIST: 4,
     STATUS: 5,
     SOCKETS: 6,
+    MAP_ADD: 7,
+    MAP_DEL: 8,
+    MAP_LIST: 9,
+    GC: 10,
   },
   /** struct graft_hdr: SIZE in bytes, then each field's offset. */
   graft_hdr: {
