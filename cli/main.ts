@@ -15,6 +15,8 @@ import { epCommand } from "./commands/ep.ts";
 import { exportCommand } from "./commands/export.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { mapCommand } from "./commands/map.ts";
+import { ociHookCommand } from "./commands/oci_hook.ts";
+import { cniCommand } from "./commands/cni.ts";
 import { type Command, HelpRequested, parseGlobals } from "./commands/options.ts";
 import { runCommand } from "./commands/run.ts";
 import { versionCommand } from "./commands/version.ts";
@@ -30,9 +32,22 @@ export const COMMANDS: Record<string, Command> = {
   apply: applyCommand,
   export: exportCommand,
   version: versionCommand,
+  "oci-hook": ociHookCommand,
+  cni: cniCommand,
 };
 
-const SHOWN = ["ep", "run", "map", "daemon", "inspect", "apply", "export", "version"];
+const SHOWN = [
+  "ep",
+  "run",
+  "map",
+  "daemon",
+  "inspect",
+  "apply",
+  "export",
+  "oci-hook",
+  "cni",
+  "version",
+];
 
 /** The whole usage text, built from the table. */
 export function usage(): string {
