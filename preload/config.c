@@ -48,6 +48,11 @@ void graft_config_load(void)
 				    getenv(GRAFT_ENV_EGRESS)) < 0)
 		graft_error("out of memory reading the mappings; "
 			    "some are ignored");
+	/* No mappings of its own (started by a container runtime, not by
+	 * graft run): use its namespace's, kept by the broker. */
+	if (graft_cfg.backend == GRAFT_BACKEND_BROKER &&
+	    !getenv(GRAFT_ENV_INGRESS) && !getenv(GRAFT_ENV_EGRESS))
+		graft_nsmaps_load(&graft_cfg.maps);
 	graft_maps_trace(&graft_cfg.maps);
 	graft_trace("backend %s%s%s",
 		    graft_cfg.backend == GRAFT_BACKEND_KERNEL ? "kernel"

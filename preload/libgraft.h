@@ -65,6 +65,9 @@ void graft_init(void);
 void graft_config_load(void);
 
 /* Logging: errors always, traces only with GRAFT_VERBOSE=1. One write each. */
+/* nsmaps.c: the namespace's default mappings from the broker. */
+void graft_nsmaps_load(struct graft_maps *maps);
+
 void graft_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void graft_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void graft_vlog(const char *prefix, const char *fmt, va_list ap);
