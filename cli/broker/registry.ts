@@ -7,6 +7,7 @@
  */
 
 import type { Endpoint } from "../model/endpoint.ts";
+import { emptyMaps, mapConflict, type MapKind, type NamespaceMaps } from "../model/nsmap.ts";
 import { closeFd, Errno, openFd } from "../sys/ffi.ts";
 import { netnsIdOfFd, netnsKey } from "../sys/netns.ts";
 import { liveNamespaces } from "../sys/procscan.ts";
@@ -32,6 +33,8 @@ export interface NsEntry {
   fd: number;
   /** Endpoints by name. */
   endpoints: Map<string, StoredEndpoint>;
+  /** Default mappings for programs that bring none (canonical text). */
+  maps: NamespaceMaps;
 }
 
 /** Endpoints by client namespace. */
@@ -77,8 +80,37 @@ export class Registry {
     if (!ns || !stored) throw new Refusal(Errno.ENOENT, `no endpoint "${name}" in this namespace`);
     ns.endpoints.delete(name);
     closeFd(stored.targetFd);
-    if (ns.endpoints.size === 0) this.#drop(ns);
+    this.#dropIfEmpty(ns);
     return ns.ino;
+  }
+
+  /** Add a default mapping (canonical text) to namespace `key`, opened through `nsPath`. */
+  addMapping(key: string, nsPath: string, kind: MapKind, text: string): NsEntry {
+    const existing = this.#namespaces.get(key);
+    const why = existing && mapConflict(existing.maps, kind, text);
+    if (why) throw new Refusal(Errno.EEXIST, why);
+    const ns = this.#adopt(key, nsPath);
+    ns.maps[kind].push(text);
+    return ns;
+  }
+
+  /** Delete a default mapping of namespace `key`; returns the namespace's inode. */
+  deleteMapping(key: string, kind: MapKind, text: string): number {
+    const ns = this.#namespaces.get(key);
+    const i = ns ? ns.maps[kind].indexOf(text) : -1;
+    if (!ns || i < 0) {
+      throw new Refusal(Errno.ENOENT, `no ${kind} mapping ${text} in this namespace`);
+    }
+    ns.maps[kind].splice(i, 1);
+    this.#dropIfEmpty(ns);
+    return ns.ino;
+  }
+
+  /** A namespace with neither endpoints nor mappings is not held any more. */
+  #dropIfEmpty(ns: NsEntry): void {
+    if (ns.endpoints.size === 0 && ns.maps.ingress.length + ns.maps.egress.length === 0) {
+      this.#drop(ns);
+    }
   }
 
   /** The entry for a namespace, creating it (and holding a descriptor) on first use. */
@@ -91,7 +123,7 @@ export class Registry {
       closeFd(fd);
       throw new Refusal(Errno.ESRCH, "the caller's namespace changed during the request");
     }
-    ns = { key, ino: id.ino, fd, endpoints: new Map() };
+    ns = { key, ino: id.ino, fd, endpoints: new Map(), maps: emptyMaps() };
     this.#namespaces.set(key, ns);
     return ns;
   }

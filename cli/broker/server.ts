@@ -14,6 +14,7 @@
 
 import { formatSockaddr } from "../model/addr.ts";
 import { endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
+import { canonicalMapping, emptyMaps, mapKindOf } from "../model/nsmap.ts";
 import { C, check, closeFd, Errno, libc, openFd } from "../sys/ffi.ts";
 import { netnsIdOfFd, netnsIdOfPath, netnsIdOfPid, netnsKey } from "../sys/netns.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
@@ -292,6 +293,10 @@ export class Broker {
         case P.Op.EP_DEL:
         case P.Op.EP_LIST:
         case P.Op.STATUS:
+        case P.Op.MAP_ADD:
+        case P.Op.MAP_DEL:
+        case P.Op.MAP_LIST:
+        case P.Op.GC:
           return this.#handleJson(client, data, hdr, fds);
         default:
           this.stats.malformed++;
@@ -467,7 +472,50 @@ export class Broker {
     [P.Op.EP_ADD]: (req) => this.#epAdd(req),
     [P.Op.EP_DEL]: (req) => this.#epDel(req),
     [P.Op.STATUS]: (req) => this.#status(req),
+    [P.Op.MAP_ADD]: (req) => this.#mapAdd(req),
+    [P.Op.MAP_DEL]: (req) => this.#mapDel(req),
+    [P.Op.MAP_LIST]: (req) => this.#mapList(req),
+    [P.Op.GC]: (req) => this.#gc(req),
   };
+
+  /** The path to open the acting namespace through (checked against actKey on adoption). */
+  #actPath(req: JsonRequest): string {
+    const actFd = isAdmin(req.client.cred) ? fdFor(req, "act") : undefined;
+    return actFd !== undefined ? `/proc/self/fd/${actFd}` : `/proc/${req.client.cred.pid}/ns/net`;
+  }
+
+  #mapAdd(req: JsonRequest): void {
+    requireAdmin(req.client.cred, "adding mappings");
+    const kind = mapKindOf(req.body.kind);
+    const text = canonicalMapping(kind, String(req.body.mapping ?? ""));
+    const ns = this.#registry.addMapping(req.actKey, this.#actPath(req), kind, text);
+    this.#trace(() => `map add ${kind} ${text} (ns ${ns.ino})`);
+    this.#answer(req, { kind, mapping: text });
+  }
+
+  #mapDel(req: JsonRequest): void {
+    requireAdmin(req.client.cred, "deleting mappings");
+    const kind = mapKindOf(req.body.kind);
+    const text = canonicalMapping(kind, String(req.body.mapping ?? ""));
+    const ino = this.#registry.deleteMapping(req.actKey, kind, text);
+    this.#trace(() => `map del ${kind} ${text} (ns ${ino})`);
+    this.#answer(req, {});
+  }
+
+  /** A namespace's mappings; also in the environment variables' syntax, for libgraft. */
+  #mapList(req: JsonRequest): void {
+    const maps = this.#registry.get(req.actKey)?.maps ?? emptyMaps();
+    this.#answer(req, {
+      maps,
+      ingress_env: maps.ingress.join(","),
+      egress_env: maps.egress.join(","),
+    });
+  }
+
+  #gc(req: JsonRequest): void {
+    requireAdmin(req.client.cred, "collecting namespaces");
+    this.#answer(req, { dropped: this.collectGarbage() });
+  }
 
   #epList(req: JsonRequest): void {
     const ns = this.#registry.get(req.actKey);
@@ -477,10 +525,7 @@ export class Broker {
   #epAdd(req: JsonRequest): void {
     requireAdmin(req.client.cred, "adding endpoints");
     const ep = endpointFromJson(req.body.endpoint);
-    const actFd = isAdmin(req.client.cred) ? fdFor(req, "act") : undefined;
-    const nsPath = actFd !== undefined
-      ? `/proc/self/fd/${actFd}`
-      : `/proc/${req.client.cred.pid}/ns/net`;
+    const nsPath = this.#actPath(req);
     // Adopt the target descriptor (or hold our own copy of the default).
     const tfd = fdFor(req, "target");
     const targetFd = tfd ?? openFd(`/proc/self/fd/${this.#defaultTargetFd}`);
@@ -513,6 +558,7 @@ export class Broker {
       namespaces: [...this.#registry.namespaces()].map((ns) => ({
         ino: ns.ino,
         endpoints: [...ns.endpoints.values()].map((s) => s.ep),
+        maps: ns.maps,
       })),
     });
   }
