@@ -197,15 +197,24 @@ make_rootfs() {
 	mkdir -p "$r"/{bin,graft,run/graft,proc,sys,dev,tmp,etc}
 	cp /bin/busybox "$r/bin/" && ln -sf busybox "$r/bin/sh"
 	cp "$(command -v socat)" "$r/bin/"
-	for l in $(ldd "$(command -v socat)" "$LIB" | grep -o '/[^ ]*'); do
+	for l in $(ldd "$(command -v socat)" "$LIB" | awk '/=> \// {print $3} /^\t\// {print $1}'); do
 		mkdir -p "$r$(dirname "$l")" && cp -L "$l" "$r$l"
 	done
 }
 
-hook_json() { # DIR: hooks.d for this checkout's graft
+# hook_json DIR: the shipped hooks.d files, pointed at this checkout's graft and
+# this suite's broker (a runtime passes hooks no environment of its own).
+hook_json() {
 	mkdir -p "$1"
 	for stage in createRuntime poststop; do
-		sed "s#/usr/bin/graft#$GRAFT#" "packaging/hooks.d/graft-$stage.json" >"$1/graft-$stage.json"
+		python3 - "packaging/hooks.d/graft-$stage.json" "$1/graft-$stage.json" "$GRAFT" <<'PY'
+import json, os, sys
+src, dst, graft = sys.argv[1:]
+h = json.load(open(src))
+h["hook"]["path"] = graft
+h["hook"]["env"] = [f"{k}={os.environ[k]}" for k in ("GRAFT_SOCKET", "GRAFT_ATTACH_DIR", "PATH")]
+json.dump(h, open(dst, "w"))
+PY
 	done
 }
 
@@ -237,6 +246,7 @@ if want podman; then
 		[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable"
 		out=$(podman exec "$name" /bin/socat -T 5 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
 		[[ $out == "hello from the host" ]] && pass "a client in the container reaches a host server through egress" || fail "egress: $out"
+		status_has_ns "$ino" && pass "the broker holds the container's namespace while it runs" || fail "broker does not hold ns $ino"
 		podman rm -f -t 0 "$name" >/dev/null 2>&1
 		if ns_released "$ino"; then pass "removing the container removed its endpoints"; else fail "the broker still holds the container's namespace"; fi
 		[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
@@ -255,7 +265,7 @@ if want runc; then
 		HP=$(free_port)
 		(cd "$B" && runc spec)
 		python3 - "$B/config.json" "$GRAFT" "$TMP/run" "$HP" <<'PY'
-import json, sys
+import json, os, sys
 path, graft, run, hp = sys.argv[1:]
 c = json.load(open(path))
 c["process"]["terminal"] = False
@@ -265,8 +275,9 @@ c["root"]["readonly"] = False
 c["mounts"].append({"destination": "/run/graft", "type": "bind", "source": run, "options": ["bind"]})
 c["annotations"] = {"graft.endpoints": f"web type ipv4 addr 127.0.0.1 port {hp}",
                     "graft.ingress": "0.0.0.0:80=web"}
-c["hooks"] = {"createRuntime": [{"path": graft, "args": ["graft", "oci-hook", "createRuntime"]}],
-              "poststop": [{"path": graft, "args": ["graft", "oci-hook", "poststop"]}]}
+env = [f"{k}={os.environ[k]}" for k in ("GRAFT_SOCKET", "GRAFT_ATTACH_DIR", "PATH")]
+c["hooks"] = {"createRuntime": [{"path": graft, "args": ["graft", "oci-hook", "createRuntime"], "env": env}],
+              "poststop": [{"path": graft, "args": ["graft", "oci-hook", "poststop"], "env": env}]}
 json.dump(c, open(path, "w"), indent=1)
 PY
 		id=graft-$$
@@ -277,6 +288,7 @@ PY
 		[[ -n $ino ]] && pass "runc started the bundle (pid $pid)" || fail "runc run: $(cat "$TMP/runc.err")"
 		out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from runc'" && echo ok)
 		[[ $out == ok ]] && pass "the bundle's server is reached from the host on $HP" || fail "server on $HP not reachable"
+		status_has_ns "$ino" && pass "the broker holds the bundle's namespace while it runs" || fail "broker does not hold ns $ino"
 		runc kill "$id" KILL >/dev/null 2>&1
 		until_ok 5 sh -c "runc state $id 2>/dev/null | grep -q stopped"
 		runc delete "$id" >/dev/null 2>&1
