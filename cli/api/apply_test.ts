@@ -180,6 +180,15 @@ function fakeBackend(): EndpointBackend & { ops: string[]; state: Map<number, En
     list(where) {
       return [...(state.get(ino(where.netnsFd)) ?? [])];
     },
+    mapAdd(kind, text) {
+      ops.push(`map add ${kind} ${text}`);
+    },
+    mapDel(kind, text) {
+      ops.push(`map del ${kind} ${text}`);
+    },
+    mapList() {
+      return { ingress: [], egress: [] };
+    },
   };
 }
 
