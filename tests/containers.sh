@@ -2,7 +2,7 @@
 # Containers: a namespace's default mappings (graft map), the CNI plugin
 # driven as a runtime drives it, and the OCI hook under podman and runc.
 #   tests/containers.sh                 every section
-#   tests/containers.sh --only cni      one section (map, cni, podman, runc)
+#   tests/containers.sh --only cni      one section (map, cni, podman, runc, docker)
 #
 #   +-------------------------------+  grafted   +----------------------------+
 #   | netns / container (lo only)   | ---------> | host netns                 |
@@ -21,7 +21,7 @@ ONLY=
 while (($#)); do
 	case $1 in
 	--only) ONLY=$2; shift 2 ;;
-	*) echo "usage: $0 [--only map|cni|podman|runc]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--only map|cni|podman|runc|docker]" >&2; exit 2 ;;
 	esac
 done
 
@@ -37,6 +37,7 @@ NS=gct-$$
 PIDS=()
 CTRS=()
 BROKER_PID=
+DOCKERD_PID=
 g() { "$GRAFT" --backend broker "$@"; }
 
 npass=0 nfail=0 nskip=0
@@ -56,6 +57,11 @@ cleanup() {
 	done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	if [[ -n $DOCKERD_PID ]]; then
+		DOCKER_HOST=unix://$TMP/docker/docker.sock docker rm -f "gw-$$" "gh-$$" >/dev/null 2>&1
+		kill "$DOCKERD_PID" 2>/dev/null && wait "$DOCKERD_PID" 2>/dev/null
+	fi
+	grep -o " $TMP/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	[[ -n $BROKER_PID ]] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
 	podman rmi -f "localhost/graft-test-$$" >/dev/null 2>&1
@@ -294,6 +300,50 @@ PY
 		runc delete "$id" >/dev/null 2>&1
 		if ns_released "$ino"; then pass "after an abrupt kill and delete, nothing of it remains"; else fail "the broker still holds the bundle's namespace after a KILL"; fi
 		[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
+	fi
+fi
+
+
+# ---------------------------------------------------------------------------
+# dockerd by hand: its own data root under this suite's directory, no bridge and
+# no iptables (so the host's FORWARD policy and NAT chains stay as they are;
+# checked below), the vfs driver (no overlay mounts to clean up).
+if want docker; then
+	section "docker: the --network none recipe with namespace mappings"
+	if ! command -v dockerd >/dev/null; then
+		skip "dockerd is not installed"
+	else
+		fw_before=$( (iptables -S; nft list ruleset) 2>/dev/null | md5sum)
+		D=$TMP/docker
+		mkdir -p "$D"
+		dockerd --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/docker.sock" --pidfile "$D/pid" \
+			--iptables=false --ip6tables=false --bridge=none --storage-driver vfs >"$D/log" 2>&1 &
+		DOCKERD_PID=$!
+		export DOCKER_HOST=unix://$D/docker.sock
+		if ! until_ok 60 docker version >/dev/null 2>&1; then
+			fail "dockerd did not start: $(tail -3 "$D/log")"
+		else
+			make_rootfs "$TMP/drootfs"
+			tar -C "$TMP/drootfs" -cf "$TMP/drootfs.tar" . && docker import "$TMP/drootfs.tar" graft-test:1 >/dev/null
+			HP=$(free_port)
+			docker run -d --name "gh-$$" --network none graft-test:1 /bin/busybox sleep 600 >/dev/null
+			pid=$(docker inspect -f '{{.State.Pid}}' "gh-$$")
+			g -n "$pid" ep add web type ipv4 addr 127.0.0.1 port "$HP" && g -n "$pid" map add -i 0.0.0.0:80=web &&
+				pass "endpoint and mapping defined in the holder's namespace" || fail "ep/map add in docker ns"
+			docker run -d --name "gw-$$" --network "container:gh-$$" -v "$LIB:/graft/libgraft.so:ro" -v "$TMP/run:/run/graft" \
+				-e LD_PRELOAD=/graft/libgraft.so -e GRAFT_SOCKET=/run/graft/graft.sock \
+				graft-test:1 /bin/socat TCP-LISTEN:80,fork,reuseaddr "SYSTEM:echo hello from docker" >/dev/null
+			out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from docker'" && echo ok)
+			[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable: $(docker logs "gw-$$" 2>&1 | tail -2)"
+			ino=$(stat -L -c %i "/proc/$pid/ns/net")
+			docker rm -f "gw-$$" "gh-$$" >/dev/null 2>&1
+			if [[ -n $ino ]] && ns_released "$ino"; then pass "removing the containers removed their endpoints"; else fail "the broker still holds the docker namespace"; fi
+		fi
+		kill "$DOCKERD_PID" 2>/dev/null; wait "$DOCKERD_PID" 2>/dev/null
+		DOCKERD_PID=
+		unset DOCKER_HOST
+		[[ $( (iptables -S; nft list ruleset) 2>/dev/null | md5sum) == "$fw_before" ]] &&
+			pass "the host's firewall (FORWARD policy, NAT chains) is as it was" || fail "dockerd changed the firewall"
 	fi
 fi
 
