@@ -124,6 +124,10 @@ if want map; then
 	[[ $rc == 2 ]] && pass "a mapping without endpoint is a usage error" || fail "rc=$rc $out"
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$GRAFT" --backend broker map add -e 0.0.0.0/0=web 2>&1); rc=$?
 	[[ $rc != 0 && ( $out == *root* || $out == *CAP_NET_ADMIN* || $out == *ermission* ) ]] && pass "an unprivileged user cannot add mappings" || fail "unprivileged map add: rc=$rc $out"
+	g export >"$TMP/export.yaml"
+	grep -q -- '- "\[::\]:80=web"' "$TMP/export.yaml" && pass "export writes the namespace's mappings" || fail "export: $(cat "$TMP/export.yaml")"
+	out=$(g apply -f "$TMP/export.yaml")
+	[[ $out == unchanged* && $out == *"2 mappings"* ]] && pass "apply of the export: unchanged" || fail "apply: $out"
 	(cd "$TMP/www" && exec timeout 30 "$GRAFT" --backend broker -n "$NS" run -- python3 -m http.server 80 >/dev/null 2>&1) &
 	PIDS+=($!)
 	until_ok 15 body_is "http://127.0.0.1:$P/" "hello from the container side" &&

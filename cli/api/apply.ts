@@ -26,12 +26,15 @@ import {
   isAlias,
   isMap,
   isScalar,
+  isSeq,
   LineCounter,
   type Node as YamlNode,
   type Pair,
   parseDocument,
   type YAMLMap,
+  type YAMLSeq,
 } from "npm:yaml@2";
+import { canonicalMapping, emptyMaps, type MapKind, type NamespaceMaps } from "../model/nsmap.ts";
 import { parseIPv4, parseIPv6, UNIX_PATH_MAX } from "../model/addr.ts";
 import type { EndpointBackend } from "../backends/backend.ts";
 import { brokerStatus } from "../broker/client.ts";
@@ -96,6 +99,8 @@ export interface DeclaredNamespace {
   line: number;
   /** Its endpoints, in file order. */
   endpoints: DeclaredEndpoint[];
+  /** Its default mappings (canonical), when the file declares `ingress:` or `egress:`. */
+  maps?: NamespaceMaps;
 }
 
 const ENDPOINT_FIELDS = ["type", "addr", "port", "path", "netns"] as const;
@@ -166,11 +171,16 @@ class FileReader {
     const body = this.mapOf(nsPair.value, nsField, start(nsPair.key)) ?? [];
     for (const bp of body) {
       const k = keyText(bp.key);
+      if (k === "ingress" || k === "egress") {
+        decl.maps ??= emptyMaps();
+        decl.maps[k] = this.mappings(bp, k, `${nsField}.${k}`);
+        continue;
+      }
       if (k !== "endpoints") {
         this.at(
           start(bp.key),
           `${nsField}.${k}`,
-          `unknown key "${k}" (a namespace has "endpoints")`,
+          `unknown key "${k}" (a namespace has "endpoints", "ingress", "egress")`,
         );
         continue;
       }
@@ -180,6 +190,28 @@ class FileReader {
       }
     }
     return decl;
+  }
+
+  /** A list of mappings of `kind`, each checked and made canonical. */
+  mappings(p: Pair, kind: MapKind, field: string): string[] {
+    if (p.value === null || (isScalar(p.value) && p.value.value === null)) return [];
+    if (!isSeq(p.value)) {
+      this.at(start(p.value) || start(p.key), field, `expected a list of ${kind} mappings`);
+      return [];
+    }
+    const out: string[] = [];
+    for (const item of (p.value as YAMLSeq).items) {
+      if (!isScalar(item) || typeof item.value !== "string") {
+        this.at(start(item) || start(p.key), field, "expected a mapping as text");
+        continue;
+      }
+      try {
+        out.push(canonicalMapping(kind, item.value));
+      } catch (e) {
+        this.at(start(item), field, (e as Error).message);
+      }
+    }
+    return out;
   }
 
   /** One endpoint: its name, then its fields, each checked on its own, then together. */
@@ -345,6 +377,8 @@ export interface ApplyResult {
   unchanged: number;
   /** Namespaces declared. */
   namespaces: number;
+  /** Mappings created, deleted (--prune) and unchanged (counted apart from endpoints). */
+  mappings: { created: number; deleted: number; unchanged: number };
 }
 
 /** Apply a file: validate all of it, then bring the backend to what it declares. */
@@ -368,8 +402,11 @@ export function applyText(text: string, file: string, opts: ApplyOptions): Apply
     result.namespaces = decls.length;
     if (!opts.dryRun) {
       for (const step of plan) {
-        for (const name of step.del) opts.backend.del(name, { netnsFd: step.fd });
-        for (const ep of step.add) opts.backend.add(ep, { netnsFd: step.fd });
+        const where = { netnsFd: step.fd };
+        for (const [kind, text] of step.mapDel) opts.backend.mapDel(kind, text, where);
+        for (const name of step.del) opts.backend.del(name, where);
+        for (const ep of step.add) opts.backend.add(ep, where);
+        for (const [kind, text] of step.mapAdd) opts.backend.mapAdd(kind, text, where);
       }
     }
     return result;
@@ -445,11 +482,12 @@ function planChanges(opened: OpenedNamespace[], opts: ApplyOptions) {
     deleted: 0,
     unchanged: 0,
     namespaces: 0,
+    mappings: { created: 0, deleted: 0, unchanged: 0 },
   };
-  const plan: { fd: number; del: string[]; add: Endpoint[] }[] = [];
+  const plan: PlanStep[] = [];
   for (const { decl, fd } of opened) {
     const current = new Map(opts.backend.list({ netnsFd: fd }).map((e) => [e.name, e]));
-    const step = { fd, del: [] as string[], add: [] as Endpoint[] };
+    const step: PlanStep = { fd, del: [], add: [], mapDel: [], mapAdd: [] };
     for (const { endpoint } of decl.endpoints) {
       const have = current.get(endpoint.name);
       let action: ApplyChange["action"];
@@ -474,9 +512,45 @@ function planChanges(opened: OpenedNamespace[], opts: ApplyOptions) {
         result.changes.push({ netns: decl.netns, name, action: "deleted" });
       }
     }
+    if (decl.maps) planMappings(decl, fd, step, result, opts);
     plan.push(step);
   }
   return { result, plan };
+}
+
+/** One namespace's changes. */
+interface PlanStep {
+  fd: number;
+  del: string[];
+  add: Endpoint[];
+  mapDel: [MapKind, string][];
+  mapAdd: [MapKind, string][];
+}
+
+/** The mapping changes of a namespace that declares `ingress:`/`egress:`. */
+function planMappings(
+  decl: DeclaredNamespace,
+  fd: number,
+  step: PlanStep,
+  result: ApplyResult,
+  opts: ApplyOptions,
+): void {
+  const have = opts.backend.mapList({ netnsFd: fd });
+  for (const kind of ["ingress", "egress"] as const) {
+    const flag = kind === "ingress" ? "-i" : "-e";
+    for (const text of decl.maps![kind]) {
+      const action = have[kind].includes(text) ? "unchanged" : "created";
+      if (action === "created") step.mapAdd.push([kind, text]);
+      result.changes.push({ netns: decl.netns, name: `${flag} ${text}`, action });
+      result.mappings[action]++;
+    }
+    if (!opts.prune) continue;
+    for (const text of have[kind].filter((t) => !decl.maps![kind].includes(t))) {
+      step.mapDel.push([kind, text]);
+      result.changes.push({ netns: decl.netns, name: `${flag} ${text}`, action: "deleted" });
+      result.mappings.deleted++;
+    }
+  }
 }
 
 /**
@@ -488,14 +562,21 @@ export function formatApplyResult(r: ApplyResult, dryRun = false): string {
     .filter((c) => c.action !== "unchanged")
     .map((c) => `${c.netns}: ${c.name} ${dryRun ? "would be " : ""}${c.action}`);
   const eps = r.created + r.changed + r.unchanged;
-  const scope = `${eps} endpoint${eps === 1 ? "" : "s"} in ${r.namespaces} namespace${
+  let scope = `${eps} endpoint${eps === 1 ? "" : "s"} in ${r.namespaces} namespace${
     r.namespaces === 1 ? "" : "s"
   }`;
-  if (r.created + r.changed + r.deleted === 0) lines.push(`unchanged (${scope})`);
-  else {
+  const m = r.mappings;
+  const anyMaps = m.created + m.deleted + m.unchanged > 0;
+  const mapsPart = anyMaps ? `; mappings ${m.created} created, ${m.deleted} deleted` : "";
+  if (anyMaps) {
+    scope += `, ${m.created + m.unchanged} mapping${m.created + m.unchanged === 1 ? "" : "s"}`;
+  }
+  if (r.created + r.changed + r.deleted + m.created + m.deleted === 0) {
+    lines.push(`unchanged (${scope})`);
+  } else {
     lines.push(
       `${dryRun ? "would apply" : "applied"}: ${r.created} created, ${r.changed} changed, ` +
-        `${r.deleted} deleted, ${r.unchanged} unchanged (${scope})`,
+        `${r.deleted} deleted, ${r.unchanged} unchanged${mapsPart} (${scope})`,
     );
   }
   return lines.join("\n");
@@ -523,11 +604,20 @@ export function formatEndpointYaml(ep: Endpoint): string {
   return `{${f.join(", ")}}`;
 }
 
-/** Namespaces (by key) and their endpoints, as a file. */
-export function formatState(
-  state: { netns: string; endpoints: Endpoint[]; comment?: string }[],
-  header?: string,
-): string {
+/** A namespace's state as export writes it. */
+export interface NamespaceState {
+  /** Key: a name, `host` or a PID. */
+  netns: string;
+  /** Its endpoints. */
+  endpoints: Endpoint[];
+  /** Its default mappings (broker backend). */
+  maps?: NamespaceMaps;
+  /** A comment line above it. */
+  comment?: string;
+}
+
+/** Namespaces (by key) and their endpoints and mappings, as a file. */
+export function formatState(state: NamespaceState[], header?: string): string {
   const out: string[] = [];
   if (header) out.push(`# ${header}`);
   if (state.length === 0) {
@@ -537,15 +627,21 @@ export function formatState(
   out.push("namespaces:");
   for (const ns of state) {
     if (ns.comment) out.push(`  # ${ns.comment}`);
-    if (ns.endpoints.length === 0) {
+    const nmaps = (ns.maps?.ingress.length ?? 0) + (ns.maps?.egress.length ?? 0);
+    if (ns.endpoints.length === 0 && nmaps === 0) {
       out.push(`  ${yamlScalar(ns.netns)}: {}`);
       continue;
     }
-    out.push(`  ${yamlScalar(ns.netns)}:`, "    endpoints:");
+    out.push(`  ${yamlScalar(ns.netns)}:`);
+    if (ns.endpoints.length) out.push("    endpoints:");
     const eps = [...ns.endpoints].sort((a, b) => a.name.localeCompare(b.name));
     const w = Math.max(...eps.map((e) => yamlScalar(e.name).length + 1));
     for (const ep of eps) {
       out.push(`      ${(yamlScalar(ep.name) + ":").padEnd(w)} ${formatEndpointYaml(ep)}`);
+    }
+    for (const kind of ["ingress", "egress"] as const) {
+      const list = ns.maps?.[kind] ?? [];
+      if (list.length) out.push(`    ${kind}:`, ...list.map((t) => `      - ${JSON.stringify(t)}`));
     }
   }
   return out.join("\n") + "\n";
@@ -559,9 +655,13 @@ export function formatState(
 export function exportState(backend: EndpointBackend): string {
   const scan = scanHost({ sockets: false });
   const byIno = new Map<number, Endpoint[]>();
+  const mapsByIno = new Map<number, NamespaceMaps>();
   if (backend.kind === "broker") {
-    // The broker knows every namespace's endpoints: one request.
-    for (const ns of brokerStatus().namespaces) byIno.set(ns.ino, ns.endpoints);
+    // The broker knows every namespace's endpoints and mappings: one request.
+    for (const ns of brokerStatus().namespaces) {
+      byIno.set(ns.ino, ns.endpoints);
+      mapsByIno.set(ns.ino, ns.maps);
+    }
   } else {
     for (const ns of scan.namespaces.values()) {
       if (!ns.openPath) continue;
@@ -579,10 +679,11 @@ export function exportState(backend: EndpointBackend): string {
       }
     }
   }
-  const state: { netns: string; endpoints: Endpoint[]; comment?: string }[] = [];
+  const state: NamespaceState[] = [];
   const orphans: string[] = [];
   for (const [ino, endpoints] of byIno) {
-    if (endpoints.length === 0) continue;
+    const maps = mapsByIno.get(ino);
+    if (endpoints.length === 0 && !maps?.ingress.length && !maps?.egress.length) continue;
     const ns = scan.namespaces.get(ino);
     let key: string | undefined;
     let comment: string | undefined;
@@ -596,7 +697,7 @@ export function exportState(backend: EndpointBackend): string {
       orphans.push(`${ino} (${endpoints.length} endpoints)`);
       continue;
     }
-    state.push({ netns: key, endpoints, comment });
+    state.push({ netns: key, endpoints, maps, comment });
   }
   const rank = (k: string) => (k === HOST ? 0 : /^\d+$/.test(k) ? 2 : 1);
   state.sort((a, b) =>
@@ -609,19 +710,29 @@ export function exportState(backend: EndpointBackend): string {
   return text;
 }
 
+/** One namespace in the JSON form of the apply format. */
+export interface ExportedNamespace {
+  /** Endpoints by name. */
+  endpoints: Record<string, Omit<Endpoint, "name">>;
+  /** Default ingress mappings. */
+  ingress?: string[];
+  /** Default egress mappings. */
+  egress?: string[];
+}
+
 /** The current endpoints as the JSON form of the apply format (`graft -j export`; apply reads it too). */
 export function exportObject(
   backend: EndpointBackend,
-): { namespaces: Record<string, { endpoints: Record<string, Omit<Endpoint, "name">> }> } {
+): { namespaces: Record<string, ExportedNamespace> } {
   const decls = parseApplyText(exportState(backend), "export");
-  const obj: Record<string, { endpoints: Record<string, Omit<Endpoint, "name">> }> = {};
+  const obj: Record<string, ExportedNamespace> = {};
   for (const d of decls) {
     const endpoints: Record<string, Omit<Endpoint, "name">> = {};
     for (const { endpoint } of d.endpoints) {
       const { name, ...rest } = endpoint;
       endpoints[name] = rest;
     }
-    obj[d.netns] = { endpoints };
+    obj[d.netns] = d.maps ? { endpoints, ...d.maps } : { endpoints };
   }
   return { namespaces: obj };
 }

@@ -9,6 +9,7 @@ import {
 } from "./apply.ts";
 import type { EndpointBackend } from "../backends/backend.ts";
 import { type Endpoint, formatEndpoint } from "../model/endpoint.ts";
+import type { NamespaceMaps } from "../model/nsmap.ts";
 import { netnsIdOfPath } from "../sys/netns.ts";
 
 const GOOD = `# three endpoints
@@ -159,6 +160,7 @@ Deno.test("formatState() output parses back to the same endpoints", () => {
 /** An in-memory backend keyed by namespace inode. */
 function fakeBackend(): EndpointBackend & { ops: string[]; state: Map<number, Endpoint[]> } {
   const state = new Map<number, Endpoint[]>();
+  const maps = new Map<number, NamespaceMaps>();
   const ops: string[] = [];
   const ino = (fd?: number) => netnsIdOfPath(`/proc/self/fd/${fd}`)!.ino;
   return {
@@ -180,14 +182,20 @@ function fakeBackend(): EndpointBackend & { ops: string[]; state: Map<number, En
     list(where) {
       return [...(state.get(ino(where.netnsFd)) ?? [])];
     },
-    mapAdd(kind, text) {
+    mapAdd(kind, text, where) {
+      const m = maps.get(ino(where.netnsFd)) ?? { ingress: [], egress: [] };
+      m[kind].push(text);
+      maps.set(ino(where.netnsFd), m);
       ops.push(`map add ${kind} ${text}`);
     },
-    mapDel(kind, text) {
+    mapDel(kind, text, where) {
+      const m = maps.get(ino(where.netnsFd)) ?? { ingress: [], egress: [] };
+      m[kind] = m[kind].filter((t) => t !== text);
       ops.push(`map del ${kind} ${text}`);
     },
-    mapList() {
-      return { ingress: [], egress: [] };
+    mapList(where) {
+      const m = maps.get(ino(where.netnsFd)) ?? { ingress: [], egress: [] };
+      return { ingress: [...m.ingress], egress: [...m.egress] };
     },
   };
 }
@@ -242,5 +250,42 @@ Deno.test({
         ),
       /f\.yaml:3:3: namespaces\.\/proc\/thread-self\/ns\/net: same namespace as "\/proc\/self\/ns\/net"/,
     );
+  },
+});
+
+Deno.test("parseApplyText() reads a namespace's ingress and egress mappings, canonical", () => {
+  const decls = parseApplyText(
+    "namespaces:\n  c1:\n    ingress: ['[::0]:80=web']\n    egress:\n      - 10.1.2.3/8=out\n",
+    "f",
+  );
+  assertEquals(decls[0].maps, { ingress: ["[::]:80=web"], egress: ["10.0.0.0/8=out"] });
+  assertEquals(parseApplyText("namespaces:\n  c1:\n    endpoints: {}\n", "f")[0].maps, undefined);
+  assertThrows(
+    () => parseApplyText("namespaces:\n  c1:\n    egress:\n      - 0.0.0.0:80=web\n", "f"),
+    (e: Error) => e.message.startsWith("f:4:9: namespaces.c1.egress:"),
+  );
+});
+
+Deno.test({
+  name:
+    "applyText() adds missing mappings, leaves present ones, prunes extra ones only with --prune",
+  ignore: Deno.uid() !== 0,
+  fn: () => {
+    const backend = fakeBackend();
+    const file = (m: string) => HOST_FILE(80, `    ingress: [${m}]\n`);
+    const r1 = applyText(file("'0.0.0.0:80=a'"), "f", { backend });
+    assertEquals(r1.mappings, { created: 1, deleted: 0, unchanged: 0 });
+    const r2 = applyText(file("'0.0.0.0:80=a'"), "f", { backend });
+    assertEquals(r2.mappings, { created: 0, deleted: 0, unchanged: 1 });
+    assertEquals(formatApplyResult(r2), "unchanged (2 endpoints in 1 namespace, 1 mapping)");
+    const r3 = applyText(file("'0.0.0.0:81=a'"), "f", { backend });
+    assertEquals(r3.mappings, { created: 1, deleted: 0, unchanged: 0 });
+    const r4 = applyText(file("'0.0.0.0:81=a'"), "f", { backend, prune: true });
+    assertEquals(r4.mappings, { created: 0, deleted: 1, unchanged: 1 });
+    assertEquals(backend.ops.filter((o) => o.startsWith("map")), [
+      "map add ingress 0.0.0.0:80=a",
+      "map add ingress 0.0.0.0:81=a",
+      "map del ingress 0.0.0.0:80=a",
+    ]);
   },
 });

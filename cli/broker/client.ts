@@ -131,8 +131,8 @@ export interface BrokerStatus {
   version: number;
   /** Request counters. */
   stats: Record<string, number>;
-  /** Namespaces (by nsfs inode) that define endpoints. */
-  namespaces: { ino: number; endpoints: Endpoint[] }[];
+  /** Namespaces (by nsfs inode) that define endpoints or mappings. */
+  namespaces: { ino: number; endpoints: Endpoint[]; maps: NamespaceMaps }[];
 }
 
 /** Ask the broker for its state. */
@@ -143,9 +143,10 @@ export function brokerStatus(path: string = brokerSocketPath()): BrokerStatus {
     pid: Number(out.pid),
     version: Number(out.version),
     stats: (out.stats ?? {}) as Record<string, number>,
-    namespaces: nss.map((n: { ino: number; endpoints: unknown[] }) => ({
+    namespaces: nss.map((n: { ino: number; endpoints: unknown[]; maps?: unknown }) => ({
       ino: Number(n.ino),
       endpoints: n.endpoints.map(endpointFromJson),
+      maps: mapsFromJson(n.maps),
     })),
   };
 }
