@@ -226,7 +226,7 @@ sec_dnsmasq() {
 sec_dig() {
 	section "dig as a grafted client (UDP and TCP) of a DNS server on the host"
 	needs dnsmasq dig || return
-	local p out proto
+	local p out proto rc
 	p=$(free_port)
 	bg dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file="$TMP/dnsmasq-host.pid" --no-resolv --no-hosts \
 		--listen-address=127.0.0.1 --bind-interfaces --port="$p" --address=/egress.test/198.18.0.9 \
@@ -234,9 +234,10 @@ sec_dig() {
 	local srv=$!
 	wait_listen -p "$srv" udp "$p" 127.0.0.1 || fail "host dnsmasq did not start"
 	for proto in +notcp +tcp; do
-		out=$(timeout 20 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- dig @127.0.0.1 -p "$p" "$proto" +short +tries=1 +time=3 egress.test A 2>&1)
+		out=$(timeout 120 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- dig @127.0.0.1 -p "$p" "$proto" +short +tries=1 +time=3 egress.test A 2>&1)
+		rc=$?
 		[[ $out == 198.18.0.9 ]] && pass "grafted dig $proto got the answer: egress.test is 198.18.0.9" ||
-			fail "grafted dig $proto: '$out'"
+			fail "grafted dig $proto: '$out' (exit $rc)"
 	done
 	out=$(grep -c 'query\[A\] egress.test from 127.0.0.2' "$TMP/dnsmasq-host.log" 2>/dev/null)
 	[[ $out == 2 ]] && pass "the host server saw both queries come from 127.0.0.2 (out4)" ||
@@ -271,7 +272,7 @@ sec_node_cluster() {
 sec_node_dgram() {
 	section "Node dgram, both ways"
 	needs node || return
-	local p pp out
+	local p pp out rc
 	p=$(free_port)
 	pp=$(free_port)
 	ep4 dgram4 "$p"
@@ -283,9 +284,10 @@ sec_node_dgram() {
 	stop_group "$srv"
 	bg "$PY" "$TOOLS/peer_server.py" udp 127.0.0.1 "$pp" 60 >/dev/null
 	wait_listen udp "$pp"
-	out=$(timeout 20 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- node "$TOOLS/node_dgram.js" client 127.0.0.1 "$pp" "$TOKEN" 2>&1)
+	out=$(timeout 120 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- node "$TOOLS/node_dgram.js" client 127.0.0.1 "$pp" "$TOKEN" 2>&1)
+	rc=$?
 	[[ $out == "peer 127.0.0.2 "*" $TOKEN" ]] && pass "grafted dgram send() (no bind) reached the host from 127.0.0.2" ||
-		fail "dgram client: '$out'"
+		fail "dgram client: '$out' (exit $rc)"
 }
 
 sec_asyncio() {
@@ -387,7 +389,7 @@ EOF
 	bg "${NGINX[@]}" >"$TMP/nginx-host.log" 2>&1
 	local srv=$!
 	wait_listen -p "$srv" tcp "$p" 127.0.0.1 || fail "host nginx did not start: $(log_of "$TMP/nginx-host/error.log")"
-	out=$(timeout 60 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- ab -q -n 2000 -c 100 -s 10 "http://127.0.0.1:$p/token.txt" 2>&1)
+	out=$(timeout 180 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- ab -q -n 2000 -c 100 -s 10 "http://127.0.0.1:$p/token.txt" 2>&1)
 	if [[ $out == *"Concurrency Level:      100"* && $out == *"Complete requests:      2000"* &&
 		$out == *"Failed requests:        0"* && $out == *"Document Length:        $((${#TOKEN} + 1)) bytes"* ]]; then
 		pass "2000 requests, 100 at a time, none failed ($(awk '/Requests per second/ {print $4, "req/s"}' <<<"$out"))"
@@ -414,7 +416,7 @@ sec_git() {
 	bg "$PY" "$TOOLS/git_http.py" 127.0.0.1 "$p" "$TMP/git" "$TMP/git-http.log" 120 >/dev/null 2>&1
 	local srv=$!
 	wait_listen -p "$srv" tcp "$p" 127.0.0.1 || fail "git http server did not start"
-	out=$(timeout 60 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- env HOME="$TMP" GIT_CONFIG_NOSYSTEM=1 \
+	out=$(timeout 180 "${GRUN[@]}" -e 127.0.0.0/8=out4 -- env HOME="$TMP" GIT_CONFIG_NOSYSTEM=1 \
 		git clone -q "http://127.0.0.1:$p/repo.git" "$TMP/git/clone" 2>&1)
 	[[ $(git -C "$TMP/git/clone" rev-parse HEAD 2>/dev/null) == "$head" && $(cat "$TMP/git/clone/token.txt" 2>/dev/null) == "$TOKEN" ]] &&
 		pass "the clone holds commit ${head:0:12} and its file" || fail "git clone: $out"
