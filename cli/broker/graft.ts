@@ -44,6 +44,13 @@ function describe(ep: Endpoint, appPort: number): string {
   return ep.type === "ipv6" ? `[${ep.addr}]:${port}` : `${ep.addr}:${port}`;
 }
 
+/** Does the request set IPV6_V6ONLY to a non-zero value? */
+function wantsV6Only(req: SockRequest): boolean {
+  return req.opts.some((o) =>
+    o.level === C.IPPROTO_IPV6 && o.name === C.IPV6_V6ONLY && o.value.some((b) => b !== 0)
+  );
+}
+
 /** The socket to make for `req` on endpoint `ep`. */
 export function planSocket(ep: Endpoint, req: SockRequest): SocketPlan {
   const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
@@ -53,6 +60,13 @@ export function planSocket(ep: Endpoint, req: SockRequest): SocketPlan {
   const port = ep.port === "dynamic" ? req.port : ep.port;
   const protocol = req.protocol;
   if (ep.type === "ipv4" && req.family === C.AF_INET6) {
+    if (wantsV6Only(req)) {
+      // It could only serve the endpoint dual-stack, against its setting.
+      throw new Refusal(
+        Errno.EADDRNOTAVAIL,
+        `${what}: the socket is IPV6_V6ONLY and the endpoint is IPv4`,
+      );
+    }
     // Keep the application's family: an IPv4 endpoint as a v4-mapped address.
     const mapped = new Uint8Array(16);
     mapped.set([0xff, 0xff], 10);
