@@ -166,7 +166,7 @@ if want cni; then
 	PIDS+=($!)
 	until_ok 15 body_is "http://127.0.0.1:$HP/" "hello from the container side" &&
 		pass "a server in the namespace is reached on hostPort $HP" || fail "hostPort $HP not reachable"
-	out=$(ip netns exec "$NS" env LD_PRELOAD="$LIB" GRAFT_SOCKET="$GRAFT_SOCKET" timeout 10 socat -T 5 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
+	out=$(ip netns exec "$NS" env LD_PRELOAD="$LIB" GRAFT_SOCKET="$GRAFT_SOCKET" timeout 30 socat -T 5 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
 	[[ $out == "hello from the host" ]] && pass "a client in the namespace reaches a host server through egress" || fail "egress: $out"
 	kill "${PIDS[-1]}" 2>/dev/null
 	cni CHECK "$conf" >/dev/null && pass "CHECK passes" || fail "CHECK failed"
@@ -254,7 +254,7 @@ if want podman; then
 			pass "the hook defined the annotated endpoints in the container's namespace" || fail "endpoints: $(g -n "$pid" ep show 2>&1) $(cat "$TMP/podman.err")"
 		out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from podman'" && echo ok)
 		[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable"
-		out=$(podman exec "$name" /bin/socat -T 5 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
+		out=$(podman exec "$name" /bin/socat -T 20 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
 		[[ $out == "hello from the host" ]] && pass "a client in the container reaches a host server through egress" || fail "egress: $out"
 		status_has_ns "$ino" && pass "the broker holds the container's namespace while it runs" || fail "broker does not hold ns $ino"
 		podman rm -f -t 0 "$name" >/dev/null 2>&1
