@@ -55,4 +55,20 @@
 #define NL_SET_ERR_ATTR_MISS(extack, nest, type) do { } while (0)
 #endif
 
+/*
+ * 6.2 lets a family take setsockopt(SOL_SOCKET) itself (SOCK_CUSTOM_SOCKOPT);
+ * before, the socket layer applies it to the graft socket, and refuses
+ * SO_REUSEPORT there (not an inet socket).
+ */
+#ifdef COMPAT_HAVE_SOCK_CUSTOM_SOCKOPT
+static inline void graft_take_sol_socket(struct socket *sock)
+{
+	set_bit(SOCK_CUSTOM_SOCKOPT, &sock->flags);
+}
+#else
+static inline void graft_take_sol_socket(struct socket *sock)
+{
+}
+#endif
+
 #endif /* _GRAFT_COMPAT_H */

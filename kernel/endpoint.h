@@ -13,6 +13,11 @@
 
 #define GRAFT_EP_PER_NET_MAX 1024
 
+/* The flags each endpoint type accepts. */
+#define GRAFT_EP_F_INET_ALL (GRAFT_EP_F_DYNAMIC_PORT | GRAFT_EP_F_DEFAULT | \
+			     GRAFT_EP_F_REUSEPORT)
+#define GRAFT_EP_F_UNIX_ALL GRAFT_EP_F_ABSTRACT
+
 /* Where an endpoint points: a socket address in a target namespace. */
 struct graft_target {
 	u8 type;			/* enum graft_ep_type */

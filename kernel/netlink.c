@@ -83,6 +83,11 @@ static int graft_parse_inet(struct genl_info *info, struct graft_ep *ep)
 	if (graft_refuse(info, GRAFT_A_EP_PATH,
 			 "path is only valid for unix endpoints"))
 		return -EINVAL;
+	if (t->flags & ~GRAFT_EP_F_INET_ALL) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GRAFT_A_EP_FLAGS],
+				    "the abstract flag is only valid for unix endpoints");
+		return -EINVAL;
+	}
 	if (!graft_require(info, GRAFT_A_EP_ADDR,
 			   "missing address (GRAFT_A_EP_ADDR)"))
 		return -EINVAL;
@@ -139,9 +144,9 @@ static int graft_parse_unix(struct genl_info *info, struct graft_ep *ep)
 	    graft_refuse(info, GRAFT_A_EP_PORT,
 			 "port is not valid for unix endpoints"))
 		return -EINVAL;
-	if (t->flags) {
+	if (t->flags & ~GRAFT_EP_F_UNIX_ALL) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GRAFT_A_EP_FLAGS],
-				    "flags are not valid for unix endpoints");
+				    "unix endpoints take no flag but abstract");
 		return -EINVAL;
 	}
 	if (!graft_require(info, GRAFT_A_EP_PATH,
@@ -158,8 +163,12 @@ static int graft_parse_unix(struct genl_info *info, struct graft_ep *ep)
 	return 0;
 }
 
-static int graft_parse_netns(struct genl_info *info, struct graft_ep *ep,
-			     struct net *net)
+/*
+ * The target namespace: another namespace than the endpoint's own also
+ * needs CAP_SYS_ADMIN over it, what setns() into it would need.
+ */
+static int graft_parse_netns(struct sk_buff *skb, struct genl_info *info,
+			     struct graft_ep *ep, struct net *net)
 {
 	struct nlattr *pid = info->attrs[GRAFT_A_EP_NETNS_PID];
 	struct nlattr *fd = info->attrs[GRAFT_A_EP_NETNS_FD];
@@ -189,6 +198,13 @@ static int graft_parse_netns(struct genl_info *info, struct graft_ep *ep,
 		target = get_net(&init_net);
 	}
 
+	if (!net_eq(target, net) &&
+	    !netlink_ns_capable(skb, target->user_ns, CAP_SYS_ADMIN)) {
+		put_net(target);
+		NL_SET_ERR_MSG(info->extack,
+			       "a target in another namespace needs CAP_SYS_ADMIN over it");
+		return -EPERM;
+	}
 	ep->target.net = target;
 	/* An endpoint must not pin the namespace that holds it. */
 	if (net_eq(target, net)) {
@@ -248,7 +264,7 @@ static int graft_nl_ep_add(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		goto err_free;
 
-	ret = graft_parse_netns(info, ep, net);
+	ret = graft_parse_netns(skb, info, ep, net);
 	if (ret)
 		goto err_free;
 

@@ -10,6 +10,10 @@
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/mutex.h>
+#include <linux/ioctl.h>
+#include <linux/termios.h>
+#include <linux/sockios.h>
+#include <linux/un.h>
 #include <net/sock.h>
 
 #include "compat.h"
@@ -17,6 +21,7 @@
 #include "socket.h"
 #include "socklist.h"
 #include "sockopt.h"
+#include "unixgc.h"
 
 static struct proto graft_proto = {
 	.name = "AF_GRAFT",
@@ -32,7 +37,7 @@ static struct graft_sock *graft_sk_alloc(struct net *net, struct socket *sock,
 	struct graft_sock *gsk;
 	struct sock *sk;
 
-	sk = sk_alloc(net, PF_GRAFT, GFP_KERNEL, &graft_proto, kern);
+	sk = sk_alloc(net, PF_GRAFT, GFP_KERNEL_ACCOUNT, &graft_proto, kern);
 	if (!sk)
 		return NULL;
 	sock_init_data(sock, sk);
@@ -42,23 +47,35 @@ static struct graft_sock *graft_sk_alloc(struct net *net, struct socket *sock,
 	INIT_LIST_HEAD(&gsk->node);
 	gsk->host = NULL;
 	gsk->host_net = NULL;
+	gsk->ep_flags = 0;
 	gsk->name_transparent = false;
 	gsk->port_hint = 0;
 	memset(gsk->epname, 0, sizeof(gsk->epname));
 	graft_opts_init(gsk);
+	graft_unixgc_init(gsk);
 	return gsk;
 }
 
+/*
+ * TCP and UDP only (and, through unix endpoints, the unix stream and
+ * datagram sockets that need no protocol): 0 picks the type's default.
+ */
 static int graft_create(struct net *net, struct socket *sock, int protocol,
 			int kern)
 {
-	if (sock->type != SOCK_STREAM && sock->type != SOCK_DGRAM)
+	if (sock->type == SOCK_STREAM) {
+		if (protocol && protocol != IPPROTO_TCP)
+			return -EPROTONOSUPPORT;
+	} else if (sock->type == SOCK_DGRAM) {
+		if (protocol && protocol != IPPROTO_UDP)
+			return -EPROTONOSUPPORT;
+	} else {
 		return -ESOCKTNOSUPPORT;
-	if (protocol < 0 || protocol >= IPPROTO_MAX)
-		return -EINVAL;
+	}
 
 	sock->state = SS_UNCONNECTED;
 	sock->ops = &graft_ops;
+	graft_take_sol_socket(sock);
 	if (!graft_sk_alloc(net, sock, protocol, kern))
 		return -ENOMEM;
 	return 0;
@@ -74,6 +91,7 @@ static int graft_release(struct socket *sock)
 	gsk = graft_sk(sk);
 	if (gsk->host) {
 		graft_sock_unlink(gsk);
+		graft_unixgc_detach(gsk);
 		sock_release(gsk->host);
 		gsk->host = NULL;
 		put_net(gsk->host_net);
@@ -89,6 +107,21 @@ static int graft_release(struct socket *sock)
 }
 
 /*
+ * The host socket is a user socket, made with the credentials of the
+ * process binding the graft socket, as if it had called socket() in the
+ * target namespace: LSM and cgroup-BPF socket hooks apply, and it holds a
+ * reference on its namespace.  A kernel socket (sock_create_kern) would hold
+ * none, and since 6.9 (and in stable kernels) tcp_close() stops such a
+ * socket's timers at once: unacknowledged data and the FIN queued at close()
+ * would never be retransmitted.
+ */
+static int graft_host_create(struct net *net, int family, int type, int proto,
+			     struct socket **res)
+{
+	return __sock_create(net, family, type, proto, res, 0);
+}
+
+/*
  * Create the host socket for @t, replay the stored options, bind it and
  * publish it.  Called with gsk->lock held; consumes the reference on t->net.
  */
@@ -97,15 +130,17 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 {
 	struct graft_sock *gsk = graft_sk(sock->sk);
 	int family = graft_ep_family(t);
+	struct graft_sol sol = gsk->sol;
 	struct socket *host;
 	int ret;
 
-	ret = sock_create_kern(t->net, family, sock->type,
-			       family == AF_UNIX ? 0 : sock->sk->sk_protocol,
-			       &host);
+	ret = graft_host_create(t->net, family, sock->type,
+				family == AF_UNIX ? 0 : sock->sk->sk_protocol,
+				&host);
 	if (ret)
 		goto err_net;
 
+	gsk->ep_flags = t->flags;
 	ret = graft_opts_apply(gsk, host);
 	if (ret)
 		goto err_sock;
@@ -125,10 +160,14 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 	strscpy(gsk->epname, epname, sizeof(gsk->epname));
 	gsk->host_net = t->net;
 	smp_store_release(&gsk->host, host);
+	graft_unixgc_attach(gsk, host);
 	graft_sock_link(gsk);
 	return 0;
 
 err_sock:
+	/* Nothing was pushed to a host socket that stays. */
+	gsk->sol = sol;
+	gsk->ep_flags = 0;
 	sock_release(host);
 err_net:
 	put_net(t->net);
@@ -196,6 +235,26 @@ out:
 	return host;
 }
 
+/*
+ * A unix host socket lives in the target namespace, whose abstract
+ * addresses (unlike paths, which resolve in the caller's mount namespace
+ * with the caller's rights) are out of the caller's reach: only an endpoint
+ * flagged GRAFT_EP_F_ABSTRACT lets them through.
+ */
+static int graft_dest_check(struct socket *sock, struct socket *host,
+			    const struct sockaddr *addr, int len)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)addr;
+
+	if (!addr || host->sk->sk_family != AF_UNIX ||
+	    (graft_sk(sock->sk)->ep_flags & GRAFT_EP_F_ABSTRACT))
+		return 0;
+	if (len > (int)offsetof(struct sockaddr_un, sun_path) &&
+	    sun->sun_family == AF_UNIX && !sun->sun_path[0])
+		return -EPERM;
+	return 0;
+}
+
 static int graft_connect(struct socket *sock, struct sockaddr_unsized *addr,
 			 int len, int flags)
 {
@@ -209,7 +268,9 @@ static int graft_connect(struct socket *sock, struct sockaddr_unsized *addr,
 		if (!host)
 			return ret;
 	}
-	ret = graft_sol_push(sock, host);
+	ret = graft_dest_check(sock, host, (const struct sockaddr *)addr, len);
+	if (!ret)
+		ret = graft_sol_push(sock, host);
 	if (ret)
 		return ret;
 	ret = host->ops->connect(host, addr, len, flags);
@@ -251,11 +312,14 @@ static int graft_do_accept(struct socket *sock, struct socket *newsock,
 		return -ENOMEM;
 	}
 	ngsk->name_transparent = gsk->name_transparent;
+	ngsk->ep_flags = gsk->ep_flags;
 	memcpy(ngsk->epname, gsk->epname, sizeof(ngsk->epname));
 	ngsk->host_net = get_net(gsk->host_net);
 	ngsk->host = nhost;
+	graft_unixgc_attach(ngsk, nhost);
 	ngsk->sk.sk_state = TCP_ESTABLISHED;
 	newsock->state = SS_CONNECTED;
+	graft_take_sol_socket(newsock);
 	graft_sock_link(ngsk);
 	return 0;
 }
@@ -301,14 +365,44 @@ static __poll_t graft_poll(struct file *file, struct socket *sock,
 	return host->ops->poll(file, host, wait);
 }
 
+/*
+ * The ioctls a program needs of its own socket are forwarded to the host
+ * socket.  Any other (interface, route, ARP requests...) would act on the
+ * target namespace with whatever capabilities the caller has there: it is
+ * left to the socket layer (ENOIOCTLCMD), which hands the device ones to the
+ * graft socket's own namespace, as for any socket living there.
+ */
+static bool graft_ioctl_forwarded(unsigned int cmd)
+{
+	switch (cmd) {
+	case SIOCINQ:		/* FIONREAD */
+	case SIOCOUTQ:		/* TIOCOUTQ */
+	case SIOCOUTQNSD:
+	case SIOCATMARK:
+		return true;
+	}
+	return false;
+}
+
 static int graft_ioctl(struct socket *sock, unsigned int cmd,
 		       unsigned long arg)
 {
 	struct socket *host = graft_host(sock);
 
-	if (!host || !host->ops->ioctl)
+	if (!host || !host->ops->ioctl || !graft_ioctl_forwarded(cmd))
 		return -ENOIOCTLCMD;
 	return host->ops->ioctl(host, cmd, arg);
+}
+
+/* SIOCGSTAMP and SIOCGSTAMPNS, old and new. */
+static int graft_gettstamp(struct socket *sock, void __user *userstamp,
+			   bool timeval, bool time32)
+{
+	struct socket *host = graft_host(sock);
+
+	if (!host || !host->ops->gettstamp)
+		return -ENOIOCTLCMD;
+	return host->ops->gettstamp(host, userstamp, timeval, time32);
 }
 
 static int graft_shutdown(struct socket *sock, int how)
@@ -336,7 +430,9 @@ static int graft_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		if (!host)
 			return ret;
 	}
-	ret = graft_sol_push(sock, host);
+	ret = graft_dest_check(sock, host, msg->msg_name, msg->msg_namelen);
+	if (!ret)
+		ret = graft_sol_push(sock, host);
 	if (ret)
 		return ret;
 	return sock_sendmsg(host, msg);
@@ -363,6 +459,7 @@ static const struct proto_ops graft_ops = {
 	.getname = graft_getname,
 	.poll = graft_poll,
 	.ioctl = graft_ioctl,
+	.gettstamp = graft_gettstamp,
 	.listen = graft_listen,
 	.shutdown = graft_shutdown,
 	.setsockopt = graft_setsockopt,

@@ -11,6 +11,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/net.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 
@@ -24,11 +25,14 @@ struct graft_sock {
 	struct socket *host;		/* NULL until bound */
 	struct net *host_net;		/* referenced while host exists */
 	char epname[AF_GRAFT_EPNAME_MAX];
+	u32 ep_flags;			/* the endpoint's GRAFT_EP_F_* */
 	bool name_transparent;
 	u16 port_hint;
 	struct list_head opts;		/* struct graft_opt, set before bind */
 	unsigned int nopts;
 	struct list_head node;		/* on the namespace's list once bound */
+	struct delayed_work gc_work;	/* unixgc.c, unix host sockets only */
+	void (*host_data_ready)(struct sock *sk);
 };
 
 static inline struct graft_sock *graft_sk(const struct sock *sk)

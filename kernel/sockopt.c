@@ -53,6 +53,12 @@ static int graft_sol_set(struct socket *host, int name, int val)
 			       sizeof(val));
 }
 
+/* SO_REUSEPORT joins host sockets' groups: only where the endpoint allows. */
+static bool graft_reuseport_ok(const struct graft_sock *gsk)
+{
+	return gsk->ep_flags & GRAFT_EP_F_REUSEPORT;
+}
+
 /* Push the SOL_SOCKET changes made since the last push; gsk->lock held. */
 static int __graft_sol_push(struct graft_sock *gsk, struct socket *host)
 {
@@ -60,6 +66,8 @@ static int __graft_sol_push(struct graft_sock *gsk, struct socket *host)
 	int ret = 0;
 
 	graft_sol_capture(&gsk->sk, &now);
+	if (now.reuseport && !graft_reuseport_ok(gsk))
+		return -EPERM;
 #define GRAFT_SOL_PUSH(field, name)					\
 	do {								\
 		if (!ret && now.field != was->field)			\
@@ -148,9 +156,13 @@ void graft_opts_free(struct graft_sock *gsk)
 	gsk->nopts = 0;
 }
 
-static int graft_host_setsockopt(struct socket *host, int level, int name,
-				 sockptr_t val, unsigned int len)
+static int graft_host_setsockopt(struct graft_sock *gsk, struct socket *host,
+				 int level, int name, sockptr_t val,
+				 unsigned int len)
 {
+	if (level == SOL_SOCKET && name == SO_REUSEPORT &&
+	    !graft_reuseport_ok(gsk))
+		return -EPERM;
 	if (level == SOL_SOCKET)
 		return sock_setsockopt(host, level, name, val, len);
 	if (!host->ops->setsockopt)
@@ -164,7 +176,7 @@ int graft_opts_apply(struct graft_sock *gsk, struct socket *host)
 	int ret;
 
 	list_for_each_entry(o, &gsk->opts, list) {
-		ret = graft_host_setsockopt(host, o->level, o->name,
+		ret = graft_host_setsockopt(gsk, host, o->level, o->name,
 					    KERNEL_SOCKPTR(o->val), o->len);
 		/* An option of another family's level: skip it. */
 		if (ret == -ENOPROTOOPT)
@@ -209,7 +221,7 @@ static int graft_setsockopt_store(struct graft_sock *gsk, int level, int name,
 
 	if (optlen > GRAFT_OPTLEN_MAX)
 		return -ENOBUFS;
-	o = kmalloc(struct_size(o, val, optlen), GFP_KERNEL);
+	o = kmalloc(struct_size(o, val, optlen), GFP_KERNEL_ACCOUNT);
 	if (!o)
 		return -ENOMEM;
 	o->level = level;
@@ -225,7 +237,7 @@ static int graft_setsockopt_store(struct graft_sock *gsk, int level, int name,
 	if (host) {
 		/* Bound meanwhile. */
 		mutex_unlock(&gsk->lock);
-		ret = graft_host_setsockopt(host, level, name,
+		ret = graft_host_setsockopt(gsk, host, level, name,
 					    KERNEL_SOCKPTR(o->val), optlen);
 		kfree(o);
 		return ret;
@@ -241,6 +253,33 @@ static int graft_setsockopt_store(struct graft_sock *gsk, int level, int name,
 	return 0;
 }
 
+/*
+ * SOL_SOCKET, on kernels that pass it to the family (graft_take_sol_socket):
+ * applied to the graft socket, as the socket layer would, and pushed from
+ * there; SO_REUSEPORT is the graft socket's own (the socket layer refuses
+ * it on a socket that is not inet), refused once bound through an endpoint
+ * without GRAFT_EP_F_REUSEPORT, and checked at bind otherwise.
+ */
+static int graft_setsockopt_sol(struct socket *sock, int name,
+				sockptr_t optval, unsigned int optlen)
+{
+	struct graft_sock *gsk = graft_sk(sock->sk);
+	int val;
+
+	if (name != SO_REUSEPORT)
+		return sock_setsockopt(sock, SOL_SOCKET, name, optval, optlen);
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+	if (val && graft_host(sock) && !graft_reuseport_ok(gsk))
+		return -EPERM;
+	lock_sock(sock->sk);
+	sock->sk->sk_reuseport = !!val;
+	release_sock(sock->sk);
+	return 0;
+}
+
 int graft_setsockopt(struct socket *sock, int level, int name,
 		     sockptr_t optval, unsigned int optlen)
 {
@@ -249,9 +288,12 @@ int graft_setsockopt(struct socket *sock, int level, int name,
 
 	if (level == SOL_GRAFT)
 		return graft_setsockopt_graft(gsk, name, optval, optlen);
+	if (level == SOL_SOCKET)
+		return graft_setsockopt_sol(sock, name, optval, optlen);
 	host = graft_host(sock);
 	if (host)
-		return graft_host_setsockopt(host, level, name, optval, optlen);
+		return graft_host_setsockopt(gsk, host, level, name, optval,
+					     optlen);
 	return graft_setsockopt_store(gsk, level, name, optval, optlen);
 }
 

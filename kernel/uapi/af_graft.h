@@ -5,12 +5,17 @@
  * Sockets
  * -------
  * socket(AF_GRAFT, SOCK_STREAM or SOCK_DGRAM, protocol) creates a graft
- * socket in the caller's network namespace.  bind() with a struct sockaddr_gr
- * naming an endpoint *of the caller's namespace* creates the real ("host")
- * socket in the endpoint's target namespace, with the endpoint's family
- * (AF_INET, AF_INET6 or AF_UNIX), the graft socket's type and protocol
- * (0 for AF_UNIX), applies every option set before bind() in order, and binds
- * it to the endpoint's address.  An unknown endpoint name fails with
+ * socket in the caller's network namespace; protocol is 0, IPPROTO_TCP
+ * (stream) or IPPROTO_UDP (datagram), anything else EPROTONOSUPPORT.
+ * bind() with a struct sockaddr_gr naming an endpoint *of the caller's
+ * namespace* creates the real ("host") socket in the endpoint's target
+ * namespace, with the endpoint's family (AF_INET, AF_INET6 or AF_UNIX), the
+ * graft socket's type and protocol (0 for AF_UNIX), applies every option set
+ * before bind() in order, and binds it to the endpoint's address.  The host
+ * socket is a user socket created with the caller's credentials, as if the
+ * caller had called socket() in the target namespace (LSM and cgroup-BPF
+ * hooks apply; after close() it retransmits what is unacknowledged, as any
+ * socket does).  An unknown endpoint name fails with
  * EADDRNOTAVAIL.  From then on every operation is forwarded to the host
  * socket; accept() returns graft sockets wrapping the accepted host sockets.
  *
@@ -19,6 +24,18 @@
  * address (AF_INET or AF_INET6); without such an endpoint they fail with
  * EDESTADDRREQ.  listen() on an unbound socket fails with EINVAL, other
  * operations with ENOTCONN.
+ *
+ * ioctl(): SIOCINQ (FIONREAD), SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK and
+ * SIOCGSTAMP[NS] are answered by the host socket; every other request is
+ * the socket layer's, in the graft socket's own namespace (so interface,
+ * route and ARP requests never reach the target namespace).
+ *
+ * A graft socket bound through a unix endpoint may connect() or sendto() an
+ * abstract address (of the target namespace) only if the endpoint has
+ * GRAFT_EP_F_ABSTRACT (EPERM otherwise).  SO_REUSEPORT needs an endpoint
+ * with GRAFT_EP_F_REUSEPORT: bind() fails with EPERM, and so does setting it
+ * once bound (kernels before 6.2 refuse SO_REUSEPORT on AF_GRAFT sockets
+ * outright, EOPNOTSUPP).
  *
  * getsockname() returns a struct sockaddr_gr with the endpoint name, unless
  * GRAFT_NAME_TRANSPARENT is on, in which case it returns the host socket's
@@ -60,12 +77,18 @@
  *   GRAFT_A_EP_PORT       ipv4/ipv6: u16, host byte order, 1..65535;
  *                         required unless GRAFT_EP_F_DYNAMIC_PORT is set
  *                         (then absent or 0)
- *   GRAFT_A_EP_FLAGS      optional u32, GRAFT_EP_F_*; unknown bits refused
+ *   GRAFT_A_EP_FLAGS      optional u32, GRAFT_EP_F_*; unknown bits refused,
+ *                         and so are the bits of the other type (DYNAMIC_PORT,
+ *                         DEFAULT and REUSEPORT are ipv4/ipv6 ones, ABSTRACT
+ *                         a unix one)
  *   GRAFT_A_EP_PATH       unix: required, NUL-terminated string, 1..107 bytes
  *   GRAFT_A_EP_NETNS_PID  optional u32: target namespace is that process's
  *   GRAFT_A_EP_NETNS_FD   optional u32: target namespace is this open
  *                         namespace file (at most one of PID and FD; neither
- *                         means the initial namespace)
+ *                         means the initial namespace).  A target other than
+ *                         the endpoint's own namespace also needs
+ *                         CAP_SYS_ADMIN over it (its user namespace), what
+ *                         setns() would need; otherwise EPERM.
  *   Errors: EEXIST (name taken), ENOSPC (too many endpoints), EINVAL.
  *
  * GRAFT_CMD_EP_DEL (needs CAP_NET_ADMIN, as EP_ADD)
@@ -196,7 +219,12 @@ enum graft_ep_flag {
 	GRAFT_EP_F_DYNAMIC_PORT = 1U << 0,
 	/* Source endpoint for connect()/sendto() on unbound sockets. */
 	GRAFT_EP_F_DEFAULT = 1U << 1,
-	__GRAFT_EP_F_ALL = GRAFT_EP_F_DYNAMIC_PORT | GRAFT_EP_F_DEFAULT
+	/* ipv4/ipv6: sockets bound through it may set SO_REUSEPORT. */
+	GRAFT_EP_F_REUSEPORT = 1U << 2,
+	/* unix: sockets bound through it may reach abstract addresses. */
+	GRAFT_EP_F_ABSTRACT = 1U << 3,
+	__GRAFT_EP_F_ALL = GRAFT_EP_F_DYNAMIC_PORT | GRAFT_EP_F_DEFAULT |
+			   GRAFT_EP_F_REUSEPORT | GRAFT_EP_F_ABSTRACT
 };
 
 #endif /* _UAPI_AF_GRAFT_H */

@@ -12,6 +12,19 @@
  *   graftsock port-hint EP PORT          dynamic EP + GRAFT_PORT_HINT = PORT
  *   graftsock bind-fail EP ERRNO         bind must fail with ERRNO (a number)
  *   graftsock hold EP                    bind, listen, print "held", sleep
+ *   graftsock protocols                  only TCP and UDP (or 0) may be asked for
+ *   graftsock ioctls EP IFNAME           through two UDP sockets bound to the
+ *                                        dynamic EP: FIONREAD, SIOCOUTQ and
+ *                                        SIOCGSTAMP reach the host socket;
+ *                                        SIOCSIFFLAGS (IFNAME down) is refused
+ *   graftsock unix-connect EP EPPATH ADDR ERRNO
+ *                                        bind the unix EP (whose path EPPATH
+ *                                        is removed first), connect to ADDR (a
+ *                                        path, or @NAME: abstract), want ERRNO
+ *                                        (0: connected); the same for sendto
+ *                                        to ADDR + "d" on a datagram socket
+ *   graftsock reuseport EP ERRNO [N]     N (1) sockets with SO_REUSEPORT bind
+ *                                        EP and listen; want ERRNO (0: all do)
  *
  * Servers print "ready" once listening/bound.  Every check prints a line and
  * failures exit 1.  All waits are bounded (SO_RCVTIMEO / poll timeouts).
@@ -22,9 +35,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -339,6 +356,152 @@ static int port_hint(const char *ep, int port)
 	return 0;
 }
 
+/* socket(AF_GRAFT, type, protocol) must give @want (0: a socket). */
+static int try_protocol(int type, int protocol, int want)
+{
+	int fd = socket(AF_GRAFT, type, protocol), e = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if ((want == 0) != (fd >= 0) || (fd < 0 && e != want)) {
+		errno = e;
+		fail("socket(AF_GRAFT, %d, %d): want %s", type, protocol, want ? strerror(want) : "a socket");
+	}
+	printf("socket(AF_GRAFT, %d, %d): %s\n", type, protocol, fd >= 0 ? "ok" : strerror(e));
+	return 0;
+}
+
+static int protocols(void)
+{
+	try_protocol(SOCK_STREAM, 0, 0);
+	try_protocol(SOCK_STREAM, IPPROTO_TCP, 0);
+	try_protocol(SOCK_DGRAM, 0, 0);
+	try_protocol(SOCK_DGRAM, IPPROTO_UDP, 0);
+	try_protocol(SOCK_STREAM, IPPROTO_SCTP, EPROTONOSUPPORT);
+	try_protocol(SOCK_STREAM, 262 /* IPPROTO_MPTCP */, EPROTONOSUPPORT);
+	try_protocol(SOCK_STREAM, IPPROTO_UDP, EPROTONOSUPPORT);
+	try_protocol(SOCK_DGRAM, IPPROTO_UDPLITE, EPROTONOSUPPORT);
+	try_protocol(SOCK_DGRAM, IPPROTO_TCP, EPROTONOSUPPORT);
+	try_protocol(SOCK_SEQPACKET, 0, ESOCKTNOSUPPORT);
+	try_protocol(SOCK_RAW, IPPROTO_ICMP, ESOCKTNOSUPPORT);
+	return 0;
+}
+
+/* A UDP graft socket bound to @ep, and its host address. */
+static int udp_bound(const char *ep, struct sockaddr_storage *ss, socklen_t *len)
+{
+	int fd = graft_socket(SOCK_DGRAM), one = 1;
+
+	if (graft_bind(fd, ep) ||
+	    setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one, sizeof(one)))
+		fail("bind(%s)", ep);
+	*len = sizeof(*ss);
+	if (getsockname(fd, (struct sockaddr *)ss, len))
+		fail("getsockname");
+	return fd;
+}
+
+static int ioctls(const char *ep, const char *ifname)
+{
+	struct sockaddr_storage ss;
+	struct timeval tv;
+	struct ifreq ifr;
+	socklen_t len;
+	int a, b, n = -1, q = -1, r;
+
+	b = udp_bound(ep, &ss, &len);
+	a = udp_bound(ep, &(struct sockaddr_storage){ 0 }, &(socklen_t){ 0 });
+	timeouts(b, 5000);
+	if (sendto(a, "12345", 5, 0, (struct sockaddr *)&ss, len) != 5)
+		fail("sendto");
+	for (int i = 0; i < 50 && n <= 0; i++, usleep(100000))
+		if (ioctl(b, FIONREAD, &n))
+			fail("ioctl(FIONREAD)");
+	if (n != 5)
+		fail("FIONREAD = %d, want 5", n);
+	if (ioctl(a, SIOCOUTQ, &q) || q != 0)
+		fail("SIOCOUTQ = %d, want 0", q);
+	if (recv(b, &(char[8]){ 0 }, 8, 0) != 5 || ioctl(b, SIOCGSTAMP, &tv) || !tv.tv_sec)
+		fail("SIOCGSTAMP after a datagram");
+	printf("FIONREAD 5, SIOCOUTQ 0, SIOCGSTAMP %ld: forwarded\n", (long)tv.tv_sec);
+
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name) - 1);
+	ifr.ifr_flags = 0;	/* down */
+	r = ioctl(b, SIOCSIFFLAGS, &ifr);
+	if (!r)
+		fail("SIOCSIFFLAGS %s down through a graft socket succeeded", ifname);
+	printf("SIOCSIFFLAGS %s: refused (%s)\n", ifname, strerror(errno));
+	close(a);
+	close(b);
+	return 0;
+}
+
+static socklen_t unix_addr(const char *a, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (a[0] == '@') {	/* abstract: sun_path[0] stays 0 */
+		strncpy(sun->sun_path + 1, a + 1, sizeof(sun->sun_path) - 2);
+		return offsetof(struct sockaddr_un, sun_path) + strlen(a);
+	}
+	strncpy(sun->sun_path, a, sizeof(sun->sun_path) - 1);
+	return sizeof(*sun);
+}
+
+static void want_errno(const char *what, int r, int want)
+{
+	if (want ? (r == 0 || errno != want) : r != 0)
+		fail("%s: want %s", what, want ? strerror(want) : "success");
+	printf("%s: %s\n", what, r ? strerror(errno) : "ok");
+}
+
+static int unix_connect(const char *ep, const char *eppath, const char *addr, int want)
+{
+	struct sockaddr_un sun;
+	socklen_t len = unix_addr(addr, &sun);
+	char daddr[112];
+	int fd = graft_socket(SOCK_STREAM);
+
+	unlink(eppath);
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	want_errno("connect", connect(fd, (struct sockaddr *)&sun, len), want);
+	close(fd);
+	snprintf(daddr, sizeof(daddr), "%sd", addr);
+	len = unix_addr(daddr, &sun);
+	unlink(eppath);
+	fd = graft_socket(SOCK_DGRAM);
+	if (graft_bind(fd, ep))
+		fail("bind(%s) for a datagram socket", ep);
+	want_errno("sendto", sendto(fd, "x", 1, 0, (struct sockaddr *)&sun, len) == 1 ? 0 : -1,
+		   want);
+	close(fd);
+	return 0;
+}
+
+static int reuseport(const char *ep, int want, int count)
+{
+	int one = 1, fds[8], r = 0, i;
+
+	for (i = 0; i < count && i < 8; i++) {
+		fds[i] = graft_socket(SOCK_STREAM);
+		r = setsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (!r)
+			r = graft_bind(fds[i], ep);
+		if (!r)
+			r = listen(fds[i], 1);
+		if (r)
+			break;
+	}
+	want_errno("SO_REUSEPORT, bind, listen", r, want);
+	if (i < count)
+		i++;
+	while (--i >= 0)
+		close(fds[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -374,6 +537,14 @@ int main(int argc, char **argv)
 		sleep(600);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "protocols"))
+		return protocols();
+	if (argc == 4 && !strcmp(argv[1], "ioctls"))
+		return ioctls(argv[2], argv[3]);
+	if (argc == 6 && !strcmp(argv[1], "unix-connect"))
+		return unix_connect(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "reuseport"))
+		return reuseport(argv[2], atoi(argv[3]), argc == 5 ? atoi(argv[4]) : 1);
 	fprintf(stderr, "usage: see the comment at the top of graftsock.c\n");
 	return 2;
 }

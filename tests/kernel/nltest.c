@@ -2,8 +2,8 @@
 /*
  * nltest — speaks raw generic netlink to the af_graft family.
  *
- *   nltest add NAME ipv4|ipv6 ADDR PORT|dynamic [pid PID] [default]
- *   nltest add NAME unix PATH [pid PID]
+ *   nltest add NAME ipv4|ipv6 ADDR PORT|dynamic [default] [reuseport] [pid PID]
+ *   nltest add NAME unix PATH [abstract] [pid PID]
  *   nltest del NAME
  *   nltest show            (dump, one line per endpoint, seed format)
  *   nltest get NAME
@@ -256,6 +256,10 @@ static void ep_format(const struct ep_desc *d, char *out, size_t n)
 		o = snprintf(out, n, "%s type %s addr %s port %d", d->name, types[d->type & 3], d->addr, d->port);
 	if (d->flags & GRAFT_EP_F_DEFAULT)
 		o += snprintf(out + o, n - o, " default");
+	if (d->flags & GRAFT_EP_F_REUSEPORT)
+		o += snprintf(out + o, n - o, " reuseport");
+	if (d->flags & GRAFT_EP_F_ABSTRACT)
+		o += snprintf(out + o, n - o, " abstract");
 	if (d->pid)
 		o += snprintf(out + o, n - o, " netns %d", d->pid);
 	if (d->has_nsid)
@@ -427,7 +431,8 @@ static int build_add(struct msg *m, int argc, char **argv)
 			return -1;
 		put_u8(m, GRAFT_A_EP_TYPE, GRAFT_EP_TYPE_UNIX);
 		put_str(m, GRAFT_A_EP_PATH, argv[3]);
-		i = 4;
+		for (i = 4; i < argc && !strcmp(argv[i], "abstract"); i++)
+			put_u32(m, GRAFT_A_EP_FLAGS, GRAFT_EP_F_ABSTRACT);
 	} else {
 		bool v6 = !strcmp(argv[2], "ipv6");
 		unsigned char a[16];
@@ -446,6 +451,8 @@ static int build_add(struct msg *m, int argc, char **argv)
 		for (i = 5; i < argc; i++)
 			if (!strcmp(argv[i], "default"))
 				flags |= GRAFT_EP_F_DEFAULT;
+			else if (!strcmp(argv[i], "reuseport"))
+				flags |= GRAFT_EP_F_REUSEPORT;
 			else
 				break;
 		if (flags)
@@ -570,6 +577,12 @@ static const struct nl_case setup_cases[] = {
 	{ .what = "add 15-byte name", .add = "123456789012345 ipv4 127.0.0.1 1" },
 };
 
+/* The flags each endpoint type takes, added and deleted. */
+static const struct nl_case flag_cases[] = {
+	{ .what = "add ipv4 reuseport", .add = "nl-f ipv4 127.0.0.1 7 reuseport" },
+	{ .what = "add unix abstract", .add = "nl-g unix /tmp/nl-g.sock abstract" },
+};
+
 /* Malformed or refused requests: errno and extended-ack message. */
 static const struct nl_case refusal_cases[] = {
 	{ .what = "duplicate name", .add = "nl-a ipv4 127.0.0.2 8081", .expect = EXPECT_REFUSED, .err = EEXIST },
@@ -600,6 +613,12 @@ static const struct nl_case refusal_cases[] = {
 	  .expect = EXPECT_REFUSED, .err = EINVAL },
 	{ .what = "unix endpoint with an address", .add = "nl-x unix /tmp/x", .attrs = { ADDR_4 },
 	  .expect = EXPECT_REFUSED, .err = EINVAL },
+	{ .what = "abstract flag on an ipv4 endpoint", .add = "nl-x ipv4 127.0.0.1 1",
+	  .attrs = { A_U32(GRAFT_A_EP_FLAGS, GRAFT_EP_F_ABSTRACT) }, .expect = EXPECT_REFUSED, .err = EINVAL },
+	{ .what = "reuseport flag on a unix endpoint", .add = "nl-x unix /tmp/x",
+	  .attrs = { A_U32(GRAFT_A_EP_FLAGS, GRAFT_EP_F_REUSEPORT) }, .expect = EXPECT_REFUSED, .err = EINVAL },
+	{ .what = "default flag on a unix endpoint", .add = "nl-x unix /tmp/x",
+	  .attrs = { A_U32(GRAFT_A_EP_FLAGS, GRAFT_EP_F_DEFAULT) }, .expect = EXPECT_REFUSED, .err = EINVAL },
 	{ .what = "unknown attribute type 99", .add = "nl-x ipv4 127.0.0.1 1", .attrs = { A_U32(99, 0) },
 	  .expect = EXPECT_REFUSED, .err = EINVAL },
 	{ .what = "target netns pid 999999", .add = "nl-x ipv4 127.0.0.1 1 pid 999999", .expect = EXPECT_REFUSED, .err = ESRCH },
@@ -712,6 +731,23 @@ static void check_descriptions(void)
 	ret = nl_request(nl_fd, &m, collect_cb, &c);
 	CHECK(ret == 0 && c.count == 1 && !strcmp(c.text, "nl-a type ipv4 addr 127.0.0.1 port 8080\n"),
 	      "get nl-a: %s", c.text);
+}
+
+/* flag_cases show their flags, then go. */
+static void check_flags(void)
+{
+	struct collect c;
+	struct msg m;
+
+	RUN_CASES(flag_cases);
+	dump_eps(nl_fd, &c);
+	CHECK(strstr(c.text, "nl-f type ipv4 addr 127.0.0.1 port 7 reuseport\n") &&
+	      strstr(c.text, "nl-g type unix path /tmp/nl-g.sock abstract\n"),
+	      "dump shows the reuseport and abstract flags");
+	del_msg(&m, "nl-f");
+	CHECK(nl_request(nl_fd, &m, NULL, NULL) == 0, "del nl-f");
+	del_msg(&m, "nl-g");
+	CHECK(nl_request(nl_fd, &m, NULL, NULL) == 0, "del nl-g");
 }
 
 /* Run @fn in a child (after fflush), CHECK that it exited 0. */
@@ -869,6 +905,7 @@ static int selftest(void)
 
 	RUN_CASES(setup_cases);
 	check_descriptions();
+	check_flags();
 	RUN_CASES(refusal_cases);
 	in_child("non-root checks", nobody_requests);
 	sock_selftest();
@@ -910,7 +947,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "add") && argc >= 4) {
 		if (build_add(&m, argc - 1, argv + 1))
-			die("usage: nltest add NAME ipv4|ipv6 ADDR PORT|dynamic [default] [pid PID] | add NAME unix PATH [pid PID]");
+			die("usage: nltest add NAME ipv4|ipv6 ADDR PORT|dynamic [default] [reuseport] [pid PID] | add NAME unix PATH [abstract] [pid PID]");
 		return report(nl_request(nl_fd, &m, NULL, NULL));
 	}
 	die("unknown command %s", argv[1]);
