@@ -144,6 +144,8 @@ export const UAPI = {
   graft_ep_flag: {
     DYNAMIC_PORT: 1,
     DEFAULT: 2,
+    REUSEPORT: 4,
+    ABSTRACT: 8,
   },
   /** struct sockaddr_gr: SIZE in bytes, then each field's offset. */
   sockaddr_gr: {

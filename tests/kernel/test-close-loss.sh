@@ -14,7 +14,7 @@
 #
 # Two kinds of runs:
 #   blackout  connect, then the link drops everything, the sender queues N
-#             bytes and closes, the link comes back (to LOSS) 1 s later:
+#             bytes and closes, the link comes back (lossless) 1 s later:
 #             every byte and the FIN need a timer-driven retransmission
 #             after close() (a socket whose timers stop at close, as kernel
 #             sockets' do since 6.9 and in stable, never delivers them)
@@ -31,7 +31,7 @@ RANDOM_RUNS=${GRAFT_LOSS_RANDOM_RUNS:-2}
 BYTES=${GRAFT_LOSS_BYTES:-262144}
 RANDOM_BYTES=${GRAFT_LOSS_RANDOM_BYTES:-1048576}
 LOSS=${GRAFT_LOSS:-20%}
-IDLE=20
+IDLE=${GRAFT_LOSS_IDLE:-45}
 C=gl-c-$$ S=gl-s-$$ R=gl-r-$$
 T=$(mktemp -d /tmp/gl.XXXXXX)
 PIDS=""
@@ -100,9 +100,10 @@ blackout_run() { # blackout_run I
 		sleep 1
 	fi
 	exec 3>&-
-	loss "$LOSS"
+	loss 0%
 	wait "$SND"
 	check "$name: $BYTES bytes queued under a blackout, closed, all delivered" delivered "$name" "$BYTES"
+	loss "$LOSS"
 }
 
 random_run() { # random_run I
