@@ -16,8 +16,6 @@
 static const char graft_version_tag[] __attribute__((used)) =
 	"@(#)libgraft " GRAFT_VERSION;
 
-struct graft_real graft_real;
-
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pid_t self_pid;
 
