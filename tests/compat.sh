@@ -112,9 +112,9 @@ sec_redis() {
 	else
 		fail "redis did not listen on both endpoints: $(log_of "$TMP/redis.log")"
 	fi
-	out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$p" SET greeting "$TOKEN" 2>&1)
+	out=$(timeout 30 redis-cli -h 127.0.0.1 -p "$p" SET greeting "$TOKEN" 2>&1)
 	[[ $out == OK ]] && pass "host redis-cli SET over 127.0.0.1:$p" || fail "SET over IPv4: $out"
-	out=$(timeout 10 redis-cli -h ::1 -p "$p" GET greeting 2>&1)
+	out=$(timeout 30 redis-cli -h ::1 -p "$p" GET greeting 2>&1)
 	[[ $out == "$TOKEN" ]] && pass "host redis-cli GET over [::1]:$p returns the value" || fail "GET over IPv6: $out"
 	nothing_inside 6379
 	stop_group "$srv"
@@ -123,7 +123,7 @@ sec_redis() {
 	bg "${GRUN[@]}" -i 0.0.0.0:6379=redis4 -- redis-server --dir "$TMP/redis" >"$TMP/redis4.log" 2>&1
 	srv=$!
 	wait_listen -p "$srv" tcp "$p" 127.0.0.1
-	out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$p" PING 2>&1)
+	out=$(timeout 30 redis-cli -h 127.0.0.1 -p "$p" PING 2>&1)
 	[[ $out == PONG ]] && pass "with the IPv4 mapping only, redis starts and answers PING on 127.0.0.1:$p" ||
 		fail "IPv4 mapping only: $out $(log_of "$TMP/redis4.log")"
 	out=$(inside_c_on 6379)
@@ -255,7 +255,7 @@ sec_node_cluster() {
 	ep4 cluster4 "$p"
 	bg "${GRUN[@]}" -i 0.0.0.0:8000=cluster4 -- node "$TOOLS/node_cluster.js" 8000 "$TOKEN" 120 >"$TMP/cluster.log" 2>&1
 	local srv=$!
-	wait_listen -p "$srv" -t 20 tcp "$p" || fail "the cluster did not listen on 127.0.0.1:$p: $(log_of "$TMP/cluster.log")"
+	wait_listen -p "$srv" -t 60 tcp "$p" || fail "the cluster did not listen on 127.0.0.1:$p: $(log_of "$TMP/cluster.log")"
 	wait_for 10 test "$(grep -c listening "$TMP/cluster.log")" -ge 2
 	out=$(grep listening "$TMP/cluster.log" | awk '{print $4, $5}' | sort -u)
 	[[ $(grep -c listening "$TMP/cluster.log") == 2 && $out == ":: 8000" ]] &&
@@ -278,7 +278,7 @@ sec_node_dgram() {
 	ep4 dgram4 "$p"
 	bg "${GRUN[@]}" -i 0.0.0.0:9000=dgram4 -- node "$TOOLS/node_dgram.js" server 9000 "$TOKEN" >"$TMP/dgram.log" 2>&1
 	local srv=$!
-	wait_listen -p "$srv" -t 20 udp "$p" || fail "the dgram server did not bind 127.0.0.1:$p: $(log_of "$TMP/dgram.log")"
+	wait_listen -p "$srv" -t 60 udp "$p" || fail "the dgram server did not bind 127.0.0.1:$p: $(log_of "$TMP/dgram.log")"
 	out=$("$PY" "$TOOLS/client.py" udp 127.0.0.1 "$p" ping 2>&1)
 	[[ $out == "dgram $TOKEN ping" ]] && pass "host datagram answered by the grafted dgram server" || fail "dgram server: '$out'"
 	stop_group "$srv"
@@ -328,7 +328,7 @@ sec_postgres() {
 	bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 	needs "$bin/initdb" "$bin/postgres" psql || return
 	id postgres >/dev/null 2>&1 || { skip "no user postgres"; return; }
-	local p4 p6 out as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups)
+	local p4 p6 out rc as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups)
 	p4=$(free_port)
 	p6=$(free_port)
 	ep4 pg4 "$p4"
@@ -341,11 +341,13 @@ sec_postgres() {
 	bg "${GRUN[@]}" -i 0.0.0.0:5432=pg4 -i '[::]:5432=pg6' -- "${as_pg[@]}" "$bin/postgres" -D "$TMP/pg/data" \
 		-c "listen_addresses=*" -k "$TMP/pg" >"$TMP/pg.log" 2>&1
 	local srv=$!
-	wait_listen -p "$srv" -t 20 tcp "$p4" && wait_listen -p "$srv" -t 2 tcp "$p6" || fail "postgres did not listen on both endpoints: $(log_of "$TMP/pg.log")"
-	out=$(timeout 10 psql -h 127.0.0.1 -p "$p4" -U postgres -Atc "select 'v4 $TOKEN'" 2>&1)
-	[[ $out == "v4 $TOKEN" ]] && pass "host psql over 127.0.0.1:$p4 ran a query" || fail "psql over IPv4: '$out'"
-	out=$(timeout 10 psql -h ::1 -p "$p6" -U postgres -Atc "select 'v6 $TOKEN'" 2>&1)
-	[[ $out == "v6 $TOKEN" ]] && pass "host psql over [::1]:$p6 ran a query" || fail "psql over IPv6: '$out'"
+	wait_listen -p "$srv" -t 60 tcp "$p4" && wait_listen -p "$srv" -t 2 tcp "$p6" || fail "postgres did not listen on both endpoints: $(log_of "$TMP/pg.log")"
+	out=$(timeout 60 psql -h 127.0.0.1 -p "$p4" -U postgres -Atc "select 'v4 $TOKEN'" 2>&1)
+	rc=$?
+	[[ $out == "v4 $TOKEN" ]] && pass "host psql over 127.0.0.1:$p4 ran a query" || fail "psql over IPv4: '$out' (exit $rc)"
+	out=$(timeout 60 psql -h ::1 -p "$p6" -U postgres -Atc "select 'v6 $TOKEN'" 2>&1)
+	rc=$?
+	[[ $out == "v6 $TOKEN" ]] && pass "host psql over [::1]:$p6 ran a query" || fail "psql over IPv6: '$out' (exit $rc)"
 	nothing_inside 5432
 	stop_group "$srv"
 }
