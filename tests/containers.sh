@@ -124,6 +124,9 @@ if want map; then
 	[[ $rc == 2 ]] && pass "a mapping without endpoint is a usage error" || fail "rc=$rc $out"
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$GRAFT" --backend broker map add -e 0.0.0.0/0=web 2>&1); rc=$?
 	[[ $rc != 0 && ( $out == *root* || $out == *CAP_NET_ADMIN* || $out == *ermission* ) ]] && pass "an unprivileged user cannot add mappings" || fail "unprivileged map add: rc=$rc $out"
+	[[ $(g inspect) == *"map -i [::]:80=web"* ]] && pass "inspect shows the namespace's mappings" || fail "inspect: $(g inspect)"
+	g -j inspect | python3 -c 'import json,sys; r=json.load(sys.stdin); assert any(n["maps"]["ingress"]==["0.0.0.0:80=web","[::]:80=web"] for n in r["namespaces"])' &&
+		pass "inspect -j carries them" || fail "inspect -j has no maps"
 	g export >"$TMP/export.yaml"
 	grep -q -- '- "\[::\]:80=web"' "$TMP/export.yaml" && pass "export writes the namespace's mappings" || fail "export: $(cat "$TMP/export.yaml")"
 	out=$(g apply -f "$TMP/export.yaml")

@@ -22,6 +22,7 @@
  */
 
 import { brokerSocketPath, brokerStatus } from "../broker/client.ts";
+import { emptyMaps, type NamespaceMaps } from "../model/nsmap.ts";
 import type { Endpoint } from "../model/endpoint.ts";
 import { closeFd, openFd, SysError } from "../sys/ffi.ts";
 import {
@@ -103,6 +104,8 @@ export interface InspectNamespace {
   processes: InspectProcess[];
   /** Endpoints defined in it. */
   endpoints: InspectEndpoint[];
+  /** Its default mappings (kept by the broker; `graft map`). */
+  maps: NamespaceMaps;
   /** Grafted sockets held by its processes. */
   grafted: GraftedSocket[];
   /** How many grafted sockets held from other namespaces live here. */
@@ -175,6 +178,8 @@ interface Collected {
   warnings: string[];
   /** Endpoints by namespace inode. */
   endpoints: Map<number, InspectEndpoint[]>;
+  /** Default mappings by namespace inode. */
+  maps: Map<number, NamespaceMaps>;
   broker: InspectReport["broker"];
   kernel: boolean;
   /** The kernel's graft sockets by namespace inode. */
@@ -201,6 +206,7 @@ export function inspectSync(opts: InspectOptions = {}): InspectReport {
     scan: scanHost({ sockets: true }),
     warnings: [],
     endpoints: new Map(),
+    maps: new Map(),
     broker: { socket: opts.brokerSocket ?? brokerSocketPath(), running: false },
     kernel: kernelAvailable(),
     kernelSockets: new Map(),
@@ -224,6 +230,7 @@ function readBrokerEndpoints(c: Collected): void {
     c.broker.pid = st.pid;
     for (const ns of st.namespaces) {
       for (const ep of ns.endpoints) addTo(c.endpoints, ns.ino, { ...ep, source: "broker" });
+      c.maps.set(ns.ino, ns.maps);
       if (!c.scan.namespaces.has(ns.ino)) {
         c.scan.namespaces.set(ns.ino, { ino: ns.ino, names: [], host: false, processes: [] });
       }
@@ -401,6 +408,7 @@ function report(c: Collected, opts: InspectOptions, t0: number): InspectReport {
       host: ns.host,
       processes: ns.processes.sort((a, b) => a.pid - b.pid),
       endpoints: eps,
+      maps: c.maps.get(ns.ino) ?? emptyMaps(),
       grafted: g,
       hosted: c.hosted.get(ns.ino) ?? 0,
     });
@@ -413,7 +421,7 @@ function report(c: Collected, opts: InspectOptions, t0: number): InspectReport {
     ? all
     : all.filter((n) =>
       n.host || n.names.length > 0 || n.endpoints.length > 0 || n.grafted.length > 0 ||
-      n.hosted > 0
+      n.hosted > 0 || n.maps.ingress.length + n.maps.egress.length > 0
     );
   return {
     broker: c.broker,
@@ -518,6 +526,10 @@ export function formatInspect(r: InspectReport, width = 80, all = false): string
   for (const ns of r.namespaces) {
     out.push("", ...formatNamespaceHead(ns, width, all));
     if (ns.endpoints.length) out.push(...formatEndpointTable(ns.endpoints, width));
+    out.push(
+      ...ns.maps.ingress.map((t) => `  map -i ${t}`),
+      ...ns.maps.egress.map((t) => `  map -e ${t}`),
+    );
     if (ns.grafted.length) out.push(...formatGraftedTable(ns.grafted, width));
   }
   out.push("");

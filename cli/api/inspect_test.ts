@@ -118,6 +118,7 @@ Deno.test("formatInspect() fits 80 columns even with IPv6 and long names", () =>
         inode: 7,
       }],
       hosted: 0,
+      maps: { ingress: [], egress: [] },
     }],
   };
   const text = formatInspect(r, 80);
