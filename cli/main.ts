@@ -6,7 +6,8 @@
  */
 
 import { setPreloadPath } from "./backends/launcher.ts";
-import { embeddedPreload } from "./backends/embedded.ts";
+import { embeddedExec, embeddedPreload } from "./backends/embedded.ts";
+import { setExecPath } from "./backends/modes.ts";
 import { GraftError, UsageError } from "./model/errors.ts";
 import { SysError } from "./sys/ffi.ts";
 import { applyCommand } from "./commands/apply.ts";
@@ -86,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     const { globals, rest } = parseGlobals(argv);
     const embedded = await embeddedPreload();
     if (embedded) setPreloadPath(embedded);
+    const exec = await embeddedExec();
+    if (exec) setExecPath(exec);
     const [name, ...args] = rest;
     if (name === "help") {
       console.log(usage());

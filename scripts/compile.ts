@@ -1,6 +1,6 @@
 /**
  * `deno task compile`: build the one-file `graft` executable with
- * libgraft.so embedded, at dist/graft.
+ * libgraft.so and graft-exec embedded, at dist/graft.
  *
  * `deno compile` needs its runtime (denort). Where it cannot be downloaded,
  * point DENORT_BIN at a denort of the same Deno version.
@@ -18,9 +18,11 @@ async function run(cmd: string, cmdArgs: string[]): Promise<boolean> {
   return code === 0;
 }
 
-if (!(await run("make", ["-s", "-C", "preload"]))) {
-  console.error("compile: building preload/ failed");
-  Deno.exit(1);
+for (const dir of ["preload", "exec"]) {
+  if (!(await run("make", ["-s", "-C", dir]))) {
+    console.error(`compile: building ${dir}/ failed`);
+    Deno.exit(1);
+  }
 }
 const denort = Deno.env.get("DENORT_BIN");
 if (denort) console.error(`compile: using DENORT_BIN=${denort}`);
@@ -30,6 +32,8 @@ const ok = await run(Deno.execPath(), [
   "--no-prompt",
   "--include",
   "preload/build/libgraft.so",
+  "--include",
+  "exec/build/graft-exec",
   "--output",
   output,
   "cli/main.ts",

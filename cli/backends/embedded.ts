@@ -40,20 +40,34 @@ function privateDir(dir: string): void {
  * Write `bytes` to `<dir>/libgraft-<sha256>.so` unless an identical file is
  * already there; returns the path.
  */
-export async function extractLibrary(
+export function extractLibrary(
   bytes: Uint8Array<ArrayBuffer>,
   dir = extractDir(),
 ): Promise<string> {
+  return extractFile(bytes, dir, "libgraft-", ".so", 0o644);
+}
+
+/**
+ * Write `bytes` to `<dir>/<prefix><sha256><suffix>` with `mode` unless an
+ * identical file is already there; returns the path.
+ */
+async function extractFile(
+  bytes: Uint8Array<ArrayBuffer>,
+  dir: string,
+  prefix: string,
+  suffix: string,
+  mode: number,
+): Promise<string> {
   const hash = await sha256(bytes);
   privateDir(dir);
-  const path = `${dir}/libgraft-${hash.slice(0, 32)}.so`;
+  const path = `${dir}/${prefix}${hash.slice(0, 32)}${suffix}`;
   try {
     const existing = await Deno.readFile(path);
     if ((await sha256(existing)) === hash) return path;
   } catch { /* not there yet */ }
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID()}`;
   try {
-    await Deno.writeFile(tmp, bytes, { mode: 0o644, createNew: true });
+    await Deno.writeFile(tmp, bytes, { mode, createNew: true });
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
@@ -73,6 +87,23 @@ export async function embeddedPreload(): Promise<string | undefined> {
     return undefined;
   }
   return await extractLibrary(bytes);
+}
+
+/** Write the graft-exec helper to `<dir>/graft-exec-<sha256>` (executable); returns the path. */
+export function extractExec(bytes: Uint8Array<ArrayBuffer>, dir = extractDir()): Promise<string> {
+  return extractFile(bytes, dir, "graft-exec-", "", 0o755);
+}
+
+/** In a `deno compile`d graft, extract the embedded graft-exec; elsewhere undefined. */
+export async function embeddedExec(): Promise<string | undefined> {
+  if (!Deno.build.standalone) return undefined;
+  try {
+    return await extractExec(
+      await Deno.readFile(new URL("../../exec/build/graft-exec", import.meta.url)),
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 /** The version tag compiled into a libgraft.so ("@(#)libgraft X.Y.Z"), if any. */

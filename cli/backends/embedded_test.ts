@@ -1,5 +1,5 @@
-import { deepStrictEqual as assertEquals, notStrictEqual, rejects } from "node:assert/strict";
-import { extractLibrary, preloadVersion } from "./embedded.ts";
+import { deepStrictEqual as assertEquals, notStrictEqual, ok, rejects } from "node:assert/strict";
+import { extractExec, extractLibrary, preloadVersion } from "./embedded.ts";
 
 const lib = (s: string) => new TextEncoder().encode(`\x7fELF...${s}...`);
 
@@ -50,4 +50,15 @@ Deno.test("preloadVersion() reads the tag out of the real libgraft.so", async ()
   const want = /GRAFT_VERSION\s*[:?]?=\s*([0-9.]+)/.exec(text)?.[1];
   assertEquals(preloadVersion(await Deno.readFile(so)), want);
   assertEquals(preloadVersion(lib("no tag")), undefined);
+});
+
+Deno.test("extractExec() writes an executable, content-addressed graft-exec", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = await extractExec(lib("graft-exec"), dir);
+    ok(/\/graft-exec-[0-9a-f]{32}$/.test(path), path);
+    assertEquals((Deno.statSync(path).mode ?? 0) & 0o777, 0o755);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
