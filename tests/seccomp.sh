@@ -145,8 +145,8 @@ rc=$?
 bg python3 -c 'import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))
 while True:
-    d,a=s.recvfrom(2048); s.sendto(b"host-echo "+d,a)' "$((P_HOST))"
-sleep 0.5
+    d,a=s.recvfrom(2048); s.sendto(b"host-echo "+d,a)' "$P_HOST"
+wait_listen udp "$P_HOST" || fail "host UDP echo did not start"
 out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$GOTOOL" udpsend "127.0.0.1:$P_HOST" "$TOKEN" 2>/dev/null)
 [[ $out == "host-echo $TOKEN" ]] && pass "UDP egress: bind(0.0.0.0:0) then sendto() grafted, host echo came back" || fail "UDP egress: $out"
 bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:53=udp -- "$GOTOOL" udpecho 0.0.0.0:53

@@ -10,8 +10,8 @@
  *
  * Only an administrator's listener is taken: the sender must be root with
  * CAP_NET_ADMIN in the initial user namespace, read from the process that
- * connected (its pidfd, taken by the kernel at connect time), not from what
- * it says.
+ * connected (its credentials and pidfd, taken by the kernel at connect
+ * time), not from what it says (see {@link isAdministrator}).
  *
  * @module
  */
@@ -71,20 +71,28 @@ export function agentListen(path: string): number {
   }
 }
 
-/** Whether the connected peer is an administrator: root with CAP_NET_ADMIN, initial user namespace. */
+/**
+ * Why the connected peer may not hand over a listener, or undefined when it
+ * may: root (the uid the kernel recorded at connect) with CAP_NET_ADMIN in
+ * the initial user namespace, read while it still runs.
+ *
+ * A runtime may already have exited (runc run -d sends, then exits at once):
+ * then the recorded uid 0 decides alone. That is enough: a listener only
+ * reaches processes its sender filtered, and a sender without CAP_SYS_ADMIN
+ * can filter only with no_new_privs, so none of them is more privileged
+ * than the sender was.
+ */
 export function isAdministrator(cred: PeerCred, pidfd: number | undefined): string | undefined {
   if (cred.uid !== 0) return `uid ${cred.uid} is not root`;
-  let status: string, userns: string, ours: string;
+  let status = "", userns = "", ours = "";
   try {
     status = Deno.readTextFileSync(`/proc/${cred.pid}/status`);
     userns = Deno.readLinkSync(`/proc/${cred.pid}/ns/user`);
     ours = Deno.readLinkSync("/proc/self/ns/user");
-  } catch {
-    return "the sender is gone";
-  }
-  // The pidfd pins the process the kernel saw connect: if it still runs,
-  // the PID read above was that process, not a reuse.
-  if (pidfd !== undefined && !pidfdAlive(pidfd)) return "the sender is gone";
+  } catch { /* gone: judged by its uid */ }
+  // The pidfd pins the process the kernel saw connect: only if it still runs
+  // was what we read about that PID about the sender, not a reuse.
+  if (!status || (pidfd !== undefined && !pidfdAlive(pidfd))) return undefined;
   const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
   if (!eff || ((BigInt(`0x${eff}`) >> BigInt(CAP_NET_ADMIN)) & 1n) === 0n) {
     return "the sender lacks CAP_NET_ADMIN";
