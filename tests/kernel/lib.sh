@@ -3,7 +3,7 @@
 
 GRAFT_REPO=${GRAFT_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 GRAFT_VM_OUT=${GRAFT_VM_OUT:-$GRAFT_REPO/kernel/build}
-KO=$GRAFT_VM_OUT/af_graft.ko
+KO=${GRAFT_VM_KO:-$GRAFT_VM_OUT/af_graft.ko}
 
 log() { printf '%s\n' "vm: $*"; }
 
@@ -16,7 +16,7 @@ load_module() {
 
 # dmesg must be free of kernel bugs.
 check_dmesg() {
-	if dmesg | grep -E 'BUG:|WARNING:|Oops|general protection|UBSAN|KASAN|kmemleak|refcount_t:|list_(add|del) corruption' >/tmp/dmesg.bad; then
+	if dmesg | grep -E 'BUG:|WARNING:|Oops|general protection|UBSAN|KASAN|kmemleak|refcount_t:|list_(add|del) corruption|soft lockup|rcu: INFO|detected stall|blocked for more than' >/tmp/dmesg.bad; then
 		log "FAIL: kernel complained:"
 		dmesg | tail -n 60
 		return 1
