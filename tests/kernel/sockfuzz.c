@@ -491,8 +491,10 @@ static int do_ioctl(struct worker *w)
 	} else if (req == SIOCGIFNAME) {
 		a.ifr.ifr_ifindex = fz_below(&w->r, 4);
 	} else if (req == 0x8946) {
-		a.ifr.ifr_data = (char *)conf; /* ETHTOOL_GDRVINFO-like read */
-		conf[0] = 3;
+		uint32_t gdrvinfo = 3; /* ETHTOOL_GDRVINFO: a read */
+
+		memcpy(conf, &gdrvinfo, sizeof(gdrvinfo));
+		a.ifr.ifr_data = (char *)conf;
 	}
 	return ioctl(table_any(w), req, &a);
 }
