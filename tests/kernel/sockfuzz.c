@@ -49,15 +49,15 @@
 enum op {
 	OP_SOCKET, OP_BIND, OP_CONNECT, OP_LISTEN, OP_ACCEPT, OP_SETSOCKOPT,
 	OP_GETSOCKOPT, OP_IOCTL, OP_SEND, OP_RECV, OP_SHUTDOWN, OP_GETNAME,
-	OP_CLOSE, OP_SHARE, OP_SCM, OP_UNIX, OP_POLL, OP_COUNT
+	OP_CLOSE, OP_SHARE, OP_SCM, OP_UNIX, OP_POLL, OP_CHAIN, OP_COUNT
 };
 static const char *op_names[OP_COUNT] = {
 	"socket", "bind", "connect", "listen", "accept", "setsockopt",
 	"getsockopt", "ioctl", "send", "recv", "shutdown", "getname",
-	"close", "share", "scm", "unix", "poll"
+	"close", "share", "scm", "unix", "poll", "chain"
 };
 static const unsigned op_weight[OP_COUNT] = {
-	10, 10, 10, 5, 8, 10, 8, 5, 10, 10, 3, 4, 6, 3, 6, 4, 3
+	10, 10, 10, 5, 8, 10, 8, 5, 10, 10, 3, 4, 6, 3, 6, 4, 3, 4
 };
 
 static atomic_ulong calls[OP_COUNT], oks[OP_COUNT];
@@ -303,12 +303,17 @@ struct worker {
 
 static uint8_t junk[65536];
 
+/* Into a free slot if there is one, else over a random one. */
 static void table_put(struct worker *w, int fd)
 {
-	unsigned i = fz_below(&w->r, TABLE);
+	unsigned i = fz_below(&w->r, TABLE), k;
 
 	if (fd < 0)
 		return;
+	for (k = 0; k < TABLE && w->fd[(i + k) % TABLE] >= 0; k++)
+		;
+	if (k < TABLE)
+		i = (i + k) % TABLE;
 	if (w->fd[i] >= 0)
 		close(w->fd[i]);
 	w->fd[i] = fd;
@@ -618,6 +623,76 @@ static int do_unix(struct worker *w)
 	return connect(fd, (struct sockaddr *)&un, sizeof(un));
 }
 
+/*
+ * A whole connection in one go, so that accepted graft sockets are common:
+ * a grafted listener on the slot's Unix endpoint (or its fixed TCP port),
+ * a client (plain Unix, or a graft socket through "d4"), and accept().  All
+ * three join the table; with a Unix host, passing the accepted socket
+ * through the client puts it in its own host's receive queue.
+ */
+static int do_chain(struct worker *w)
+{
+	struct sockaddr_gr sg = { .sgr_family = AF_GRAFT };
+	struct sockaddr_storage ss;
+	struct pollfd p;
+	int tcp = fz_one_in(&w->r, 3), l, c, a;
+	unsigned s = fz_below(&w->r, SLOTS), gen;
+	int nsfd = -1;
+
+	pthread_mutex_lock(&slot_lock);
+	if (slot[s].nsfd >= 0)
+		nsfd = dup(slot[s].nsfd);
+	gen = slot[s].gen;
+	pthread_mutex_unlock(&slot_lock);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
+		if (nsfd >= 0)
+			close(nsfd);
+		return -1;
+	}
+	close(nsfd);
+	l = socket(AF_GRAFT, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c = tcp ? socket(AF_GRAFT, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+	if (setns(host_ns, CLONE_NEWNET))
+		fz_die(PROG, "setns(host): %s", strerror(errno));
+	table_put(w, l);
+	strcpy(sg.sgr_epname, tcp ? "p4" : "u");
+	if (!tcp) { /* a previous listener's file */
+		char path[128];
+
+		unix_path(path, sizeof(path), s, gen);
+		unlink(path);
+	}
+	if (l < 0 || bind(l, (struct sockaddr *)&sg, sizeof(sg)) || listen(l, 8)) {
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	if (tcp) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		memset(in, 0, sizeof(*in));
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		in->sin_port = htons(fixed_port[s]);
+	} else {
+		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+
+		memset(un, 0, sizeof(*un));
+		un->sun_family = AF_UNIX;
+		unix_path(un->sun_path, sizeof(un->sun_path), s, gen);
+		c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
+	table_put(w, c);
+	if (c < 0)
+		return -1;
+	connect(c, (struct sockaddr *)&ss, tcp ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_un));
+	p = (struct pollfd){ .fd = l, .events = POLLIN };
+	poll(&p, 1, 50);
+	a = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	table_put(w, a);
+	return a;
+}
+
 static int do_share(struct worker *w)
 {
 	int i = fz_below(&w->r, SHARED), fd = -1, mine = table_any(w);
@@ -677,6 +752,7 @@ static int do_op(struct worker *w, enum op op)
 	case OP_SHARE: return do_share(w);
 	case OP_SCM: return scm_on ? do_scm(w) : do_poll(w);
 	case OP_UNIX: return do_unix(w);
+	case OP_CHAIN: return do_chain(w);
 	default: return do_poll(w);
 	}
 }
