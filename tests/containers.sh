@@ -2,7 +2,7 @@
 # Containers: a namespace's default mappings (graft map), the CNI plugin
 # driven as a runtime drives it, and the OCI hook under podman and runc.
 #   tests/containers.sh                 every section
-#   tests/containers.sh --only cni      one section (map, cni, podman, runc, docker)
+#   tests/containers.sh --only cni      one section (map, cni, podman, runc, runc-seccomp, docker)
 #
 #   +-------------------------------+  grafted   +----------------------------+
 #   | netns / container (lo only)   | ---------> | host netns                 |
@@ -21,7 +21,7 @@ ONLY=
 while (($#)); do
 	case $1 in
 	--only) ONLY=$2; shift 2 ;;
-	*) echo "usage: $0 [--only map|cni|podman|runc|docker]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--only map|cni|podman|runc|runc-seccomp|docker]" >&2; exit 2 ;;
 	esac
 done
 
@@ -310,6 +310,49 @@ PY
 	fi
 fi
 
+
+# ---------------------------------------------------------------------------
+# The same with a static program (busybox httpd): no preload; runc hands the
+# seccomp listener to the broker (listenerPath) with no mappings of its own, so
+# the supervisor uses the namespace's, defined by the hook from annotations.
+if want runc-seccomp; then
+	section "runc + seccomp agent: a static server grafted by its namespace's mappings"
+	if ! command -v runc >/dev/null; then
+		skip "runc is not installed"
+	else
+		B=$TMP/sbundle
+		make_rootfs "$B/rootfs"
+		mkdir -p "$B/rootfs/www" && echo "hello from a static server" >"$B/rootfs/www/index.html"
+		HP=$(free_port)
+		(cd "$B" && runc spec)
+		python3 - "$B/config.json" "$GRAFT" "${GRAFT_SOCKET%.sock}.seccomp.sock" "$HP" <<'PY'
+import json, os, sys
+path, graft, agent, hp = sys.argv[1:]
+c = json.load(open(path))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+c["annotations"] = {"graft.endpoints": f"web type ipv4 addr 127.0.0.1 port {hp}",
+                    "graft.ingress": "0.0.0.0:80=web"}
+env = [f"{k}={os.environ[k]}" for k in ("GRAFT_SOCKET", "GRAFT_ATTACH_DIR", "PATH")]
+c["hooks"] = {"createRuntime": [{"path": graft, "args": ["graft", "oci-hook", "createRuntime"], "env": env}],
+              "poststop": [{"path": graft, "args": ["graft", "oci-hook", "poststop"], "env": env}]}
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent,
+                         "architectures": ["SCMP_ARCH_X86_64"],
+                         "syscalls": [{"names": ["bind", "connect"], "action": "SCMP_ACT_NOTIFY"}]}
+json.dump(c, open(path, "w"), indent=1)
+PY
+		id=graft-s$$
+		runc run -d --bundle "$B" "$id" >/dev/null 2>"$TMP/runcs.err" </dev/null
+		CTRS+=("runc:$id")
+		until_ok 20 body_is "http://127.0.0.1:$HP/" "hello from a static server" &&
+			pass "busybox httpd (static) in the bundle is reached on the host on $HP" ||
+			fail "static server on $HP not reachable: $(cat "$TMP/runcs.err") $(grep -i seccomp "$TMP/broker.log" | tail -2)"
+		runc kill "$id" KILL >/dev/null 2>&1
+		until_ok 5 sh -c "runc state $id 2>/dev/null | grep -q stopped"
+		runc delete "$id" >/dev/null 2>&1
+		[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
+	fi
+fi
 
 # ---------------------------------------------------------------------------
 # dockerd by hand: its own data root under this suite's directory, no bridge and

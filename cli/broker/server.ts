@@ -14,7 +14,7 @@
 
 import { formatSockaddr } from "../model/addr.ts";
 import { endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
-import { canonicalMapping, emptyMaps, mapKindOf } from "../model/nsmap.ts";
+import { canonicalMapping, emptyMaps, mapKindOf, type NamespaceMaps } from "../model/nsmap.ts";
 import { C, check, closeFd, Errno, libc, openFd } from "../sys/ffi.ts";
 import { netnsIdOfFd, netnsIdOfPath, netnsIdOfPid, netnsKey } from "../sys/netns.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
@@ -388,6 +388,11 @@ export class Broker {
   /** Whether the namespace with key `nsKey` has endpoints. */
   hasEndpoints(nsKey: string): boolean {
     return (this.#registry.get(nsKey)?.endpoints.size ?? 0) > 0;
+  }
+
+  /** The default mappings of the namespace with key `nsKey` (`graft map`), canonical text. */
+  mapsOf(nsKey: string): NamespaceMaps {
+    return this.#registry.get(nsKey)?.maps ?? emptyMaps();
   }
 
   /**

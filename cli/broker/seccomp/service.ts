@@ -42,6 +42,10 @@ export function attachSeccomp(
   const agent = new AgentSocket(path);
   const supervisor = new SeccompSupervisor({
     hasEndpoints: (key) => broker.hasEndpoints(key),
+    mapsOf: (key) => {
+      const m = broker.mapsOf(key);
+      return { ingress: m.ingress.map(parseIngress), egress: m.egress.map(parseEgress) };
+    },
     graft: (key: string, req: GraftRequest, pid: number) => broker.graftFor(key, credOf(pid), req),
     log,
     trace: (line) => verbose && log(line()),

@@ -67,6 +67,8 @@ import { socketDefaults } from "./options.ts";
 export interface SeccompHost {
   /** Whether the namespace with this key has endpoints at all. */
   hasEndpoints(nsKey: string): boolean;
+  /** The namespace's default mappings (`graft map`): used by listeners that brought none. */
+  mapsOf(nsKey: string): { ingress: IngressMapping[]; egress: EgressMapping[] };
   /** Create, configure and bind the host socket for endpoint `req.ep` of namespace `nsKey`. */
   graft(nsKey: string, req: GraftRequest, pid: number): { fd: number };
   /** A line for the log (always). */
@@ -234,17 +236,30 @@ export class SeccompSupervisor {
     const addr = bytes && parseInet(bytes);
     if (!addr) return CONTINUE;
     const bind = n.nr === NR.bind;
-    // Cheap checks before touching the socket.
-    if (bind && !matchIngress(l.ingress, addr, false) && !anyPortZero(addr, l)) return CONTINUE;
-    if (!bind && !matchEgress(l.egress, addr)) return CONTINUE;
+    const own = l.ingress.length + l.egress.length > 0;
+    // Cheap checks before touching the socket (a listener without mappings of its
+    // own takes its namespace's, known only from the socket).
+    if (own && bind && !matchIngress(l.ingress, addr, false) && !anyPortZero(addr, l)) {
+      return CONTINUE;
+    }
+    if (own && !bind && !matchEgress(l.egress, addr)) return CONTINUE;
     const sock = this.#socketOf(l, n, fdnum);
     if (sock === "gone") return sock;
     if (sock === undefined) return CONTINUE;
     try {
-      return bind ? this.#bind(l, n, addr, fdnum, sock) : this.#egress(l, n, addr, fdnum, sock);
+      const eff = own ? l : this.#withNamespaceMaps(l, sock);
+      if (!eff) return CONTINUE;
+      if (!own && !bind && !matchEgress(eff.egress, addr)) return CONTINUE;
+      return bind ? this.#bind(eff, n, addr, fdnum, sock) : this.#egress(eff, n, addr, fdnum, sock);
     } finally {
       closeFd(sock);
     }
+  }
+
+  /** `l` with the default mappings of the namespace `sock` lives in; undefined without endpoints. */
+  #withNamespaceMaps(l: Listener, sock: number): Listener | undefined {
+    const key = this.#namespaceOf(sock);
+    return key === undefined ? undefined : { ...l, ...this.host.mapsOf(key) };
   }
 
   /** A copy of the caller's descriptor, when it is a socket we could convert. */
