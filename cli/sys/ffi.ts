@@ -72,6 +72,12 @@ const SYMBOLS = {
   },
   getrlimit: { parameters: ["i32", /* resource */ "buffer" /* struct rlimit */], result: "i32" },
   setrlimit: { parameters: ["i32", /* resource */ "buffer" /* struct rlimit */], result: "i32" },
+  /** For system calls without a libc wrapper (pidfd_open before glibc 2.36). */
+  syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  /** The socket's owner is the thread's filesystem uid at socket(). */
+  setfsuid: { parameters: ["u32"], result: "i32" },
+  /** close() on another thread: a close that blocks must not stop the broker. */
+  close_nb: { name: "close", parameters: ["i32"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -146,9 +152,11 @@ const ERRNO_NAMES: Record<number, string> = {
   12: "ENOMEM",
   13: "EACCES",
   17: "EEXIST",
+  20: "ENOTDIR",
   22: "EINVAL",
   24: "EMFILE",
   32: "EPIPE",
+  40: "ELOOP",
   61: "ENODATA",
   71: "EPROTO",
   90: "EMSGSIZE",
@@ -174,10 +182,13 @@ export const Errno = {
   EAGAIN: 11,
   EACCES: 13,
   EEXIST: 17,
+  ENOTDIR: 20,
   EINVAL: 22,
+  ELOOP: 40,
   EPROTO: 71,
   EMSGSIZE: 90,
   ENOPROTOOPT: 92,
+  EPROTONOSUPPORT: 93,
   EOPNOTSUPP: 95,
   EAFNOSUPPORT: 97,
   EADDRINUSE: 98,
