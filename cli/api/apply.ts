@@ -103,7 +103,7 @@ export interface DeclaredNamespace {
   maps?: NamespaceMaps;
 }
 
-const ENDPOINT_FIELDS = ["type", "addr", "port", "path", "netns"] as const;
+const ENDPOINT_FIELDS = ["type", "addr", "port", "path", "netns", "flags"] as const;
 
 /** Where a YAML node starts (0 when unknown). */
 function start(n: YamlNode | null | undefined | unknown): number {
@@ -600,6 +600,7 @@ export function formatEndpointYaml(ep: Endpoint): string {
   else {
     f.push(`addr: ${yamlScalar(ep.addr)}`, `port: ${ep.port}`);
   }
+  if (ep.flags?.length) f.push(`flags: ${yamlScalar(ep.flags.join(" "))}`);
   if (ep.netns !== undefined) f.push(`netns: ${yamlScalar(ep.netns)}`);
   return `{${f.join(", ")}}`;
 }

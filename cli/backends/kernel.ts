@@ -10,7 +10,7 @@
 import { formatIP, parseIPv4, parseIPv6 } from "../model/addr.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import type { EndpointBackend, Where } from "./backend.ts";
-import type { Endpoint } from "../model/endpoint.ts";
+import type { Endpoint, EndpointFlag } from "../model/endpoint.ts";
 import { UAPI } from "../model/contract_gen.ts";
 import { GraftError } from "../model/errors.ts";
 import { C, closeFd, Errno } from "../sys/ffi.ts";
@@ -42,6 +42,20 @@ export const A = UAPI.graft_attr;
 export const EpType = UAPI.graft_ep_type;
 /** Endpoint flags (enum graft_ep_flag). */
 export const EpFlag = UAPI.graft_ep_flag;
+/** The flag words' bits (GRAFT_EP_F_REUSEPORT, GRAFT_EP_F_ABSTRACT; docs/security.md). */
+const FLAG_BITS: Record<EndpointFlag, number> = {
+  reuseport: (EpFlag as Record<string, number>).REUSEPORT ?? 1 << 2,
+  abstract: (EpFlag as Record<string, number>).ABSTRACT ?? 1 << 3,
+};
+
+function flagBits(ep: Endpoint): number {
+  return (ep.flags ?? []).reduce((b, f) => b | FLAG_BITS[f], 0);
+}
+
+function flagWords(bits: number): { flags?: EndpointFlag[] } {
+  const flags = (Object.keys(FLAG_BITS) as EndpointFlag[]).filter((f) => bits & FLAG_BITS[f]);
+  return flags.length ? { flags: flags.sort() } : {};
+}
 
 /** True when the af_graft generic netlink family exists (the module is loaded). */
 export function kernelAvailable(): boolean {
@@ -95,11 +109,13 @@ export function endpointAttrs(ep: Endpoint, netnsFd?: number): Uint8Array {
   const w = new AttrWriter().str(A.EP_NAME, ep.name);
   if (ep.type === "unix") {
     w.u8(A.EP_TYPE, EpType.UNIX).str(A.EP_PATH, ep.path);
+    if (flagBits(ep)) w.u32(A.EP_FLAGS, flagBits(ep));
   } else {
     const bytes = ep.type === "ipv4" ? parseIPv4(ep.addr)! : parseIPv6(ep.addr)!;
     w.u8(A.EP_TYPE, ep.type === "ipv4" ? EpType.IPV4 : EpType.IPV6).raw(A.EP_ADDR, bytes);
-    if (ep.port === "dynamic") w.u32(A.EP_FLAGS, EpFlag.DYNAMIC_PORT);
-    else w.u16(A.EP_PORT, ep.port);
+    const bits = flagBits(ep) | (ep.port === "dynamic" ? EpFlag.DYNAMIC_PORT : 0);
+    if (bits) w.u32(A.EP_FLAGS, bits);
+    if (ep.port !== "dynamic") w.u16(A.EP_PORT, ep.port);
   }
   if (netnsFd !== undefined) w.u32(A.EP_NETNS_FD, netnsFd);
   return w.bytes();
@@ -117,14 +133,15 @@ export function endpointFromAttrs(payload: Uint8Array): Endpoint {
   const nsid = attr.s32(a.get(A.EP_NETNSID));
   const netns = pid !== undefined ? String(pid) : nsid !== undefined ? `nsid:${nsid}` : undefined;
   const where = netns !== undefined ? { netns } : {};
+  const flags = attr.u32(a.get(A.EP_FLAGS)) ?? 0;
   if (type === EpType.UNIX) {
-    return { name, type: "unix", path: attr.str(a.get(A.EP_PATH)) ?? "", ...where };
+    const path = attr.str(a.get(A.EP_PATH)) ?? "";
+    return { name, type: "unix", path, ...where, ...flagWords(flags) };
   }
   const addr = a.get(A.EP_ADDR);
   if (!addr || (addr.length !== 4 && addr.length !== 16)) {
     throw new GraftError(`kernel sent endpoint ${name} with a bad address`);
   }
-  const flags = attr.u32(a.get(A.EP_FLAGS)) ?? 0;
   const port = flags & EpFlag.DYNAMIC_PORT ? "dynamic" as const : attr.u16(a.get(A.EP_PORT)) ?? 0;
   return {
     name,
@@ -132,6 +149,7 @@ export function endpointFromAttrs(payload: Uint8Array): Endpoint {
     addr: formatIP(addr),
     port,
     ...where,
+    ...flagWords(flags),
   };
 }
 

@@ -25,6 +25,8 @@ export interface InetEndpoint {
   port: number | "dynamic";
   /** Target namespace as the user named it; absent for the initial namespace. */
   netns?: string;
+  /** `reuseport`: applications may set SO_REUSEPORT (join the port's reuse group). */
+  flags?: EndpointFlag[];
 }
 
 /** An endpoint of type unix. */
@@ -37,7 +39,19 @@ export interface UnixEndpoint {
   path: string;
   /** Target namespace as the user named it; absent for the initial namespace. */
   netns?: string;
+  /** `abstract`: sockets that can reach the target's abstract Unix names are allowed. */
+  flags?: EndpointFlag[];
 }
+
+/** Endpoint flags, as words on the command line and in files (docs/security.md). */
+export type EndpointFlag = "reuseport" | "abstract";
+
+/** The flags each endpoint type may carry. */
+const FLAGS_FOR: Record<string, readonly EndpointFlag[]> = {
+  ipv4: ["reuseport"],
+  ipv6: ["reuseport"],
+  unix: ["abstract"],
+};
 
 /** A graft endpoint. */
 export type Endpoint = InetEndpoint | UnixEndpoint;
@@ -68,7 +82,7 @@ export function parsePort(word: string): number | "dynamic" {
 }
 
 const USAGE_ADD = "usage: graft ep add NAME type ipv4|ipv6 addr ADDR port PORT|dynamic " +
-  "[netns NETNS] | graft ep add NAME type unix path PATH [netns NETNS]";
+  "[reuseport] [netns NETNS] | graft ep add NAME type unix path PATH [abstract] [netns NETNS]";
 
 /**
  * Parse the words after `graft ep add`, e.g.
@@ -78,8 +92,15 @@ export function parseEndpointWords(words: string[]): Endpoint {
   if (words.length === 0) throw new UsageError(USAGE_ADD);
   const name = validateName(words[0]);
   const kv = new Map<string, string>();
+  const flags: string[] = [];
   for (let i = 1; i < words.length; i += 2) {
     const key = words[i];
+    if (key === "reuseport" || key === "abstract") {
+      if (flags.includes(key)) throw new UsageError(`"${key}" given twice`);
+      flags.push(key);
+      i--;
+      continue;
+    }
     if (!["type", "addr", "port", "path", "netns"].includes(key)) {
       throw new UsageError(`unknown keyword "${key}"; ${USAGE_ADD}`);
     }
@@ -87,7 +108,10 @@ export function parseEndpointWords(words: string[]): Endpoint {
     if (kv.has(key)) throw new UsageError(`"${key}" given twice`);
     kv.set(key, words[i + 1]);
   }
-  return endpointFromFields(name, Object.fromEntries(kv));
+  return endpointFromFields(name, {
+    ...Object.fromEntries(kv),
+    ...(flags.length ? { flags } : {}),
+  });
 }
 
 /** Fields of an endpoint as text or numbers, as a file or a command line gives them. */
@@ -102,6 +126,24 @@ export interface EndpointFields {
   path?: unknown;
   /** Target namespace: name, PID, path, or "host" for the initial one. */
   netns?: unknown;
+  /** Flags: a list of words (`reuseport`, `abstract`). */
+  flags?: unknown;
+}
+
+/** Check an endpoint's flags against its type; absent when there are none. */
+function parseFlags(name: string, type: string, v: unknown): EndpointFlag[] | undefined {
+  if (v === undefined) return undefined;
+  const words = Array.isArray(v) ? v.map(String) : String(v).split(/[\s,]+/).filter(Boolean);
+  const allowed = FLAGS_FOR[type] ?? [];
+  for (const w of words) {
+    if (!allowed.includes(w as EndpointFlag)) {
+      throw new UsageError(
+        `endpoint ${name}: flag "${w}" is not for type ${type} (${allowed.join(", ")})`,
+      );
+    }
+  }
+  const flags = [...new Set(words)].sort() as EndpointFlag[];
+  return flags.length ? flags : undefined;
 }
 
 /** Build and validate an endpoint from loosely typed fields. */
@@ -119,7 +161,15 @@ export function endpointFromFields(name: string, f: EndpointFields): Endpoint {
     const bytes = type === "ipv4" ? parseIPv4(text) : parseIPv6(text);
     if (!bytes) throw new UsageError(`endpoint ${name}: "${text}" is not an ${type} address`);
     const port = parsePort(String(f.port));
-    return { name, type, addr: formatIP(bytes), port, ...(netns ? { netns } : {}) };
+    const flags = parseFlags(name, type, f.flags);
+    return {
+      name,
+      type,
+      addr: formatIP(bytes),
+      port,
+      ...(netns ? { netns } : {}),
+      ...(flags ? { flags } : {}),
+    };
   }
   if (type === "unix") {
     if (f.addr !== undefined || f.port !== undefined) {
@@ -134,14 +184,16 @@ export function endpointFromFields(name: string, f: EndpointFields): Endpoint {
     if (new TextEncoder().encode(f.path).length > UNIX_PATH_MAX) {
       throw new UsageError(`endpoint ${name}: unix path longer than ${UNIX_PATH_MAX} bytes`);
     }
-    return { name, type, path: f.path, ...(netns ? { netns } : {}) };
+    const flags = parseFlags(name, type, f.flags);
+    return { name, type, path: f.path, ...(netns ? { netns } : {}), ...(flags ? { flags } : {}) };
   }
   throw new UsageError(`endpoint ${name}: unknown type "${String(type)}" (ipv4, ipv6 or unix)`);
 }
 
 /** The seed's one-line form: `ep-test type ipv4 addr 127.0.0.1 port 8080`. */
 export function formatEndpoint(ep: Endpoint): string {
-  const where = ep.netns ? ` netns ${ep.netns}` : "";
+  const where = (ep.flags?.length ? ` ${ep.flags.join(" ")}` : "") +
+    (ep.netns ? ` netns ${ep.netns}` : "");
   if (ep.type === "unix") return `${ep.name} type unix path ${ep.path}${where}`;
   return `${ep.name} type ${ep.type} addr ${ep.addr} port ${ep.port}${where}`;
 }

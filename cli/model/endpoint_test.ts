@@ -47,3 +47,24 @@ Deno.test("endpointFromFields() treats netns host as the default target", () => 
   const ep = endpointFromFields("a", { type: "unix", path: "/run/a.sock", netns: "host" });
   assertEquals(ep, { name: "a", type: "unix", path: "/run/a.sock" });
 });
+
+Deno.test("endpoint flags: reuseport on ip endpoints, abstract on unix ones, in words and JSON", () => {
+  const line = "ep-rp type ipv4 addr 127.0.0.1 port 8080 reuseport netns c1";
+  const ep = parseEndpointWords(line.split(" "));
+  assertEquals(ep.flags, ["reuseport"]);
+  assertEquals(formatEndpoint(ep), line);
+  const u = endpointFromFields("ep-u", { type: "unix", path: "/run/a.sock", flags: ["abstract"] });
+  assertEquals(formatEndpoint(u), "ep-u type unix path /run/a.sock abstract");
+  // No flags: no key at all, so JSON and `ep show -j` stay as they were.
+  assertEquals("flags" in parseEndpointWords("e type ipv6 addr ::1 port 1".split(" ")), false);
+  assertThrows(() => parseEndpointWords("e type ipv4 addr 1.2.3.4 port 1 abstract".split(" ")), {
+    message: /flag "abstract" is not for type ipv4/,
+  });
+  assertThrows(() => endpointFromFields("e", { type: "unix", path: "/a", flags: "reuseport" }), {
+    message: /flag "reuseport" is not for type unix/,
+  });
+  assertThrows(
+    () => parseEndpointWords("e type ipv4 addr 1.2.3.4 port 1 reuseport reuseport".split(" ")),
+    { message: /given twice/ },
+  );
+});
