@@ -11,8 +11,8 @@
  * GRAFT_OP_SOCKET (the preload library asks for a grafted socket)
  *   request:  struct graft_sock_req followed by nopts struct graft_sockopt.
  *             The broker finds endpoint `ep` among the endpoints of the
- *             *caller's* network namespace (learned from SO_PEERCRED, never
- *             from the request), creates a socket of `type`/`protocol` in the
+ *             *caller's* network namespace (the one its socket was created
+ *             in, SO_NETNS_COOKIE; never from the request), creates a socket of `type`/`protocol` in the
  *             endpoint's target namespace, applies the options in order,
  *             binds it to the endpoint's address (port: the endpoint's, or
  *             `port` when the endpoint's port is dynamic) and replies.
@@ -36,8 +36,8 @@
  *   mappings; GC forgets the state of namespaces that no longer exist)
  *   request:  struct graft_hdr followed by a UTF-8 JSON object (see
  *             docs/broker-protocol.md). The request may carry up to two file
- *             descriptors: the namespace to act in (only honoured when the
- *             peer is root) and the endpoint's target namespace.
+ *             descriptors: the namespace to act in (only honoured for an
+ *             administrator: CAP_NET_ADMIN) and the endpoint's target namespace.
  *   reply:    struct graft_hdr followed by a UTF-8 JSON object.
  *
  * A packet with a wrong magic, an unknown version or a truncated body gets a

@@ -264,14 +264,21 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(60)' "$P_RP"
 	verdict "uid 65534 joins root's SO_REUSEPORT group on 127.0.0.1:$P_RP" -- \
 		in_c1 "${NOB[@]}" $PY "$A" reuseport "$SOCK" ep-dyn "$P_RP"
 	kill "$RP_PID" 2>/dev/null
+	# The same option on an endpoint that opts in is served (and shown by ep show).
+	g -n "$C1" ep add ep-rp type ipv4 addr 127.0.0.1 port dynamic reuseport
+	[[ $(g -n "$C1" ep show ep-rp) == "ep-rp type ipv4 addr 127.0.0.1 port dynamic reuseport" ]] &&
+		pass "ep show prints flag reuseport" || fail "ep show ep-rp: $(g -n "$C1" ep show ep-rp 2>&1)"
+	out=$(in_c1 "${NOB[@]}" $PY "$A" reuseport "$SOCK" ep-rp "$(free_port)" 2>&1)
+	[[ $out == GRANTED* ]] && pass "with flag reuseport, SO_REUSEPORT is served: ${out#GRANTED: }" ||
+		fail "flag reuseport did not allow SO_REUSEPORT: $out"
 	normal "attack 4"
 fi
 
 # ---------------------------------------------------------------------------
 if want 5; then
 	section "5. unread batch replies pile up host sockets"
-	verdict "20 connections x 40 unread GRAFT_OP_SOCKETS" -- \
-		in_c1 "${NOB[@]}" timeout 60 $PY "$A" pile "$SOCK" ep-dyn 20 40 256
+	verdict "20 connections x 40 unread GRAFT_OP_SOCKETS (quota 256 a namespace, +1 a further connection)" -- \
+		in_c1 "${NOB[@]}" timeout 60 $PY "$A" pile "$SOCK" ep-dyn 20 40 276
 	normal "attack 5"
 fi
 

@@ -54,6 +54,37 @@ export interface LabelledFd {
   fd: number;
 }
 
+/**
+ * Send a JSON request with its descriptors. The broker refuses descriptors
+ * (SO_PASSRIGHTS) until it has seen that the peer is an administrator, which
+ * it checks on the first request: so a refused send is followed by one
+ * request without descriptors, and tried again. If the broker still refuses
+ * them, the request goes without, and the broker's answer says why.
+ */
+function sendRequest(fd: number, op: number, body: Record<string, unknown>, fds: LabelledFd[]) {
+  const send = (with_: LabelledFd[]) =>
+    sendPacket(
+      fd,
+      P.encodeJson(op, seq++, { ...body, fds: with_.map((f) => f.label) }),
+      with_.map((f) => f.fd),
+    );
+  const refused = (e: unknown) => e instanceof SysError && e.code === "EPERM" && fds.length > 0;
+  try {
+    return send(fds);
+  } catch (e) {
+    if (!refused(e)) throw e;
+  }
+  sendPacket(fd, P.encodeJson(P.Op.EP_LIST, seq++, { fds: [] }));
+  const hello = recvPacket(fd, REPLY_MAX);
+  for (const f of hello?.fds ?? []) closeFd(f);
+  try {
+    return send(fds);
+  } catch (e) {
+    if (!refused(e)) throw e;
+  }
+  return send([]);
+}
+
 /** Send one JSON request and return the reply's body; refusals throw BrokerError. */
 export function brokerRequest(
   op: number,
@@ -63,9 +94,7 @@ export function brokerRequest(
 ): Record<string, unknown> {
   const fd = connectBroker(path);
   try {
-    const s = seq++;
-    const pkt = P.encodeJson(op, s, { ...body, fds: fds.map((f) => f.label) });
-    sendPacket(fd, pkt, fds.map((f) => f.fd));
+    sendRequest(fd, op, body, fds);
     const reply = recvPacket(fd, REPLY_MAX);
     if (!reply) throw new BrokerError("the broker closed the connection without answering");
     for (const f of reply.fds) closeFd(f);

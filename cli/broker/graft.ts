@@ -11,7 +11,8 @@ import type { Endpoint } from "../model/endpoint.ts";
 import { C, check, closeFd, Errno, errno, libc, strerror } from "../sys/ffi.ts";
 import { withNetns } from "../sys/netns.ts";
 import { sockaddrIn, sockaddrIn6, sockaddrUn } from "../sys/sockaddr.ts";
-import { optionAllowed, Refusal } from "./policy.ts";
+import { openTrustedParent, removeStaleSocket } from "../sys/unix_path.ts";
+import { errnoOf, FLAG_ABSTRACT, hasFlag, optionAllowed, Refusal } from "./policy.ts";
 import type { SockRequest } from "./proto.ts";
 
 /** Where and how the real socket is made. */
@@ -26,6 +27,13 @@ export interface SocketPlan {
   forceDual: boolean;
   /** "endpoint NAME (ADDR:PORT)", for messages. */
   what: string;
+  /** A Unix endpoint's path (checked, and a stale socket removed, before bind). */
+  path?: string;
+  /**
+   * Hand a Unix stream socket over listening: it serves the path but can never
+   * connect() to another name, such as an abstract one of the target namespace.
+   */
+  listen?: boolean;
 }
 
 /** A bound socket ready to hand over. */
@@ -55,7 +63,9 @@ function wantsV6Only(req: SockRequest): boolean {
 export function planSocket(ep: Endpoint, req: SockRequest): SocketPlan {
   const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
   if (ep.type === "unix") {
-    return { family: C.AF_UNIX, protocol: 0, sa: sockaddrUn(ep.path), forceDual: false, what };
+    const listen = req.type === C.SOCK_STREAM && !hasFlag(ep, FLAG_ABSTRACT);
+    const sa = sockaddrUn(ep.path);
+    return { family: C.AF_UNIX, protocol: 0, sa, forceDual: false, what, path: ep.path, listen };
   }
   const port = ep.port === "dynamic" ? req.port : ep.port;
   const protocol = req.protocol;
@@ -124,24 +134,29 @@ function boundAddress(fd: number, what: string): Uint8Array {
 
 /**
  * Create the socket of `plan` (in the namespace `targetFd`, or this thread's
- * when undefined), apply the options, bind it and read its address.
+ * when undefined), apply the options, bind it and read its address. An ip
+ * socket is created with `owner` as its owner (the client's uid, as its own
+ * socket would have): the kernel groups SO_REUSEPORT sockets of one owner only.
  */
 export function makeBoundSocket(
   plan: SocketPlan,
   req: SockRequest,
   targetFd: number | undefined,
+  owner?: number,
 ): Grafted {
-  if (plan.family === C.AF_UNIX) removeStaleUnixSocket(plan.sa);
-  const fd = withNetns(
-    targetFd,
-    () => check("socket", libc().socket(plan.family, req.type | C.SOCK_CLOEXEC, plan.protocol)),
-  );
+  if (plan.path !== undefined) prepareUnixPath(plan.path, plan.what);
+  const fd = asOwner(plan.family === C.AF_UNIX ? undefined : owner, () =>
+    withNetns(
+      targetFd,
+      () => check("socket", libc().socket(plan.family, req.type | C.SOCK_CLOEXEC, plan.protocol)),
+    ));
   try {
     applyOptions(fd, plan, req);
     if (libc().bind(fd, plan.sa, plan.sa.length) < 0) {
       const e = errno();
       throw new Refusal(e, `cannot bind ${plan.what}: ${strerror(e)}`);
     }
+    if (plan.listen) check("listen", libc().listen(fd, 4096), plan.what);
     return { fd, family: plan.family, addr: boundAddress(fd, plan.what) };
   } catch (e) {
     closeFd(fd);
@@ -149,23 +164,32 @@ export function makeBoundSocket(
   }
 }
 
-/** Remove a Unix socket file nobody listens on any more, so a restarted server can bind. */
-function removeStaleUnixSocket(sa: Uint8Array<ArrayBuffer>): void {
-  const path = new TextDecoder().decode(sa.subarray(2, sa.indexOf(0, 2)));
+/**
+ * Before binding a Unix endpoint: its directories must be ones only root can
+ * change (so the path cannot be redirected between this check and bind()),
+ * and a stale socket file there is removed without blocking.
+ */
+function prepareUnixPath(path: string, what: string): void {
+  let parent;
   try {
-    if (!Deno.lstatSync(path).isSocket) return;
-  } catch {
-    return;
+    parent = openTrustedParent(path);
+  } catch (e) {
+    throw new Refusal(errnoOf(e, Errno.EPERM), `${what}: ${(e as Error).message}`);
   }
-  const fd = libc().socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
   try {
-    if (libc().connect(fd, sa, sa.length) < 0 && errno() === Errno.ECONNREFUSED) {
-      Deno.removeSync(path);
-    }
-  } catch {
-    /* leave it */
+    removeStaleSocket(parent.dirFd, parent.name);
   } finally {
-    closeFd(fd);
+    closeFd(parent.dirFd);
+  }
+}
+
+/** Run `fn` with this thread's filesystem uid set to `uid` (the owner of sockets it creates). */
+function asOwner<T>(uid: number | undefined, fn: () => T): T {
+  if (uid === undefined || uid === 0) return fn();
+  libc().setfsuid(uid);
+  try {
+    return fn();
+  } finally {
+    libc().setfsuid(0);
   }
 }

@@ -10,8 +10,18 @@ import type { Endpoint } from "../model/endpoint.ts";
 import { emptyMaps, mapConflict, type MapKind, type NamespaceMaps } from "../model/nsmap.ts";
 import { closeFd, Errno, openFd } from "../sys/ffi.ts";
 import { netnsIdOfFd, netnsKey } from "../sys/netns.ts";
+import { netnsCookieOfFd } from "../sys/peer.ts";
 import { liveNamespaces } from "../sys/procscan.ts";
 import { Refusal } from "./policy.ts";
+
+/**
+ * The key of the namespace an nsfs descriptor refers to: its cookie, a number
+ * the kernel never gives to another namespace (an nsfs inode is reused as soon
+ * as the namespace is gone). A client's key is its socket's cookie.
+ */
+export function namespaceKey(nsFd: number): string {
+  return String(netnsCookieOfFd(nsFd));
+}
 
 /** An endpoint and the namespace its sockets are made in. */
 export interface StoredEndpoint {
@@ -25,7 +35,7 @@ export interface StoredEndpoint {
 
 /** A client namespace and its endpoints. */
 export interface NsEntry {
-  /** Identity (device and inode) of the namespace. */
+  /** Identity of the namespace: its cookie (see {@link namespaceKey}). */
   key: string;
   /** Its nsfs inode. */
   ino: number;
@@ -119,7 +129,7 @@ export class Registry {
     if (ns) return ns;
     const fd = openFd(nsPath);
     const id = netnsIdOfFd(fd);
-    if (netnsKey(id) !== key) {
+    if (namespaceKey(fd) !== key) {
       closeFd(fd);
       throw new Refusal(Errno.ESRCH, "the caller's namespace changed during the request");
     }

@@ -4,10 +4,12 @@
  * in the endpoint's target namespace, binds it to the endpoint's address and
  * passes the bound descriptor back over SCM_RIGHTS.
  *
- * The client's namespace comes from its credentials (SO_PEERCRED), never from
- * the request, so a container can only use the endpoints defined in it. The
- * broker binds before handing over: a container never holds an unbound
- * host-namespace socket it could bind anywhere.
+ * The client's namespace is the one its socket was created in (SO_NETNS_COOKIE
+ * on the accepted socket), never a PID looked up later and never the request;
+ * administration needs CAP_NET_ADMIN, read through a pidfd; a container can
+ * only use the endpoints defined in it (docs/security.md). The broker binds
+ * before handing over: a container never holds an unbound host-namespace
+ * socket it could bind anywhere.
  *
  * @module
  */
@@ -16,7 +18,16 @@ import { formatSockaddr } from "../model/addr.ts";
 import { endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
 import { canonicalMapping, emptyMaps, mapKindOf, type NamespaceMaps } from "../model/nsmap.ts";
 import { C, check, closeFd, Errno, libc, openFd } from "../sys/ffi.ts";
-import { netnsIdOfFd, netnsIdOfPath, netnsIdOfPid, netnsKey } from "../sys/netns.ts";
+import { netnsIdOfPath, netnsKey } from "../sys/netns.ts";
+import {
+  NO_CAPS,
+  type PeerCaps,
+  peerCaps,
+  setPassRights,
+  socketNetnsCookie,
+  unprivilegedPortStart,
+  unreadBytes,
+} from "../sys/peer.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
@@ -31,14 +42,20 @@ import {
 import { type Grafted, makeBoundSocket, planSocket } from "./graft.ts";
 import {
   checkBatchRequest,
+  checkGrant,
   checkSocketRequest,
   errnoOf,
   isAdmin,
+  perUidLimit,
+  pickEviction,
   Refusal,
   requireAdmin,
 } from "./policy.ts";
 import * as P from "./proto.ts";
-import { Registry, type StoredEndpoint } from "./registry.ts";
+import { namespaceKey, Registry, type StoredEndpoint } from "./registry.ts";
+
+/** Most descriptors of one namespace sent in replies its clients have not read yet. */
+const NS_INFLIGHT_MAX = 256;
 
 /** Longest time the broker's thread waits in poll() before letting the event loop run. */
 const POLL_SLICE_MS = 20;
@@ -74,8 +91,12 @@ export interface PollSource {
 interface Client {
   fd: number;
   cred: PeerCred;
-  /** The peer's namespace when it connected (from its credentials), or undefined if gone. */
-  nsKey: string | undefined;
+  /** The peer's namespace: the cookie of the namespace its socket lives in. */
+  nsKey: string;
+  /** The peer's capabilities, read once through a pidfd when first needed. */
+  caps?: PeerCaps;
+  /** Descriptors sent in the last reply; the client has them once its receive queue is empty. */
+  inflight: number;
   lastActive: number;
 }
 
@@ -91,6 +112,8 @@ export class Broker {
   #stopping = false;
   #homeKey = "";
   #lastGc = 0;
+  /** True where the kernel has no SO_PASSRIGHTS: clients can still send descriptors. */
+  #passRights = false;
   readonly #scratch = new Uint8Array(P.PACKET_MAX);
   readonly #sources: PollSource[] = [];
   /** Requests served, by outcome; read by tests and `graft inspect`. */
@@ -123,6 +146,8 @@ export class Broker {
     raiseFileLimit();
     // Claim the socket first: a second broker fails here, before saying anything else.
     this.#listenFd = seqpacketListen(this.#opts.socketPath);
+    // Accepted sockets inherit this: a client's sendmsg() with SCM_RIGHTS fails in the client.
+    this.#passRights = !setPassRights(this.#listenFd, false);
     this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line));
     this.#homeKey = netnsKey(netnsIdOfPath("/proc/thread-self/ns/net")!);
     const pipe = new Int32Array(2);
@@ -201,29 +226,59 @@ export class Broker {
         return;
       }
       if (fd === undefined) return;
-      if (this.#clients.size >= this.#opts.maxClients) this.#evictIdlest();
       try {
         const cred = peerCred(fd);
-        const id = netnsIdOfPid(cred.pid);
-        this.#clients.set(fd, { fd, cred, nsKey: id && netnsKey(id), lastActive: Date.now() });
+        this.#makeRoom(cred.uid);
+        const nsKey = String(socketNetnsCookie(fd));
+        this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, lastActive: Date.now() });
       } catch {
-        closeFd(fd);
+        this.#closeFd(fd);
       }
     }
   }
 
-  /** Close the client that has been quiet longest (to admit a new one). */
+  /** Close the idlest connection of the uid that holds the most (to admit a new one). */
   #evictIdlest(): void {
-    let idlest: Client | undefined;
-    for (const c of this.#clients.values()) {
-      if (!idlest || c.lastActive < idlest.lastActive) idlest = c;
+    const victim = pickEviction(this.#clients.values());
+    if (victim) this.#closeClient(victim.fd);
+  }
+
+  /** Admit one more connection of `uid`: within the uid's share, and within --max. */
+  #makeRoom(uid: number): void {
+    const mine = [...this.#clients.values()].filter((c) => c.cred.uid === uid);
+    if (mine.length >= perUidLimit(this.#opts.maxClients)) {
+      const victim = pickEviction(mine);
+      if (victim) this.#closeClient(victim.fd);
     }
-    if (idlest) this.#closeClient(idlest.fd);
+    if (this.#clients.size >= this.#opts.maxClients) this.#evictIdlest();
   }
 
   #closeClient(fd: number): void {
     this.#clients.delete(fd);
-    closeFd(fd);
+    this.#closeFd(fd);
+  }
+
+  /**
+   * Close a client's socket or a descriptor it sent. Without SO_PASSRIGHTS a
+   * client could have sent one whose last close blocks (SO_LINGER, FUSE), and
+   * closing its socket drops descriptors still queued in it: then the close
+   * runs on another thread.
+   */
+  #closeFd(fd: number): void {
+    if (this.#passRights && fd >= 0) void libc().close_nb(fd);
+    else closeFd(fd);
+  }
+
+  /** The client's capabilities, read once per connection through a pidfd. */
+  #caps(client: Client): PeerCaps {
+    client.caps ??= (() => {
+      try {
+        return peerCaps(client.fd, client.cred.pid, client.cred.uid);
+      } catch {
+        return NO_CAPS;
+      }
+    })();
+    return client.caps;
   }
 
   #expireIdle(): void {
@@ -255,7 +310,7 @@ export class Broker {
       }
       client.lastActive = Date.now();
       const keep = this.#handlePacket(client, pkt.data, pkt.fds, pkt.truncated);
-      for (const f of pkt.fds) closeFd(f); // whatever was not adopted
+      for (const f of pkt.fds) this.#closeFd(f); // whatever was not adopted
       if (!keep) {
         this.#closeClient(fd);
         return;
@@ -344,10 +399,12 @@ export class Broker {
     const { req, count } = "count" in r ? r : { req: r, count: 1 };
     const fds: number[] = [];
     try {
+      this.#oneAtATime(client);
       if (batch) checkBatchRequest(this.#lookup(client, req.ep).ep, req);
-      const first = this.#graftUpTo(client, req, count, fds);
+      const n = batch ? this.#withinQuota(client, count) : 1;
+      const first = this.#graftUpTo(client, req, n, fds);
       const resp = P.encodeSockResponse(hdr.seq, 0, first.family, first.addr, "", hdr.op);
-      sendPacket(client.fd, resp, fds, C.MSG_DONTWAIT);
+      if (!this.#sendFds(client, resp, fds)) return true;
       this.stats.sockets += fds.length;
       this.#trace(() =>
         `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(first.addr))}` +
@@ -400,16 +457,53 @@ export class Broker {
    * socket lives in, `cred` the program's; same checks and socket as for libgraft.
    */
   graftFor(nsKey: string, cred: PeerCred, req: Omit<P.SockRequest, "hdr">): { fd: number } {
-    const client: Client = { fd: -1, cred, nsKey, lastActive: 0 };
+    const client: Client = { fd: -1, cred, nsKey, inflight: 0, lastActive: 0 };
     return this.#graft(client, {
       ...req,
       hdr: { op: P.Op.SOCKET, seq: 0, len: 0, version: P.VERSION },
     });
   }
 
+  /**
+   * One outstanding reply per connection: a request that arrives before the
+   * client has taken the descriptors of the previous reply is refused, so a
+   * client that never reads holds at most one reply's worth of host sockets.
+   */
+  #oneAtATime(client: Client): void {
+    if (client.inflight > 0 && unreadBytes(client.fd) > 0) {
+      throw new Refusal(Errno.EAGAIN, "the reply to this connection's previous request is unread");
+    }
+    client.inflight = 0;
+  }
+
+  /**
+   * How many sockets of a batch to hand out: undelivered sockets of one
+   * namespace stay under NS_INFLIGHT_MAX (one is always allowed, so a client
+   * is never refused outright; its connections are bounded per uid).
+   */
+  #withinQuota(client: Client, count: number): number {
+    let held = 0;
+    for (const c of this.#clients.values()) {
+      if (c.nsKey !== client.nsKey || c.inflight === 0) continue;
+      if (unreadBytes(c.fd) === 0) c.inflight = 0;
+      else held += c.inflight;
+    }
+    return Math.max(1, Math.min(count, NS_INFLIGHT_MAX - held));
+  }
+
+  /** Send a reply with descriptors; false (counted as refused) when the client's queue is full. */
+  #sendFds(client: Client, pkt: Uint8Array, fds: number[]): boolean {
+    let sent = false;
+    try {
+      sent = sendPacket(client.fd, pkt, fds, C.MSG_DONTWAIT);
+    } catch { /* the client went away */ }
+    if (sent) client.inflight = fds.length;
+    else this.stats.refused++;
+    return sent;
+  }
+
   /** The caller's endpoint of that name, or a refusal naming it. */
   #lookup(client: Client, name: string): StoredEndpoint {
-    if (!client.nsKey) throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
     return this.#registry.lookup(client.nsKey, name);
   }
 
@@ -417,10 +511,11 @@ export class Broker {
   #graft(client: Client, req: P.SockRequest): Grafted {
     const stored = this.#lookup(client, req.ep);
     checkSocketRequest(req);
-    const plan = planSocket(stored.ep, req);
     // Sockets for the broker's own namespace (the usual host target) need no switch.
     const target = stored.targetKey === this.#homeKey ? undefined : stored.targetFd;
-    return makeBoundSocket(plan, req, target);
+    checkGrant(stored.ep, req, () => this.#caps(client), () => unprivilegedPortStart(target));
+    const plan = planSocket(stored.ep, req);
+    return makeBoundSocket(plan, req, target, client.cred.uid);
   }
 
   // ---- endpoint management (JSON) -------------------------------------------
@@ -452,6 +547,8 @@ export class Broker {
       return true;
     }
     const req: JsonRequest = { client, hdr, body, fds, labels, actKey: "" };
+    // An administrator's later requests may carry namespace descriptors.
+    if (isAdmin(this.#caps(client)) && !this.#passRights) setPassRights(client.fd, true);
     try {
       req.actKey = this.#actingNamespace(req);
       this.#jsonOps[hdr.op]?.(req);
@@ -462,14 +559,10 @@ export class Broker {
     return true;
   }
 
-  /** The namespace a request acts in: the one root names ("act"), else the caller's own. */
+  /** The namespace a request acts in: the one an administrator names ("act"), else the caller's own. */
   #actingNamespace(req: JsonRequest): string {
-    const actFd = isAdmin(req.client.cred) ? fdFor(req, "act") : undefined;
-    if (actFd !== undefined) return netnsKey(netnsIdOfFd(actFd));
-    if (!req.client.nsKey) {
-      throw new Refusal(Errno.ESRCH, "cannot find the caller's network namespace");
-    }
-    return req.client.nsKey;
+    const actFd = isAdmin(this.#caps(req.client)) ? fdFor(req, "act") : undefined;
+    return actFd !== undefined ? namespaceKey(actFd) : req.client.nsKey;
   }
 
   readonly #jsonOps: Record<number, (req: JsonRequest) => void> = {
@@ -485,12 +578,12 @@ export class Broker {
 
   /** The path to open the acting namespace through (checked against actKey on adoption). */
   #actPath(req: JsonRequest): string {
-    const actFd = isAdmin(req.client.cred) ? fdFor(req, "act") : undefined;
+    const actFd = isAdmin(this.#caps(req.client)) ? fdFor(req, "act") : undefined;
     return actFd !== undefined ? `/proc/self/fd/${actFd}` : `/proc/${req.client.cred.pid}/ns/net`;
   }
 
   #mapAdd(req: JsonRequest): void {
-    requireAdmin(req.client.cred, "adding mappings");
+    requireAdmin(this.#caps(req.client), "adding mappings");
     const kind = mapKindOf(req.body.kind);
     const text = canonicalMapping(kind, String(req.body.mapping ?? ""));
     const ns = this.#registry.addMapping(req.actKey, this.#actPath(req), kind, text);
@@ -499,7 +592,7 @@ export class Broker {
   }
 
   #mapDel(req: JsonRequest): void {
-    requireAdmin(req.client.cred, "deleting mappings");
+    requireAdmin(this.#caps(req.client), "deleting mappings");
     const kind = mapKindOf(req.body.kind);
     const text = canonicalMapping(kind, String(req.body.mapping ?? ""));
     const ino = this.#registry.deleteMapping(req.actKey, kind, text);
@@ -518,7 +611,7 @@ export class Broker {
   }
 
   #gc(req: JsonRequest): void {
-    requireAdmin(req.client.cred, "collecting namespaces");
+    requireAdmin(this.#caps(req.client), "collecting namespaces");
     this.#answer(req, { dropped: this.collectGarbage() });
   }
 
@@ -528,7 +621,7 @@ export class Broker {
   }
 
   #epAdd(req: JsonRequest): void {
-    requireAdmin(req.client.cred, "adding endpoints");
+    requireAdmin(this.#caps(req.client), "adding endpoints");
     const ep = endpointFromJson(req.body.endpoint);
     const nsPath = this.#actPath(req);
     // Adopt the target descriptor (or hold our own copy of the default).
@@ -547,7 +640,7 @@ export class Broker {
   }
 
   #epDel(req: JsonRequest): void {
-    requireAdmin(req.client.cred, "deleting endpoints");
+    requireAdmin(this.#caps(req.client), "deleting endpoints");
     const name = String(req.body.name ?? "");
     const ino = this.#registry.delete(req.actKey, name);
     this.#trace(() => `del ${name} (ns ${ino})`);
@@ -555,7 +648,7 @@ export class Broker {
   }
 
   #status(req: JsonRequest): void {
-    if (!isAdmin(req.client.cred)) throw new Refusal(Errno.EPERM, "broker status needs root");
+    requireAdmin(this.#caps(req.client), "broker status");
     this.#answer(req, {
       pid: Deno.pid,
       version: P.VERSION,

@@ -106,12 +106,17 @@ function pidOfPidfd(pidfd: number): number {
   }
 }
 
-/** A pidfd for the peer of `fd`: SO_PEERPIDFD, or pidfd_open of the SO_PEERCRED PID. */
+/**
+ * A pidfd for the peer of `fd`: SO_PEERPIDFD, or pidfd_open of the SO_PEERCRED
+ * PID (`fd` < 0: a process known by PID only, such as a seccomp-trapped one).
+ */
 function peerPidfd(fd: number, credPid: number): number | undefined {
-  const b = getOpt(fd, S.SO_PEERPIDFD, 4);
-  if (b && b.length === 4) return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
-  const e = errno();
-  if (e !== Errno.ENOPROTOOPT || credPid <= 0) return undefined;
+  if (fd >= 0) {
+    const b = getOpt(fd, S.SO_PEERPIDFD, 4);
+    if (b && b.length === 4) return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
+    if (errno() !== Errno.ENOPROTOOPT) return undefined;
+  }
+  if (credPid <= 0) return undefined;
   // Before 6.5: the PID the socket recorded may have been reused since; the
   // caller's check below (the PID still owns the credentials we read) stays.
   const r = Number(libc().syscall(BigInt(S.SYS_PIDFD_OPEN), BigInt(credPid), 0n, 0n));

@@ -394,7 +394,8 @@ def victim_conn(sock, ep, ready_file, go_file):
     data, fds = wire.recv(s)
     for f in fds:
         os.close(f)
-    open(ready_file, "w").close()
+    with open(ready_file, "w") as f:
+        f.write("connected")
     alive = wire.deadline(20)
     while alive() and not os.path.exists(go_file):
         time.sleep(0.1)
@@ -436,7 +437,8 @@ def dup3_race(sock, ready_file, port, scratch):
         os.dup2(f, fd)
         os.close(f)
     ino = os.fstat(fd).st_ino
-    open(ready_file, "w").close()
+    with open(ready_file, "w") as f:
+        f.write("reopened")
     t.join(20)
     s.detach()
     st = os.fstat(fd)

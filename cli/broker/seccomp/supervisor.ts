@@ -38,7 +38,7 @@
 
 import { C, closeFd, Errno } from "../../sys/ffi.ts";
 import type { EgressMapping, IngressMapping } from "../../model/mapping.ts";
-import { netnsIdOfFd, netnsKey } from "../../sys/netns.ts";
+import { socketNetnsCookie } from "../../sys/peer.ts";
 import { pollNow } from "../../sys/unix.ts";
 import type { SockOpt } from "../proto.ts";
 import {
@@ -57,7 +57,6 @@ import {
   SECCOMP,
   setNonblocking,
   socketKind,
-  socketNetnsFd,
   sockName,
 } from "../../sys/seccomp.ts";
 import { type InetAddr, isWildcard, matchEgress, matchIngress, parseInet } from "./match.ts";
@@ -282,15 +281,10 @@ export class SeccompSupervisor {
     return sock;
   }
 
-  /** The broker's key for the namespace `sock` lives in, when it has endpoints. */
+  /** The broker's key for the namespace `sock` lives in (its cookie), when it has endpoints. */
   #namespaceOf(sock: number): string | undefined {
-    const nsfd = socketNetnsFd(sock);
-    try {
-      const key = netnsKey(netnsIdOfFd(nsfd));
-      return this.host.hasEndpoints(key) ? key : undefined;
-    } finally {
-      closeFd(nsfd);
-    }
+    const key = String(socketNetnsCookie(sock));
+    return this.host.hasEndpoints(key) ? key : undefined;
   }
 
   #bind(l: Listener, n: Notification, addr: InetAddr, fdnum: number, sock: number): Answer {
