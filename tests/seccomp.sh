@@ -105,10 +105,11 @@ mkdir -p "$TMP/www" && TOKEN=sc-$RANDOM-$RANDOM && echo "$TOKEN" >"$TMP/www/toke
 P_WEB=$(free_port) P_WEB6=$(free_port) P_UDP=$(free_port) P_HOST=$(free_port)
 P_CADDY=$(free_port) P_BB=$(free_port) P_IPERF=$(free_port) P_RR=$(free_port) P_RACE=$(free_port)
 P_CTR=$(free_port)
+# caddy sets SO_REUSEPORT on its listeners: its endpoint opts in with flag reuseport (docs/security.md)
 g -n "$C1" ep add web type ipv4 addr 127.0.0.1 port "$P_WEB" &&
 	g -n "$C1" ep add web6 type ipv6 addr ::1 port "$P_WEB6" &&
 	g -n "$C1" ep add udp type ipv4 addr 127.0.0.1 port "$P_UDP" &&
-	g -n "$C1" ep add caddy type ipv4 addr 127.0.0.1 port "$P_CADDY" &&
+	g -n "$C1" ep add caddy type ipv4 addr 127.0.0.1 port "$P_CADDY" reuseport &&
 	g -n "$C1" ep add bb type ipv4 addr 127.0.0.1 port "$P_BB" &&
 	g -n "$C1" ep add iperf type ipv4 addr 127.0.0.1 port "$P_IPERF" &&
 	g -n "$C1" ep add rr type ipv4 addr 127.0.0.1 port "$P_RR" &&
