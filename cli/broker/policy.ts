@@ -121,7 +121,8 @@ export type SocketAsk = Pick<SockRequest, "type" | "protocol" | "port" | "opts">
 /**
  * Refuse a socket that would carry more than the client could have itself
  * (docs/security.md): a privileged port of a `port dynamic` endpoint without
- * CAP_NET_BIND_SERVICE, SO_REUSEPORT without the endpoint's flag reuseport,
+ * CAP_NET_BIND_SERVICE, SO_REUSEPORT on a port given by number without the
+ * endpoint's flag reuseport,
  * a protocol other than TCP/UDP, a Unix datagram socket (it could reach the
  * target's abstract names) without flag abstract, and any socket for a client
  * holding CAP_NET_ADMIN but not CAP_SYS_ADMIN (a host socket would let it
@@ -161,10 +162,13 @@ export function checkGrant(
       }
     }
   }
+  // A port the kernel picks (0) joins no one's group on purpose (DNS clients
+  // set the option on every UDP socket); a port asked for by number could.
+  const port = ep.type === "unix" ? 0 : ep.port === "dynamic" ? ask.port : ep.port;
   const reuse = ask.opts.some((o) =>
     o.level === C.SOL_SOCKET && o.name === C.SO_REUSEPORT && o.value.some((b) => b !== 0)
   );
-  if (reuse && !hasFlag(ep, FLAG_REUSEPORT)) {
+  if (reuse && port !== 0 && !hasFlag(ep, FLAG_REUSEPORT)) {
     throw new Refusal(
       Errno.EPERM,
       `${what}: SO_REUSEPORT would join the port's reuse group; the endpoint needs flag reuseport`,
