@@ -205,7 +205,7 @@ sec_ranges() {
 	need_ep ep-x type ipv4 addr 127.0.0.1 port "$px"
 	lo=$((pr1 < pr2 ? pr1 : pr2))
 	hi=$((pr1 < pr2 ? pr2 : pr1))
-	SECONDS_UP=30 bg "${RUN1[@]}" -i "0.0.0.0:$lo-$hi=ep-range" -i 0.0.0.0:7777=ep-x \
+	SECONDS_UP=300 bg "${RUN1[@]}" -i "0.0.0.0:$lo-$hi=ep-range" -i 0.0.0.0:7777=ep-x \
 		-- python3 "$TOOLS/listen_many.py" 0.0.0.0 "$pr1" "$pr2" 7777 7778 >"$TMP/many.log" 2>&1
 	if wait_listen tcp "$pr1" && wait_listen tcp "$pr2" && wait_listen tcp "$px"; then
 		a=$(python3 "$TOOLS/client.py" tcp 127.0.0.1 "$pr1")
@@ -434,7 +434,7 @@ sec_scale() {
 	section "scale"
 	local out fds0 fds1 rss1 rss2 rounds
 	P_ECHO=$(free_port)
-	bg python3 "$TOOLS/echo_server.py" 127.0.0.1 "$P_ECHO" 120 >/dev/null
+	bg python3 "$TOOLS/echo_server.py" 127.0.0.1 "$P_ECHO" 300 >/dev/null
 	wait_listen tcp "$P_ECHO"
 	out=$(timeout 120 "${RUN1[@]}" -e 127.0.0.0/8=ep-out -- python3 "$TOOLS/many_conns.py" 127.0.0.1 "$P_ECHO" 1000 2>&1)
 	[[ $out == *"held 1000"*"echoed 1000"* ]] && pass "one grafted process held 1000 concurrent grafted connections" || fail "1000 connections: $out"
