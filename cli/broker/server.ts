@@ -291,6 +291,11 @@ export class Broker {
   #serviceClient(fd: number, revents: number): void {
     const client = this.#clients.get(fd);
     if (!client) return;
+    // A client that hung up wants no answers: its queued requests are not worth serving.
+    if (revents & C.POLLHUP) {
+      this.#closeClient(fd);
+      return;
+    }
     // A few packets per wakeup keeps one chatty client from starving the rest.
     for (let i = 0; i < 8; i++) {
       let pkt;
@@ -404,7 +409,9 @@ export class Broker {
       const n = batch ? this.#withinQuota(client, count) : 1;
       const first = this.#graftUpTo(client, req, n, fds);
       const resp = P.encodeSockResponse(hdr.seq, 0, first.family, first.addr, "", hdr.op);
-      if (!this.#sendFds(client, resp, fds)) return true;
+      const sent = this.#sendFds(client, resp, fds);
+      if (sent === undefined) return false; // the client went away
+      if (!sent) return true;
       this.stats.sockets += fds.length;
       this.#trace(() =>
         `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(first.addr))}` +
@@ -491,12 +498,17 @@ export class Broker {
     return Math.max(1, Math.min(count, NS_INFLIGHT_MAX - held));
   }
 
-  /** Send a reply with descriptors; false (counted as refused) when the client's queue is full. */
-  #sendFds(client: Client, pkt: Uint8Array, fds: number[]): boolean {
+  /**
+   * Send a reply with descriptors: true, false (counted as refused) when the
+   * client's queue is full, undefined when the client has gone.
+   */
+  #sendFds(client: Client, pkt: Uint8Array, fds: number[]): boolean | undefined {
     let sent = false;
     try {
       sent = sendPacket(client.fd, pkt, fds, C.MSG_DONTWAIT);
-    } catch { /* the client went away */ }
+    } catch {
+      return undefined;
+    }
     if (sent) client.inflight = fds.length;
     else this.stats.refused++;
     return sent;
