@@ -17,7 +17,9 @@ import sys
 
 USER_HZ = os.sysconf("SC_CLK_TCK")
 
-ORDER = ["host", "veth", "nat", "proxy", "graft-broker", "graft-egress"]
+ORDER = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker", "graft-egress"]
+# The peers rootless users pick today: graft's paired ratios over each are reported.
+PEERS = ["slirp4netns", "pasta"]
 VM_ORDER = ["vm-loopback", "vm-veth", "graft-kernel", "graft-kernel-egress"]
 
 # key, label, unit, higher is better, decimals
@@ -36,6 +38,8 @@ LABELS = {
     "veth": "veth (routed)",
     "nat": "nat (bridge + DNAT)",
     "proxy": "proxy (socat)",
+    "slirp4netns": "slirp4netns (port fwd)",
+    "pasta": "pasta (port fwd)",
     "graft-broker": "graft-broker (ingress)",
     "graft-egress": "graft-broker (egress)",
     "vm-loopback": "VM loopback",
@@ -48,7 +52,7 @@ LABELS = {
 def parse_host(raw):
     """Records {path, metric, rep, ...values} from the per-measurement files."""
     recs = []
-    pat = re.compile(r"^(?P<path>[a-z-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr)\.(?P<rep>\d+)\.json$")
+    pat = re.compile(r"^(?P<path>[a-z0-9-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr)\.(?P<rep>\d+)\.json$")
     for name in sorted(os.listdir(raw)):
         m = pat.match(name)
         if not m:
@@ -225,6 +229,12 @@ def targets(rows):
     if ci is not None:
         res["conn_ingress_vs_host"] = ci
         out.append(f"- ℹ️ connection rate *to* a grafted server (ingress, no broker round trip per connection): ×{ci:.2f} host")
+    for peer, d in g.get("paired_ratio_to", {}).items():
+        bits = [f"{name} ×{d[k]['median']:.2f} (×{d[k]['min']:.2f}–×{d[k]['max']:.2f})"
+                for k, name in (("throughput_gbps", "throughput"), ("rr_p50_us", "RR p50"), ("conn_per_s", "conn/s"))
+                if k in d]
+        res[f"vs_{peer}"] = d
+        out.append(f"- ℹ️ graft-broker over {peer}, paired per repetition (median, min–max): " + ", ".join(bits))
     e = rows.get("graft-egress", {})
     ce = e.get("ratio_to_host", {}).get("conn_per_s")
     if ce is not None:
@@ -246,6 +256,7 @@ def targets(rows):
 
 COLORS = {
     "host": "#6b7280", "veth": "#60a5fa", "nat": "#f59e0b", "proxy": "#ef4444",
+    "slirp4netns": "#a855f7", "pasta": "#ec4899",
     "graft-broker": "#16a34a", "graft-egress": "#86efac",
     "vm-loopback": "#6b7280", "vm-veth": "#60a5fa", "graft-kernel": "#15803d", "graft-kernel-egress": "#86efac",
 }
@@ -338,6 +349,12 @@ def main():
         rows[path]["paired_ratio_to_host"] = {
             k: {"median": round(statistics.median(v), 3), "min": round(min(v), 3), "max": round(max(v), 3)}
             for k, v in d.items()}
+    for peer in PEERS:
+        d = paired(hrecs, peer).get("graft-broker")
+        if d and peer in rows:
+            rows["graft-broker"].setdefault("paired_ratio_to", {})[peer] = {
+                k: {"median": round(statistics.median(v), 3), "min": round(min(v), 3), "max": round(max(v), 3)}
+                for k, v in d.items()}
     for p, reason in meta.get("skipped", {}).items():
         rows.setdefault(p, {})["skipped"] = reason
 

@@ -22,7 +22,7 @@ fi
 out=$("$PY" - "$TMP/latest.json" 2>&1 <<'PY'
 import json, sys
 paths = json.load(open(sys.argv[1]))["paths"]
-want = ["host", "veth", "nat", "proxy", "graft-broker", "graft-egress"]
+want = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker", "graft-egress"]
 bad = []
 for p in want:
     row = paths.get(p)
