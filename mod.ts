@@ -53,8 +53,17 @@ export {
   selectBackend,
   type Where,
 } from "./cli/backends/backend.ts";
-export { Broker, type BrokerOptions } from "./cli/broker/server.ts";
-export { brokerSocketPath, type BrokerStatus, brokerStatus } from "./cli/broker/client.ts";
+export { Broker, type BrokerOptions, type LogLevel, type PollSource } from "./cli/broker/server.ts";
+export type { Header, SockOpt, SockRequest } from "./cli/broker/proto.ts";
+export type { PeerCred } from "./cli/sys/unix.ts";
+export type { ModeChoice, ModeDecision } from "./cli/backends/modes.ts";
+export type { MapKind, NamespaceMaps } from "./cli/model/nsmap.ts";
+export {
+  brokerSocketPath,
+  type BrokerStateHealth,
+  type BrokerStatus,
+  brokerStatus,
+} from "./cli/broker/client.ts";
 export {
   type Endpoint,
   type EndpointFields,

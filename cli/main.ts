@@ -20,6 +20,7 @@ import { ociHookCommand } from "./commands/oci_hook.ts";
 import { cniCommand } from "./commands/cni.ts";
 import { type Command, HelpRequested, parseGlobals } from "./commands/options.ts";
 import { runCommand } from "./commands/run.ts";
+import { statusCommand } from "./commands/status.ts";
 import { versionCommand } from "./commands/version.ts";
 
 /** Every command, by name (aliases point at the same entry). */
@@ -29,6 +30,7 @@ export const COMMANDS: Record<string, Command> = {
   run: runCommand,
   map: mapCommand,
   daemon: daemonCommand,
+  status: statusCommand,
   inspect: inspectCommand,
   apply: applyCommand,
   export: exportCommand,
@@ -42,6 +44,7 @@ const SHOWN = [
   "run",
   "map",
   "daemon",
+  "status",
   "inspect",
   "apply",
   "export",

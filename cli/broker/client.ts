@@ -13,6 +13,7 @@ import { ENV } from "../model/contract_gen.ts";
 import { BrokerError } from "../model/errors.ts";
 import { closeFd, SysError } from "../sys/ffi.ts";
 import * as P from "./proto.ts";
+import type { StateHealth } from "./state.ts";
 import { recvPacket, sendPacket, seqpacketConnect, setTimeouts } from "../sys/unix.ts";
 
 /** The broker socket path: GRAFT_SOCKET, or /run/graft/graft.sock. */
@@ -152,14 +153,27 @@ export function brokerGc(path: string = brokerSocketPath()): number {
   return Number(brokerRequest(P.Op.GC, {}, [], path).dropped ?? 0);
 }
 
-/** The broker's whole state (root only): its namespaces and their endpoints. */
+/** The state file's health, as the broker reports it. */
+export type BrokerStateHealth = StateHealth;
+
+/** The broker's whole state (root only): health, counters, namespaces and their endpoints. */
 export interface BrokerStatus {
   /** The broker's PID. */
   pid: number;
   /** Protocol version. */
   version: number;
-  /** Request counters. */
+  /** Request counters: sockets (handed out), refused, malformed, requests. */
   stats: Record<string, number>;
+  /** Refusals by errno name. */
+  refusedBy: Record<string, number>;
+  /** Milliseconds since the broker started. */
+  uptimeMs?: number;
+  /** Clients connected now. */
+  clients?: number;
+  /** True when its socket came from the service manager. */
+  activated?: boolean;
+  /** The state file, or null when the broker keeps none. */
+  state?: BrokerStateHealth | null;
   /** Namespaces (by nsfs inode) that define endpoints or mappings. */
   namespaces: { ino: number; endpoints: Endpoint[]; maps: NamespaceMaps }[];
 }
@@ -168,10 +182,16 @@ export interface BrokerStatus {
 export function brokerStatus(path: string = brokerSocketPath()): BrokerStatus {
   const out = brokerRequest(P.Op.STATUS, {}, [], path);
   const nss = Array.isArray(out.namespaces) ? out.namespaces : [];
+  const num = (v: unknown) => (typeof v === "number" ? v : undefined);
   return {
     pid: Number(out.pid),
     version: Number(out.version),
     stats: (out.stats ?? {}) as Record<string, number>,
+    refusedBy: (out.refusedBy ?? {}) as Record<string, number>,
+    uptimeMs: num(out.uptimeMs),
+    clients: num(out.clients),
+    activated: typeof out.activated === "boolean" ? out.activated : undefined,
+    state: out.state as BrokerStateHealth | null | undefined,
     namespaces: nss.map((n: { ino: number; endpoints: unknown[]; maps?: unknown }) => ({
       ino: Number(n.ino),
       endpoints: n.endpoints.map(endpointFromJson),

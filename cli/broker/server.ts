@@ -17,8 +17,8 @@
 import { formatSockaddr } from "../model/addr.ts";
 import { endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
 import { canonicalMapping, emptyMaps, mapKindOf, type NamespaceMaps } from "../model/nsmap.ts";
-import { C, check, closeFd, Errno, libc, openFd } from "../sys/ffi.ts";
-import { netnsIdOfPath, netnsKey } from "../sys/netns.ts";
+import { C, check, closeFd, Errno, errnoName, libc, openFd } from "../sys/ffi.ts";
+import { netnsIdOfFd, netnsIdOfPath, netnsKey } from "../sys/netns.ts";
 import {
   NO_CAPS,
   type PeerCaps,
@@ -52,10 +52,15 @@ import {
   requireAdmin,
 } from "./policy.ts";
 import * as P from "./proto.ts";
+import { RefCache, restore, snapshot } from "./persist.ts";
 import { namespaceKey, Registry, type StoredEndpoint } from "./registry.ts";
+import { StateFile } from "./state.ts";
 
 /** Most descriptors of one namespace sent in replies its clients have not read yet. */
 const NS_INFLIGHT_MAX = 256;
+
+/** Changes within this long of the last state write are written together, this much later. */
+const SAVE_GAP_MS = 50;
 
 /** Longest time the broker's thread waits in poll() before letting the event loop run. */
 const POLL_SLICE_MS = 20;
@@ -64,8 +69,12 @@ const POLL_SLICE_MS = 20;
 export interface BrokerOptions {
   /** Socket path to listen on. */
   socketPath: string;
-  /** Called with one line per event when set: start, stop and trouble. */
-  log?: (line: string) => void;
+  /** Called with one line per event when set: start, stop and trouble, with a level. */
+  log?: (line: string, level?: LogLevel) => void;
+  /** The state file (endpoints survive restarts); none when undefined. */
+  statePath?: string;
+  /** A listening socket to serve instead of creating one (socket activation). */
+  listenFd?: number;
   /** Also log every request (endpoint changes, grafts, refusals). */
   verbose?: boolean;
   /** Close clients idle for this long (ms). Default 10 s. */
@@ -88,6 +97,9 @@ export interface PollSource {
   close(): void;
 }
 
+/** How much a log line matters (journald's priorities: err, warning, info, debug). */
+export type LogLevel = "error" | "warning" | "info" | "debug";
+
 interface Client {
   fd: number;
   cred: PeerCred;
@@ -102,8 +114,10 @@ interface Client {
 
 /** The graft broker. Create, then `await serve()`; `stop()` ends it. */
 export class Broker {
-  readonly #opts: Required<Omit<BrokerOptions, "log">> & Pick<BrokerOptions, "log">;
-  readonly #registry = new Registry();
+  readonly #opts:
+    & Required<Omit<BrokerOptions, "log" | "statePath" | "listenFd">>
+    & Pick<BrokerOptions, "log" | "statePath" | "listenFd">;
+  #registry = new Registry();
   readonly #clients = new Map<number, Client>();
   #listenFd = -1;
   #defaultTargetFd = -1;
@@ -118,6 +132,13 @@ export class Broker {
   readonly #sources: PollSource[] = [];
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
+  /** Refusals by errno name ("EADDRNOTAVAIL": 3). */
+  readonly refusedBy: Record<string, number> = {};
+  readonly #startedAt = Date.now();
+  #state?: StateFile;
+  #dirty = false;
+  #savedAt = 0;
+  readonly #refs = new RefCache();
 
   /** A broker that will listen on `opts.socketPath`. */
   constructor(opts: BrokerOptions) {
@@ -130,13 +151,13 @@ export class Broker {
     };
   }
 
-  #log(line: string): void {
-    this.#opts.log?.(line);
+  #log(line: string, level: LogLevel = "info"): void {
+    this.#opts.log?.(line, level);
   }
 
   /** A per-request line: built only when someone reads it (grafting is a hot path). */
   #trace(line: () => string): void {
-    if (this.#opts.verbose && this.#opts.log) this.#opts.log(line());
+    if (this.#opts.verbose && this.#opts.log) this.#opts.log(line(), "debug");
   }
 
   /** Open the listening socket; throws when the path is taken by a live broker. */
@@ -145,15 +166,81 @@ export class Broker {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     raiseFileLimit();
     // Claim the socket first: a second broker fails here, before saying anything else.
-    this.#listenFd = seqpacketListen(this.#opts.socketPath);
+    this.#listenFd = this.#opts.listenFd !== undefined
+      ? adoptListener(this.#opts.listenFd)
+      : seqpacketListen(this.#opts.socketPath);
     // Accepted sockets inherit this: a client's sendmsg() with SCM_RIGHTS fails in the client.
     this.#passRights = !setPassRights(this.#listenFd, false);
-    this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line));
+    this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line, "warning"));
     this.#homeKey = netnsKey(netnsIdOfPath("/proc/thread-self/ns/net")!);
     const pipe = new Int32Array(2);
     check("pipe2", libc().pipe2(new Uint8Array(pipe.buffer), C.O_CLOEXEC | C.O_NONBLOCK));
     [this.#wakeRead, this.#wakeWrite] = [pipe[0], pipe[1]];
-    this.#log(`listening on ${this.#opts.socketPath}`);
+    const how = this.#opts.listenFd !== undefined ? " (socket activation)" : "";
+    this.#log(`listening on ${this.#opts.socketPath}${how}`);
+    if (this.#opts.statePath !== undefined) {
+      this.#state = new StateFile(this.#opts.statePath);
+      this.#loadState("start");
+    }
+  }
+
+  /** Read the state file again (SIGHUP): its endpoints replace those held now. */
+  reload(): void {
+    if (this.#state) this.#loadState("reload");
+  }
+
+  /**
+   * Load the state file into a fresh registry and swap it in. An unusable
+   * file is kept aside and changes nothing on reload (the previous good state
+   * is served and written back).
+   */
+  #loadState(why: "start" | "reload"): void {
+    const loaded = this.#state!.load();
+    if (loaded.problem) this.#log(loaded.problem, "error");
+    if (loaded.problem && why === "reload") {
+      this.#persist();
+      return;
+    }
+    const fresh = new Registry();
+    const old = this.#registry;
+    const r = restore(
+      loaded.state,
+      fresh,
+      this.#refs,
+      this.#defaultTargetFd,
+      (devIno) => [...old.namespaces()].find((ns) => netnsKey(netnsIdOfFd(ns.fd)) === devIno)?.fd,
+    );
+    old.clear();
+    this.#registry = fresh;
+    for (const line of r.dropped) this.#log(line, "warning");
+    this.#log(
+      `state ${why === "start" ? "loaded" : "reloaded"} from ${this.#state!.path}` +
+        `${loaded.from === "bak" ? ".bak" : ""}: ${r.endpoints} endpoint(s) in ` +
+        `${r.namespaces} namespace(s)${r.maps ? `, ${r.maps} mapping(s)` : ""}` +
+        `${r.dropped.length ? `, ${r.dropped.length} dropped` : ""}`,
+    );
+    this.#persist();
+  }
+
+  /**
+   * Write the state file after a change: at once, or, within a burst of
+   * changes, at most {@link SAVE_GAP_MS} after the last write (the serve loop
+   * calls {@link #flush}). A failure is logged once until writes work again.
+   */
+  #persist(): void {
+    if (!this.#state) return;
+    this.#dirty = true;
+    if (Date.now() - this.#savedAt >= SAVE_GAP_MS) this.#flush();
+  }
+
+  #flush(): void {
+    if (!this.#state || !this.#dirty) return;
+    this.#dirty = false;
+    this.#savedAt = Date.now();
+    const wasOk = this.#state.health.ok;
+    const err = this.#state.save(snapshot(this.#registry, this.#refs));
+    if (err && wasOk) this.#log(`${err}; endpoints are kept in memory only`, "error");
+    if (!err && !wasOk) this.#log(`state file ${this.#state.path} written again`);
   }
 
   /** Ask a running `serve()` to return; safe from a signal handler. */
@@ -188,6 +275,7 @@ export class Broker {
         for (const s of this.#sources) s.tick();
         this.#expireIdle();
         this.#maybeGc();
+        if (this.#dirty && Date.now() - this.#savedAt >= SAVE_GAP_MS) this.#flush();
       }
     } finally {
       this.#shutdown();
@@ -196,6 +284,7 @@ export class Broker {
 
   #shutdown(): void {
     for (const s of this.#sources) s.close();
+    this.#flush();
     for (const c of this.#clients.values()) closeFd(c.fd);
     this.#clients.clear();
     this.#registry.clear();
@@ -208,9 +297,12 @@ export class Broker {
       this.#wakeRead =
       this.#wakeWrite =
         -1;
-    try {
-      Deno.removeSync(this.#opts.socketPath);
-    } catch { /* already gone */ }
+    // An activated socket is the service manager's: it stays for the next start.
+    if (this.#opts.listenFd === undefined) {
+      try {
+        Deno.removeSync(this.#opts.socketPath);
+      } catch { /* already gone */ }
+    }
     this.#log("stopped");
   }
 
@@ -419,13 +511,20 @@ export class Broker {
       );
     } catch (e) {
       this.stats.refused++;
+      const status = errnoOf(e, Errno.EPROTO);
+      this.#countRefusal(status);
       const msg = (e as Error).message;
       this.#trace(() => `pid ${client.cred.pid}: refused ${req.ep}: ${msg}`);
-      this.#reply(client.fd, hdr.op, hdr.seq, errnoOf(e, Errno.EPROTO), msg);
+      this.#reply(client.fd, hdr.op, hdr.seq, status, msg);
     } finally {
       for (const fd of fds) closeFd(fd);
     }
     return true;
+  }
+
+  #countRefusal(errno: number): void {
+    const name = errnoName(errno);
+    this.refusedBy[name] = (this.refusedBy[name] ?? 0) + 1;
   }
 
   /** Up to `count` grafted sockets into `fds` (fewer if one fails after the first); the first. */
@@ -566,6 +665,7 @@ export class Broker {
       this.#jsonOps[hdr.op]?.(req);
     } catch (e) {
       const status = errnoOf(e, Errno.EINVAL);
+      this.#countRefusal(status);
       this.#reply(client.fd, hdr.op, hdr.seq, status, (e as Error).message);
     }
     return true;
@@ -600,6 +700,7 @@ export class Broker {
     const text = canonicalMapping(kind, String(req.body.mapping ?? ""));
     const ns = this.#registry.addMapping(req.actKey, this.#actPath(req), kind, text);
     this.#trace(() => `map add ${kind} ${text} (ns ${ns.ino})`);
+    this.#persist();
     this.#answer(req, { kind, mapping: text });
   }
 
@@ -609,6 +710,7 @@ export class Broker {
     const text = canonicalMapping(kind, String(req.body.mapping ?? ""));
     const ino = this.#registry.deleteMapping(req.actKey, kind, text);
     this.#trace(() => `map del ${kind} ${text} (ns ${ino})`);
+    this.#persist();
     this.#answer(req, {});
   }
 
@@ -648,6 +750,7 @@ export class Broker {
     }
     if (tfd !== undefined) req.fds.splice(req.fds.indexOf(tfd), 1);
     this.#trace(() => `add ${formatEndpoint(ep)} (ns ${ns.ino})`);
+    this.#persist();
     this.#answer(req, { endpoint: ep });
   }
 
@@ -656,6 +759,7 @@ export class Broker {
     const name = String(req.body.name ?? "");
     const ino = this.#registry.delete(req.actKey, name);
     this.#trace(() => `del ${name} (ns ${ino})`);
+    this.#persist();
     this.#answer(req, {});
   }
 
@@ -665,6 +769,11 @@ export class Broker {
       pid: Deno.pid,
       version: P.VERSION,
       stats: this.stats,
+      refusedBy: this.refusedBy,
+      uptimeMs: Date.now() - this.#startedAt,
+      clients: this.#clients.size,
+      activated: this.#opts.listenFd !== undefined,
+      state: this.#state?.health ?? null,
       namespaces: [...this.#registry.namespaces()].map((ns) => ({
         ino: ns.ino,
         endpoints: [...ns.endpoints.values()].map((s) => s.ep),
@@ -688,8 +797,9 @@ export class Broker {
   collectGarbage(): number {
     const dropped = this.#registry.collectGarbage();
     for (const ns of dropped) {
-      this.#trace(() => `namespace ${ns.ino} is gone; forgetting ${ns.endpoints.size} endpoint(s)`);
+      this.#log(`namespace ${ns.ino} is gone; forgot its ${ns.endpoints.size} endpoint(s)`);
     }
+    if (dropped.length) this.#persist();
     return dropped.length;
   }
 
@@ -715,6 +825,31 @@ interface JsonRequest {
 function fdFor(req: JsonRequest, label: string): number | undefined {
   const i = req.labels.indexOf(label);
   return i >= 0 ? req.fds[i] : undefined;
+}
+
+/**
+ * A listening socket passed by the service manager: it must be a listening
+ * SOCK_SEQPACKET Unix socket (ListenSequentialPacket= in graft.socket).
+ * Made non-blocking and close-on-exec, as the broker's own would be.
+ */
+function adoptListener(fd: number): number {
+  const int = (name: number) => {
+    const v = new Uint8Array(4);
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, 4, true);
+    check("getsockopt", libc().getsockopt(fd, C.SOL_SOCKET, name, v, len), `descriptor ${fd}`);
+    return new DataView(v.buffer).getInt32(0, true);
+  };
+  if (int(C.SO_TYPE) !== C.SOCK_SEQPACKET || int(C.SO_ACCEPTCONN) !== 1) {
+    throw new Error(
+      `descriptor ${fd} from the service manager is not a listening SOCK_SEQPACKET socket ` +
+        "(use ListenSequentialPacket= in the socket unit)",
+    );
+  }
+  const flags = check("fcntl", libc().fcntl(fd, C.F_GETFL, 0n));
+  check("fcntl", libc().fcntl(fd, C.F_SETFL, BigInt(flags | C.O_NONBLOCK)));
+  check("fcntl", libc().fcntl(fd, C.F_SETFD, 1n /* FD_CLOEXEC */));
+  return fd;
 }
 
 /**

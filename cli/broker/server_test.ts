@@ -165,6 +165,9 @@ Deno.test({
         assertEquals(st.stats.sockets, 3 + 5);
         assertEquals(st.stats.refused, 4);
         assertEquals(st.stats.malformed, 1);
+        assertEquals(st.refusedBy, { EEXIST: 1, EADDRNOTAVAIL: 1, EINVAL: 2, EAFNOSUPPORT: 1 });
+        assertEquals(st.clients, 1); // this request's own connection
+        ok(st.uptimeMs! >= 0 && st.activated === false && st.state === null);
         assertEquals(st.namespaces.length, 1);
         assertEquals(st.namespaces[0].endpoints.length, 3);
       });

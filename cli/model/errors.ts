@@ -37,3 +37,11 @@ export class BrokerError extends GraftError {
     this.name = "BrokerError";
   }
 }
+
+/** `s` on one line with control characters shown as "?" (for messages quoting untrusted text). */
+export function printable(s: string): string {
+  return Array.from(s.replace(/\s*\n\s*/g, " "), (c) => {
+    const n = c.charCodeAt(0);
+    return n < 32 || n === 127 ? "?" : c;
+  }).join("");
+}

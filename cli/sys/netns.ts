@@ -117,3 +117,29 @@ export function withNetns<T>(fd: number | undefined, fn: () => T): T {
 export function netnsIdOfPid(pid: number): NetnsId | undefined {
   return netnsIdOfPath(`/proc/${pid}/ns/net`);
 }
+
+/**
+ * When a process started (field 22 of /proc/PID/stat, in clock ticks since
+ * boot), or undefined when it is gone. A PID with the same start time (in
+ * the same boot) is the same process.
+ */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This boot's identity (/proc/sys/kernel/random/boot_id). */
+export function bootId(): string {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  } catch {
+    return "";
+  }
+}
