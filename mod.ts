@@ -67,6 +67,7 @@ export {
 export {
   type Endpoint,
   type EndpointFields,
+  type EndpointFlag,
   endpointFromFields,
   formatEndpoint,
   type InetEndpoint,
