@@ -195,7 +195,7 @@ export class Broker {
    * is served and written back).
    */
   #loadState(why: "start" | "reload"): void {
-    const loaded = this.#state!.load();
+    const loaded = this.#state!.load(why === "reload");
     if (loaded.problem) this.#log(loaded.problem, "error");
     if (loaded.problem && why === "reload") {
       this.#persist();

@@ -330,9 +330,10 @@ export class StateFile {
 
   /**
    * Read the file. A corrupt one is renamed to `.corrupt-TIMESTAMP` and its
-   * copy (`.bak`) used instead, if that one is good.
+   * copy (`.bak`) used instead, if that one is good (on a `reload` the
+   * caller keeps what it holds, and the message says so).
    */
-  load(): Loaded {
+  load(reload = false): Loaded {
     try {
       const state = readState(this.path);
       return state ? { state, from: "file" } : { state: EMPTY, from: "none" };
@@ -345,7 +346,11 @@ export class StateFile {
         bak = readState(this.#bak);
       } catch { /* no usable copy either */ }
       const aside = kept ? `kept as ${kept}` : "left in place";
-      const then = bak ? `using its copy ${this.#bak}` : "starting empty";
+      const then = reload
+        ? "keeping the endpoints held now"
+        : bak
+        ? `using its copy ${this.#bak}`
+        : "starting empty";
       return {
         state: bak ?? EMPTY,
         from: bak ? "bak" : "none",
