@@ -34,7 +34,8 @@ try {
   });
   // The server inside the namespace is reachable on the host's loopback.
   let body = "";
-  for (let i = 0; i < 100 && !body; i++) {
+  const deadline = Date.now() + 30_000; // python3 may start slowly on a loaded machine
+  while (!body && Date.now() < deadline) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/`);
       body = await res.text();
