@@ -200,8 +200,20 @@ fds1=$(broker_fds)
 rss1=$(broker_rss)
 echo "  broker descriptors $fds0 -> $fds1, RSS $rss0 -> $rss1 KiB"
 ((fds1 <= fds0)) && pass "broker descriptors flat: $fds0 -> $fds1" || fail "broker descriptors grew: $fds0 -> $fds1"
-# 8 MiB over 100,000 grafts would be 80 bytes a graft: anything kept per graft shows.
-((rss1 - rss0 < 8192)) && pass "broker RSS flat: $rss0 -> $rss1 KiB over $ok grafts" ||
-	fail "broker RSS grew: $rss0 -> $rss1 KiB over $ok grafts"
+# 8 MiB over 100,000 grafts would be 80 bytes a graft: anything kept per graft
+# shows. The JavaScript heap may still be settling during the first measured
+# round (it did, by 10.6 MiB, once): a leak grows in the second round as well.
+if ((rss1 - rss0 < 8192)); then
+	pass "broker RSS flat: $rss0 -> $rss1 KiB over $ok grafts"
+else
+	first=$ok
+	churn "$GRAFTS"
+	wait_for 15 fds_back
+	rss2=$(broker_rss)
+	echo "  second round: $ok grafts, RSS $rss1 -> $rss2 KiB"
+	((rss2 - rss1 < 8192)) &&
+		pass "broker RSS flat once settled: $rss0 -> $rss1 KiB over $first grafts, then $rss1 -> $rss2 KiB over $ok" ||
+		fail "broker RSS keeps growing: $rss0 -> $rss1 -> $rss2 KiB over two rounds of $GRAFTS grafts"
+fi
 
 finish
