@@ -7,7 +7,7 @@
 import { addEndpoint, deleteEndpoint, listEndpoints } from "../api/endpoints.ts";
 import { formatEndpoint, parseEndpointWords, validateName } from "../model/endpoint.ts";
 import { GraftError, UsageError } from "../model/errors.ts";
-import { type Command, type GlobalOptions, parseOptions } from "./options.ts";
+import { addDelShow, type Command, type GlobalOptions, parseOptions } from "./options.ts";
 
 const USAGE_ADD = "graft ep add NAME type ipv4|ipv6 addr ADDR port PORT|dynamic [netns NETNS]\n" +
   "       graft ep add NAME type unix path PATH [netns NETNS]";
@@ -44,21 +44,9 @@ function show(g: GlobalOptions, args: string[]): number {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (g: GlobalOptions, args: string[]) => number> = {
+/** `graft ep ...`. */
+export const epCommand: Command = addDelShow("ep", [USAGE_ADD, USAGE_DEL, USAGE_SHOW], {
   add,
   del,
-  delete: del,
   show,
-  list: show,
-};
-
-/** `graft ep ...`. */
-export const epCommand: Command = {
-  usage: [USAGE_ADD, USAGE_DEL, USAGE_SHOW].join("\n       "),
-  run(g, args) {
-    const [sub = "show", ...rest] = args;
-    const fn = SUBCOMMANDS[sub];
-    if (!fn) throw new UsageError(`unknown ep command "${sub}" (add, del, show)`);
-    return fn(g, rest);
-  },
-};
+});

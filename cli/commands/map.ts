@@ -8,7 +8,7 @@
 import { addMapping, deleteMapping, listMappings } from "../api/endpoints.ts";
 import { UsageError } from "../model/errors.ts";
 import type { MapKind } from "../model/nsmap.ts";
-import { type Command, type GlobalOptions, list, parseOptions } from "./options.ts";
+import { addDelShow, type Command, type GlobalOptions, list, parseOptions } from "./options.ts";
 
 const USAGE_ADD = "graft map add -i ADDR:PORT[-PORT]=EP | -e PREFIX/LEN=EP";
 const USAGE_DEL = "graft map del -i ADDR:PORT[-PORT]=EP | -e PREFIX/LEN=EP";
@@ -63,21 +63,9 @@ function show(g: GlobalOptions, args: string[]): number {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (g: GlobalOptions, args: string[]) => number> = {
+/** `graft map ...`. */
+export const mapCommand: Command = addDelShow("map", [USAGE_ADD, USAGE_DEL, USAGE_SHOW], {
   add,
   del,
-  delete: del,
   show,
-  list: show,
-};
-
-/** `graft map ...`. */
-export const mapCommand: Command = {
-  usage: [USAGE_ADD, USAGE_DEL, USAGE_SHOW].join("\n       "),
-  run(g, args) {
-    const [sub = "show", ...rest] = args;
-    const fn = SUBCOMMANDS[sub];
-    if (!fn) throw new UsageError(`unknown map command "${sub}" (add, del, show)`);
-    return fn(g, rest);
-  },
-};
+});

@@ -202,3 +202,28 @@ export function parseGlobals(argv: string[]): { globals: GlobalOptions; rest: st
   }
   return { globals, rest: argv.slice(i) };
 }
+
+/** One subcommand of an add/del/show group: runs with the global options and its words. */
+export type Subcommand = (g: GlobalOptions, args: string[]) => number;
+
+/**
+ * A command made of `add`, `del` and `show` (`graft ep`, `graft map`): the
+ * first word picks the subcommand (`show` when there is none); `delete` and
+ * `list` are accepted for `del` and `show`.
+ */
+export function addDelShow(
+  group: string,
+  usages: string[],
+  subs: { add: Subcommand; del: Subcommand; show: Subcommand },
+): Command {
+  const table: Record<string, Subcommand> = { ...subs, delete: subs.del, list: subs.show };
+  return {
+    usage: usages.join("\n       "),
+    run(g, args) {
+      const [sub = "show", ...rest] = args;
+      const fn = table[sub];
+      if (!fn) throw new UsageError(`unknown ${group} command "${sub}" (add, del, show)`);
+      return fn(g, rest);
+    },
+  };
+}
