@@ -40,7 +40,7 @@ import { C, closeFd, Errno } from "../../sys/ffi.ts";
 import type { EgressMapping, IngressMapping } from "../../model/mapping.ts";
 import { socketNetnsCookie } from "../../sys/peer.ts";
 import { pollNow } from "../../sys/unix.ts";
-import type { SockOpt } from "../proto.ts";
+import type { SockOpt, SockRequest } from "../proto.ts";
 import {
   getIntOpt,
   getOpt,
@@ -76,21 +76,8 @@ export interface SeccompHost {
   trace(line: () => string): void;
 }
 
-/** A socket request, as libgraft sends it. */
-export interface GraftRequest {
-  /** Endpoint name. */
-  ep: string;
-  /** The program's socket family. */
-  family: number;
-  /** SOCK_STREAM or SOCK_DGRAM. */
-  type: number;
-  /** The socket's protocol. */
-  protocol: number;
-  /** The port the program asked for (0 for a client socket). */
-  port: number;
-  /** Options to apply before bind. */
-  opts: SockOpt[];
-}
+/** A socket request as libgraft sends it, without the wire header. */
+export type GraftRequest = Omit<SockRequest, "hdr">;
 
 /** A listener the broker supervises. */
 interface Listener {
