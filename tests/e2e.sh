@@ -412,6 +412,28 @@ assert struct.unpack_from("<i", r, 16)[0] == 99, r  # EADDRNOTAVAIL
 assert b"ep-test" in r[156:], r
 PY
 	[[ $(g -n "$C1" ep show ep-out) == ep-out* ]] && pass "the broker still serves after the garbage" || fail "broker dead after garbage"
+	# One broker turn that both evicts (to admit a new client) and sees an old client hang up: the
+	# new connection may get the evicted one's descriptor number, and must not get its hang-up.
+	# The broker is stopped while the 32 clients (its per-uid share) change, so that one turn sees it all.
+	python3 - "$GRAFT_SOCKET" "$BROKER_PID" <<'PY' && pass "a client admitted by an eviction is served (not closed for another's hang-up)" || fail "a new client was closed for an evicted client's hang-up"
+import os, signal, socket, struct, sys
+path, pid = sys.argv[1], int(sys.argv[2])
+req = struct.pack("<IHHII", 0x54465247, 1, 1, 48, 10) + b"ep-test".ljust(16, b"\0") + struct.pack("<iiiHH", 2, 1, 0, 0, 0)
+def ask(s):
+    s.send(req); r = s.recv(4096); assert struct.unpack_from("<i", r, 16)[0] == 99, r
+held = []
+for _ in range(32):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.settimeout(5); s.connect(path); ask(s); held.append(s)
+os.kill(pid, signal.SIGSTOP)
+try:
+    held[0].close()  # hangs up; admitting new[0] evicts it, and new[1] may reuse its number
+    new = [socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(2)]
+    for s in new: s.settimeout(5); s.connect(path); s.send(req)
+finally:
+    os.kill(pid, signal.SIGCONT)
+for s in new:
+    r = s.recv(4096); assert struct.unpack_from("<i", r, 16)[0] == 99, r
+PY
 	# More idle clients than the broker admits (GRAFT_MAX_CLIENTS=64): the idlest are closed, work goes on.
 	bg python3 - "$GRAFT_SOCKET" >"$TMP/hog.out" 2>&1 <<'PY'
 import socket, sys, time

@@ -256,7 +256,16 @@ export class Broker {
       let lastYield = Date.now();
       while (!this.#stopping) {
         const fds = [this.#wakeRead, this.#listenFd, ...this.#clients.keys()];
-        for (const s of this.#sources) fds.push(...s.fds());
+        // Who owned each descriptor when it was polled: handling one ready
+        // descriptor can close another (an eviction) and accept() can reuse
+        // its number, and the new owner must not get the old one's events.
+        const owners = new Map<number, Client | PollSource>(this.#clients);
+        for (const s of this.#sources) {
+          for (const fd of s.fds()) {
+            fds.push(fd);
+            owners.set(fd, s);
+          }
+        }
         // Wait for requests on this thread (a hop to a worker thread and back
         // would cost more than the request), in slices short enough that
         // signals (handled by the event loop) are seen within 20 ms.
@@ -265,13 +274,18 @@ export class Broker {
           await new Promise((r) => setTimeout(r, 0));
           lastYield = Date.now();
         }
+        let accept = false;
         for (const { fd, revents } of ready) {
           if (this.#stopping) break;
-          if (fd === this.#wakeRead) continue;
-          if (fd === this.#listenFd) this.#acceptAll();
-          else if (this.#clients.has(fd)) this.#serviceClient(fd, revents);
-          else this.#sources.some((s) => s.handle(fd, revents));
+          if (fd === this.#listenFd) accept = true;
+          const owner = owners.get(fd);
+          if (owner === undefined) continue;
+          if (!("handle" in owner)) {
+            if (this.#clients.get(fd) === owner) this.#serviceClient(owner, revents);
+          } else if (owner.fds().includes(fd)) owner.handle(fd, revents);
         }
+        // New connections last: their descriptors may reuse numbers closed above.
+        if (accept && !this.#stopping) this.#acceptAll();
         for (const s of this.#sources) s.tick();
         this.#expireIdle();
         this.#maybeGc();
@@ -380,9 +394,8 @@ export class Broker {
     }
   }
 
-  #serviceClient(fd: number, revents: number): void {
-    const client = this.#clients.get(fd);
-    if (!client) return;
+  #serviceClient(client: Client, revents: number): void {
+    const fd = client.fd;
     // A client that hung up wants no answers: its queued requests are not worth serving.
     if (revents & C.POLLHUP) {
       this.#closeClient(fd);
