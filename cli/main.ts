@@ -5,9 +5,9 @@
  * @module
  */
 
-import { setPreloadPath } from "./backends/launcher.ts";
+import { ENV, setPreloadPath } from "./backends/launcher.ts";
 import { embeddedExec, embeddedPreload } from "./backends/embedded.ts";
-import { setExecPath } from "./backends/modes.ts";
+import { EXEC_ENV, setExecPath } from "./backends/modes.ts";
 import { GraftError, UsageError } from "./model/errors.ts";
 import { SysError } from "./sys/ffi.ts";
 import { applyCommand } from "./commands/apply.ts";
@@ -88,9 +88,10 @@ function report(e: unknown): number {
 export async function main(argv: string[]): Promise<number> {
   try {
     const { globals, rest } = parseGlobals(argv);
-    const embedded = await embeddedPreload();
+    // A compiled graft carries its own helpers; GRAFT_PRELOAD and GRAFT_EXEC still win.
+    const embedded = Deno.env.get(ENV.PRELOAD_PATH) ? undefined : await embeddedPreload();
     if (embedded) setPreloadPath(embedded);
-    const exec = await embeddedExec();
+    const exec = Deno.env.get(EXEC_ENV.PATH) ? undefined : await embeddedExec();
     if (exec) setExecPath(exec);
     const [name, ...args] = rest;
     if (name === "help") {

@@ -21,6 +21,9 @@ trap 'rm -rf "$OUT"' EXIT
 ver=$(cd / && env -u GRAFT_PRELOAD "$OUT/graft" version)
 echo "$ver"
 [[ $ver == *"libgraft.so 0."*"/graft/lib/libgraft-"* ]] || { echo "FAIL: compiled graft did not extract its libgraft.so" >&2; exit 1; }
+# ... unless GRAFT_PRELOAD names another one: the user's choice wins.
+ver=$(cd / && GRAFT_PRELOAD=$PWD/preload/build/libgraft.so "$OUT/graft" version)
+[[ $ver == *"$PWD/preload/build/libgraft.so"* ]] || { echo "FAIL: compiled graft ignored GRAFT_PRELOAD: $ver" >&2; exit 1; }
 GRAFT="$OUT/graft" tests/e2e.sh --backend broker --quick || exit 1
 # ... and its own graft-exec for seccomp mode (a static program, grafted).
 GRAFT="$OUT/graft" tests/e2e.sh --backend broker --quick --mode seccomp --only ingress
