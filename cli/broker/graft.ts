@@ -9,7 +9,6 @@
 import { parseIPv4, parseIPv6 } from "../model/addr.ts";
 import type { Endpoint } from "../model/endpoint.ts";
 import { C, check, closeFd, Errno, errno, libc, strerror } from "../sys/ffi.ts";
-import { withNetns } from "../sys/netns.ts";
 import { sockaddrIn, sockaddrIn6, sockaddrUn } from "../sys/sockaddr.ts";
 import { openTrustedParent, removeStaleSocket } from "../sys/unix_path.ts";
 import { errnoOf, FLAG_ABSTRACT, hasFlag, optionAllowed, Refusal } from "./policy.ts";
@@ -96,32 +95,61 @@ export function planSocket(ep: Endpoint, req: SockRequest): SocketPlan {
   return { family: C.AF_INET6, protocol, sa, forceDual: false, what };
 }
 
-function setOpt(fd: number, level: number, name: number, value: number, what: string): void {
-  const v = new Uint8Array(4);
-  new DataView(v.buffer).setInt32(0, value, true);
-  check("setsockopt", libc().setsockopt(fd, level, name, v, 4), what);
+/** 4-byte int option values, made once: the batch path sets them on every socket. */
+const INT_ONE = intValue(1);
+const INT_ZERO = intValue(0);
+
+function intValue(v: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, v, true);
+  return b;
 }
 
-/** Apply the application's options the policy allows; unknown to this family: skipped. */
-function applyOptions(fd: number, plan: SocketPlan, req: SockRequest): void {
+/** One option to set on every socket of a request (its value copied once). */
+interface OptionToSet {
+  level: number;
+  name: number;
+  value: Uint8Array<ArrayBuffer>;
+  /** The application's own option: skipped when the family does not know it. */
+  optional: boolean;
+}
+
+/** The options for `plan`'s sockets: the application's that policy allows, then graft's own. */
+function optionsFor(plan: SocketPlan, req: SockRequest): OptionToSet[] {
+  const out: OptionToSet[] = [];
   for (const o of req.opts) {
     if (!optionAllowed(o, plan.family, plan.forceDual)) continue;
-    const val = o.value.slice();
-    if (libc().setsockopt(fd, o.level, o.name, val, val.length) < 0) {
-      const e = errno();
-      // An option the endpoint's family does not know is skipped, as the kernel backend does.
-      if (e !== Errno.ENOPROTOOPT) {
-        throw new Refusal(e, `${plan.what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
-      }
-    }
+    out.push({ level: o.level, name: o.name, value: o.value.slice(), optional: true });
   }
-  if (plan.forceDual) setOpt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, 0, plan.what);
+  if (plan.forceDual) {
+    out.push({ level: C.IPPROTO_IPV6, name: C.IPV6_V6ONLY, value: INT_ZERO, optional: false });
+  }
   const port = new DataView(plan.sa.buffer).getUint16(2, false);
   if (plan.family !== C.AF_UNIX && req.type === C.SOCK_STREAM && port === 0) {
     // A client socket: let connect() pick the port with the full 4-tuple,
     // as it would for an unbound socket, instead of reserving one in bind().
-    setOpt(fd, C.IPPROTO_IP, C.IP_BIND_ADDRESS_NO_PORT, 1, plan.what);
+    const name = C.IP_BIND_ADDRESS_NO_PORT;
+    out.push({ level: C.IPPROTO_IP, name, value: INT_ONE, optional: false });
   }
+  return out;
+}
+
+/** Set the options on fd, bind it (and listen, for a Unix stream endpoint). */
+function configure(fd: number, plan: SocketPlan, opts: OptionToSet[]): void {
+  for (const o of opts) {
+    if (libc().setsockopt(fd, o.level, o.name, o.value, o.value.length) < 0) {
+      const e = errno();
+      // An option the endpoint's family does not know is skipped, as the kernel backend does.
+      if (!o.optional || e !== Errno.ENOPROTOOPT) {
+        throw new Refusal(e, `${plan.what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
+      }
+    }
+  }
+  if (libc().bind(fd, plan.sa, plan.sa.length) < 0) {
+    const e = errno();
+    throw new Refusal(e, `cannot bind ${plan.what}: ${strerror(e)}`);
+  }
+  if (plan.listen) check("listen", libc().listen(fd, 4096), plan.what);
 }
 
 function boundAddress(fd: number, what: string): Uint8Array {
@@ -132,35 +160,104 @@ function boundAddress(fd: number, what: string): Uint8Array {
   return addr.slice(0, new DataView(len.buffer).getUint32(0, true));
 }
 
+/** Where the sockets are created: the target namespace, and the broker's own to return to. */
+export interface NetnsSwitch {
+  /** The target namespace. */
+  target: number;
+  /** The namespace the broker's thread lives in (a descriptor held open). */
+  home: number;
+}
+
+/** Sockets made for one request: all alike, bound to the same address. */
+export interface GraftedBatch {
+  /** The descriptors (the caller closes them after sending). */
+  fds: number[];
+  /** Their family. */
+  family: number;
+  /** The first one's bound address (raw sockaddr). */
+  addr: Uint8Array;
+}
+
 /**
- * Create the socket of `plan` (in the namespace `targetFd`, or this thread's
- * when undefined), apply the options, bind it and read its address. An ip
- * socket is created with `owner` as its owner (the client's uid, as its own
- * socket would have): the kernel groups SO_REUSEPORT sockets of one owner only.
+ * Create up to `count` sockets of `plan` (in the namespace `where.target`,
+ * or this thread's when undefined), apply the options, bind them and read the
+ * first one's address. Fewer come back when one fails after the first; a
+ * failure of the first throws. An ip socket is created with `owner` as its
+ * owner (the client's uid, as its own socket would have): the kernel groups
+ * SO_REUSEPORT sockets of one owner only.
+ *
+ * The namespace switch and the owner change are made once for the whole
+ * batch: only socket() depends on them (options and bind act on the socket's
+ * own namespace), and a `port dynamic` batch is bound to one address with no
+ * port, so one getsockname() answers for all.
  */
-export function makeBoundSocket(
+export function makeBoundSockets(
   plan: SocketPlan,
   req: SockRequest,
-  targetFd: number | undefined,
-  owner?: number,
-): Grafted {
+  where: NetnsSwitch | undefined,
+  owner: number | undefined,
+  count: number,
+): GraftedBatch {
   if (plan.path !== undefined) prepareUnixPath(plan.path, plan.what);
-  const fd = asOwner(plan.family === C.AF_UNIX ? undefined : owner, () =>
-    withNetns(
-      targetFd,
-      () => check("socket", libc().socket(plan.family, req.type | C.SOCK_CLOEXEC, plan.protocol)),
-    ));
+  const opts = optionsFor(plan, req);
+  const fds = createSockets(plan, req, where, plan.family === C.AF_UNIX ? undefined : owner, count);
+  let ok = 0;
   try {
-    applyOptions(fd, plan, req);
-    if (libc().bind(fd, plan.sa, plan.sa.length) < 0) {
-      const e = errno();
-      throw new Refusal(e, `cannot bind ${plan.what}: ${strerror(e)}`);
+    for (; ok < fds.length; ok++) {
+      try {
+        configure(fds[ok], plan, opts);
+      } catch (e) {
+        if (ok === 0) throw e;
+        break; // hand out what we have
+      }
     }
-    if (plan.listen) check("listen", libc().listen(fd, 4096), plan.what);
-    return { fd, family: plan.family, addr: boundAddress(fd, plan.what) };
+    return { fds: fds.slice(0, ok), family: plan.family, addr: boundAddress(fds[0], plan.what) };
   } catch (e) {
-    closeFd(fd);
+    ok = 0;
     throw e;
+  } finally {
+    for (const fd of fds.slice(ok)) closeFd(fd);
+  }
+}
+
+/** socket() `count` times in the target namespace, as `owner`; at least one or it throws. */
+function createSockets(
+  plan: SocketPlan,
+  req: SockRequest,
+  where: NetnsSwitch | undefined,
+  owner: number | undefined,
+  count: number,
+): number[] {
+  const fds: number[] = [];
+  const make = () => {
+    for (let i = 0; i < count; i++) {
+      const fd = libc().socket(plan.family, req.type | C.SOCK_CLOEXEC, plan.protocol);
+      if (fd < 0 && i === 0) check("socket", fd);
+      if (fd < 0) break;
+      fds.push(fd);
+    }
+  };
+  try {
+    asOwner(owner, () => inNetns(where, make));
+  } catch (e) {
+    for (const fd of fds) closeFd(fd);
+    throw e;
+  }
+  return fds;
+}
+
+/**
+ * Run `fn` with this thread in `where.target`, back in `where.home` after
+ * (a held descriptor: no path lookup per switch). A thread that cannot
+ * return must not serve anything else: that failure is thrown.
+ */
+function inNetns(where: NetnsSwitch | undefined, fn: () => void): void {
+  if (where === undefined) return fn();
+  check("setns", libc().setns(where.target, C.CLONE_NEWNET), "entering network namespace");
+  try {
+    fn();
+  } finally {
+    check("setns", libc().setns(where.home, C.CLONE_NEWNET), "restoring network namespace");
   }
 }
 

@@ -1,8 +1,10 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import type { Endpoint } from "../model/endpoint.ts";
-import { C, Errno } from "../sys/ffi.ts";
-import { planSocket } from "./graft.ts";
+import { C, closeFd, Errno, openFd } from "../sys/ffi.ts";
+import { socketNetnsCookie } from "../sys/peer.ts";
+import { makeBoundSockets, planSocket } from "./graft.ts";
 import { Refusal } from "./policy.ts";
+import { namespaceKey } from "./registry.ts";
 import type { SockRequest } from "./proto.ts";
 
 const ep4: Endpoint = { name: "ep4", type: "ipv4", addr: "127.0.0.1", port: 8080 };
@@ -35,4 +37,81 @@ Deno.test("planSocket(): an IPV6_V6ONLY socket is refused an IPv4 endpoint", () 
     (e: unknown) =>
       e instanceof Refusal && e.errno === Errno.EADDRNOTAVAIL && /IPV6_V6ONLY/.test(e.message),
   );
+});
+
+/** A fresh network namespace (lo up) for `fn`, removed after. */
+function withFreshNetns(fn: (nsFd: number) => void): void {
+  const name = `gbgt-${Deno.pid}`;
+  const ip = (...args: string[]) => {
+    if (!new Deno.Command("ip", { args, stderr: "null" }).outputSync().success) {
+      throw new Error(`ip ${args.join(" ")} failed`);
+    }
+  };
+  ip("netns", "add", name);
+  const fd = openFd(`/run/netns/${name}`);
+  try {
+    ip("-n", name, "link", "set", "lo", "up");
+    fn(fd);
+  } finally {
+    closeFd(fd);
+    ip("netns", "del", name);
+  }
+}
+
+function openFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+const client: SockRequest = { ...req(), family: C.AF_INET, port: 0 };
+const dyn: Endpoint = { name: "dyn", type: "ipv4", addr: "127.0.0.1", port: "dynamic" };
+
+Deno.test({
+  name: "makeBoundSockets(): a batch is made in the target namespace, bound with no port",
+  ignore: Deno.uid() !== 0,
+  fn() {
+    withFreshNetns((nsFd) => {
+      const home = openFd("/proc/thread-self/ns/net");
+      const before = namespaceKey(home);
+      try {
+        const made = makeBoundSockets(
+          planSocket(dyn, client),
+          client,
+          {
+            target: nsFd,
+            home,
+          },
+          0,
+          5,
+        );
+        assertEquals(made.fds.length, 5);
+        assertEquals(namespaceKey(home), before, "the thread came back home");
+        for (const fd of made.fds) {
+          assertEquals(String(socketNetnsCookie(fd)), namespaceKey(nsFd));
+          closeFd(fd);
+        }
+        // 127.0.0.1, port 0: connect() chooses the port (IP_BIND_ADDRESS_NO_PORT).
+        assertEquals([...made.addr.slice(2, 8)], [0, 0, 127, 0, 0, 1]);
+      } finally {
+        closeFd(home);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "makeBoundSockets(): a batch that cannot bind is refused and leaves no descriptor",
+  ignore: Deno.uid() !== 0,
+  fn() {
+    withFreshNetns((nsFd) => {
+      const home = openFd("/proc/thread-self/ns/net");
+      const absent: Endpoint = { ...dyn, addr: "198.18.9.9" }; // not on the target
+      const n = openFds();
+      throws(
+        () => makeBoundSockets(planSocket(absent, client), client, { target: nsFd, home }, 0, 8),
+        (e) => e instanceof Refusal && e.errno === Errno.EADDRNOTAVAIL,
+      );
+      assertEquals(openFds(), n);
+      closeFd(home);
+    });
+  },
 });

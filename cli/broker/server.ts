@@ -18,7 +18,7 @@ import { formatSockaddr } from "../model/addr.ts";
 import { endpointFromJson, formatEndpoint } from "../model/endpoint.ts";
 import { canonicalMapping, emptyMaps, mapKindOf, type NamespaceMaps } from "../model/nsmap.ts";
 import { C, check, closeFd, Errno, errnoName, libc, openFd } from "../sys/ffi.ts";
-import { netnsIdOfFd, netnsIdOfPath, netnsKey } from "../sys/netns.ts";
+import { netnsIdOfFd, netnsKey } from "../sys/netns.ts";
 import {
   NO_CAPS,
   type PeerCaps,
@@ -39,7 +39,7 @@ import {
   seqpacketListen,
   setIntOpt,
 } from "../sys/unix.ts";
-import { type Grafted, makeBoundSocket, planSocket } from "./graft.ts";
+import { type GraftedBatch, makeBoundSockets, type NetnsSwitch, planSocket } from "./graft.ts";
 import {
   checkBatchRequest,
   checkGrant,
@@ -125,6 +125,8 @@ export class Broker {
   #wakeWrite = -1;
   #stopping = false;
   #homeKey = "";
+  /** The broker's own namespace, held open: grafts for other namespaces return to it. */
+  #homeFd = -1;
   #lastGc = 0;
   /** True where the kernel has no SO_PASSRIGHTS: clients can still send descriptors. */
   #passRights = false;
@@ -172,7 +174,8 @@ export class Broker {
     // Accepted sockets inherit this: a client's sendmsg() with SCM_RIGHTS fails in the client.
     this.#passRights = !setPassRights(this.#listenFd, false);
     this.#defaultTargetFd = openDefaultTarget((line) => this.#log(line, "warning"));
-    this.#homeKey = netnsKey(netnsIdOfPath("/proc/thread-self/ns/net")!);
+    this.#homeFd = openFd("/proc/thread-self/ns/net");
+    this.#homeKey = netnsKey(netnsIdOfFd(this.#homeFd));
     const pipe = new Int32Array(2);
     check("pipe2", libc().pipe2(new Uint8Array(pipe.buffer), C.O_CLOEXEC | C.O_NONBLOCK));
     [this.#wakeRead, this.#wakeWrite] = [pipe[0], pipe[1]];
@@ -306,6 +309,8 @@ export class Broker {
     closeFd(this.#defaultTargetFd);
     closeFd(this.#wakeRead);
     closeFd(this.#wakeWrite);
+    closeFd(this.#homeFd);
+    this.#homeFd = -1;
     this.#listenFd =
       this.#defaultTargetFd =
       this.#wakeRead =
@@ -507,19 +512,19 @@ export class Broker {
       return false;
     }
     const { req, count } = "count" in r ? r : { req: r, count: 1 };
-    const fds: number[] = [];
+    let fds: number[] = [];
     try {
       this.#oneAtATime(client);
       if (batch) checkBatchRequest(this.#lookup(client, req.ep).ep, req);
-      const n = batch ? this.#withinQuota(client, count) : 1;
-      const first = this.#graftUpTo(client, req, n, fds);
-      const resp = P.encodeSockResponse(hdr.seq, 0, first.family, first.addr, "", hdr.op);
+      const made = this.#graft(client, req, batch ? this.#withinQuota(client, count) : 1);
+      fds = made.fds;
+      const resp = P.encodeSockResponse(hdr.seq, 0, made.family, made.addr, "", hdr.op);
       const sent = this.#sendFds(client, resp, fds);
       if (sent === undefined) return false; // the client went away
       if (!sent) return true;
       this.stats.sockets += fds.length;
       this.#trace(() =>
-        `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(first.addr))}` +
+        `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(made.addr))}` +
         (batch ? ` (${fds.length} sockets)` : "")
       );
     } catch (e) {
@@ -538,22 +543,6 @@ export class Broker {
   #countRefusal(errno: number): void {
     const name = errnoName(errno);
     this.refusedBy[name] = (this.refusedBy[name] ?? 0) + 1;
-  }
-
-  /** Up to `count` grafted sockets into `fds` (fewer if one fails after the first); the first. */
-  #graftUpTo(client: Client, req: P.SockRequest, count: number, fds: number[]): Grafted {
-    let first: Grafted | undefined;
-    for (let i = 0; i < count; i++) {
-      try {
-        const g = this.#graft(client, req);
-        fds.push(g.fd);
-        first ??= g;
-      } catch (e) {
-        if (!first) throw e;
-        break; // hand out what we have
-      }
-    }
-    return first!;
   }
 
   /** Serve `source` on the broker's thread too. */
@@ -577,10 +566,11 @@ export class Broker {
    */
   graftFor(nsKey: string, cred: PeerCred, req: Omit<P.SockRequest, "hdr">): { fd: number } {
     const client: Client = { fd: -1, cred, nsKey, inflight: 0, lastActive: 0 };
-    return this.#graft(client, {
+    const made = this.#graft(client, {
       ...req,
       hdr: { op: P.Op.SOCKET, seq: 0, len: 0, version: P.VERSION },
-    });
+    }, 1);
+    return { fd: made.fds[0] };
   }
 
   /**
@@ -631,15 +621,25 @@ export class Broker {
     return this.#registry.lookup(client.nsKey, name);
   }
 
-  /** Create, configure and bind the real socket for a request (policy first). */
-  #graft(client: Client, req: P.SockRequest): Grafted {
+  /**
+   * Create, configure and bind the real sockets for a request (policy first):
+   * `count` of them, or fewer when one fails after the first.
+   */
+  #graft(client: Client, req: P.SockRequest, count: number): GraftedBatch {
     const stored = this.#lookup(client, req.ep);
     checkSocketRequest(req);
     // Sockets for the broker's own namespace (the usual host target) need no switch.
-    const target = stored.targetKey === this.#homeKey ? undefined : stored.targetFd;
-    checkGrant(stored.ep, req, () => this.#caps(client), () => unprivilegedPortStart(target));
+    const where: NetnsSwitch | undefined = stored.targetKey === this.#homeKey
+      ? undefined
+      : { target: stored.targetFd, home: this.#homeFd };
+    checkGrant(
+      stored.ep,
+      req,
+      () => this.#caps(client),
+      () => unprivilegedPortStart(where?.target),
+    );
     const plan = planSocket(stored.ep, req);
-    return makeBoundSocket(plan, req, target, client.cred.uid);
+    return makeBoundSockets(plan, req, where, client.cred.uid, count);
   }
 
   // ---- endpoint management (JSON) -------------------------------------------
