@@ -157,15 +157,29 @@ function sockaddrIn(addr: number[], port: number): Uint8Array {
   return b;
 }
 
+/** The attributes every GRAFT_CMD_SOCK_GET message starts with; a test appends the rest. */
+function sockGet(
+  s: {
+    inode: number;
+    endpoint: string;
+    family: number;
+    type: number;
+    protocol?: number;
+    state: number;
+  },
+): AttrWriter {
+  const w = new AttrWriter()
+    .raw(A.SOCK_INODE, u64(s.inode))
+    .str(A.EP_NAME, s.endpoint)
+    .u16(A.SOCK_FAMILY, s.family)
+    .u16(A.SOCK_TYPE, s.type);
+  if (s.protocol !== undefined) w.u16(A.SOCK_PROTOCOL, s.protocol);
+  return w.u8(A.SOCK_STATE, s.state);
+}
+
 Deno.test("kernelSocketFromAttrs() decodes a GRAFT_CMD_SOCK_GET message", async (t) => {
   await t.step("an established TCP socket", () => {
-    const w = new AttrWriter()
-      .raw(A.SOCK_INODE, u64(4242))
-      .str(A.EP_NAME, "web")
-      .u16(A.SOCK_FAMILY, 2)
-      .u16(A.SOCK_TYPE, 1)
-      .u16(A.SOCK_PROTOCOL, 6)
-      .u8(A.SOCK_STATE, 1)
+    const w = sockGet({ inode: 4242, endpoint: "web", family: 2, type: 1, protocol: 6, state: 1 })
       .u32(A.SOCK_NETNS_INO, 4026531840)
       .raw(A.SOCK_HOST_INODE, u64(4243))
       .raw(A.SOCK_LOCAL, sockaddrIn([127, 0, 0, 1], 8080))
@@ -190,13 +204,7 @@ Deno.test("kernelSocketFromAttrs() decodes a GRAFT_CMD_SOCK_GET message", async 
     });
   });
   await t.step("an unconnected UDP socket has no byte counters and no peer", () => {
-    const w = new AttrWriter()
-      .raw(A.SOCK_INODE, u64(7))
-      .str(A.EP_NAME, "dns")
-      .u16(A.SOCK_FAMILY, 2)
-      .u16(A.SOCK_TYPE, 2)
-      .u16(A.SOCK_PROTOCOL, 17)
-      .u8(A.SOCK_STATE, 7)
+    const w = sockGet({ inode: 7, endpoint: "dns", family: 2, type: 2, protocol: 17, state: 7 })
       .raw(A.SOCK_LOCAL, sockaddrIn([127, 0, 0, 1], 53));
     const ks = kernelSocketFromAttrs(w.bytes());
     assertEquals([ks.host.proto, ks.host.state, ks.host.remotePort], ["udp", "UNCONN", 0]);
@@ -210,12 +218,7 @@ Deno.test("kernelSocketFromAttrs() decodes a GRAFT_CMD_SOCK_GET message", async 
       b.set(e, 2);
       return b;
     };
-    const w = new AttrWriter()
-      .raw(A.SOCK_INODE, u64(9))
-      .str(A.EP_NAME, "app")
-      .u16(A.SOCK_FAMILY, 1)
-      .u16(A.SOCK_TYPE, 1)
-      .u8(A.SOCK_STATE, 1)
+    const w = sockGet({ inode: 9, endpoint: "app", family: 1, type: 1, state: 1 })
       .raw(A.SOCK_LOCAL, path("/run/app.sock"))
       .raw(A.SOCK_PEER, Uint8Array.of(1, 0));
     const ks = kernelSocketFromAttrs(w.bytes());

@@ -18,14 +18,10 @@ import {
   attr,
   attrU64,
   AttrWriter,
-  concat,
-  genlHeader,
-  NETLINK_GENERIC,
+  GenlFamily,
   NetlinkError,
-  NetlinkSocket,
   NLM_F,
   parseAttrs,
-  resolveGenlFamily,
 } from "../sys/netlink.ts";
 import { openNetns } from "../sys/netns.ts";
 import { type DiagSocket, TCP_STATES } from "../sys/sockdiag.ts";
@@ -60,27 +56,23 @@ function flagWords(bits: number): { flags?: EndpointFlag[] } {
 /** True when the af_graft generic netlink family exists (the module is loaded). */
 export function kernelAvailable(): boolean {
   try {
-    const sock = new NetlinkSocket(NETLINK_GENERIC);
-    try {
-      return resolveGenlFamily(sock, GENL_NAME) !== undefined;
-    } finally {
-      sock.close();
-    }
+    const family = GenlFamily.open(GENL_NAME, GENL_VERSION);
+    family?.close();
+    return family !== undefined;
   } catch {
     return false;
   }
 }
 
-function withFamily<T>(where: Where, fn: (sock: NetlinkSocket, family: number) => T): T {
-  const sock = new NetlinkSocket(NETLINK_GENERIC, where.netnsFd);
+function withFamily<T>(where: Where, fn: (family: GenlFamily) => T): T {
+  const family = GenlFamily.open(GENL_NAME, GENL_VERSION, where.netnsFd);
+  if (family === undefined) {
+    throw new GraftError("kernel backend unavailable: the af_graft module is not loaded");
+  }
   try {
-    const family = resolveGenlFamily(sock, GENL_NAME);
-    if (family === undefined) {
-      throw new GraftError("kernel backend unavailable: the af_graft module is not loaded");
-    }
-    return fn(sock, family);
+    return fn(family);
   } finally {
-    sock.close();
+    family.close();
   }
 }
 
@@ -159,10 +151,9 @@ export const kernelBackend: EndpointBackend = {
   add(ep, where) {
     const target = ep.netns !== undefined ? openNetns(ep.netns) : undefined;
     try {
-      withFamily(where, (sock, family) => {
-        const payload = concat(genlHeader(Cmd.EP_ADD, GENL_VERSION), endpointAttrs(ep, target));
+      withFamily(where, (family) => {
         try {
-          sock.request(family, NLM_F.ACK, payload, "af_graft");
+          family.request(Cmd.EP_ADD, NLM_F.ACK, endpointAttrs(ep, target), "af_graft");
         } catch (e) {
           explain(e, ep.name, "add");
         }
@@ -172,32 +163,24 @@ export const kernelBackend: EndpointBackend = {
     }
   },
   del(name, where) {
-    withFamily(where, (sock, family) => {
-      const payload = concat(
-        genlHeader(Cmd.EP_DEL, GENL_VERSION),
-        new AttrWriter().str(A.EP_NAME, name).bytes(),
-      );
+    withFamily(where, (family) => {
+      const attrs = new AttrWriter().str(A.EP_NAME, name).bytes();
       try {
-        sock.request(family, NLM_F.ACK, payload, "af_graft");
+        family.request(Cmd.EP_DEL, NLM_F.ACK, attrs, "af_graft");
       } catch (e) {
         explain(e, name, "del");
       }
     });
   },
   list(where) {
-    return withFamily(where, (sock, family) => {
+    return withFamily(where, (family) => {
       let replies;
       try {
-        replies = sock.request(
-          family,
-          NLM_F.DUMP,
-          genlHeader(Cmd.EP_GET, GENL_VERSION),
-          "af_graft",
-        );
+        replies = family.request(Cmd.EP_GET, NLM_F.DUMP, undefined, "af_graft");
       } catch (e) {
         explain(e, "*", "show");
       }
-      return replies.map((p) => endpointFromAttrs(p.subarray(4)));
+      return replies.map((p) => endpointFromAttrs(p));
     });
   },
   mapAdd() {
@@ -315,13 +298,8 @@ export function kernelSocketFromAttrs(payload: Uint8Array): KernelSocket {
  * no privilege in the caller's own namespace; entering another needs root.
  */
 export function listKernelSockets(where: Where): KernelSocket[] {
-  return withFamily(where, (sock, family) => {
-    const replies = sock.request(
-      family,
-      NLM_F.DUMP,
-      genlHeader(Cmd.SOCK_GET, GENL_VERSION),
-      "af_graft sockets",
-    );
-    return replies.map((p) => kernelSocketFromAttrs(p.subarray(4)));
+  return withFamily(where, (family) => {
+    const replies = family.request(Cmd.SOCK_GET, NLM_F.DUMP, undefined, "af_graft sockets");
+    return replies.map((p) => kernelSocketFromAttrs(p));
   });
 }

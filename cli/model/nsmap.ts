@@ -9,14 +9,7 @@
  */
 
 import { UsageError } from "./errors.ts";
-import {
-  type EgressMapping,
-  formatEgress,
-  formatIngress,
-  type IngressMapping,
-  parseEgress,
-  parseIngress,
-} from "./mapping.ts";
+import { formatEgress, formatIngress, parseEgress, parseIngress } from "./mapping.ts";
 
 /** Which way a mapping converts. */
 export type MapKind = "ingress" | "egress";
@@ -45,16 +38,18 @@ export function mapKindOf(v: unknown): MapKind {
   throw new UsageError(`mapping kind must be "ingress" or "egress", not ${JSON.stringify(v)}`);
 }
 
-/** The ingress mapping that overlaps `m` (same address, intersecting port ranges), if any. */
-function overlappingIngress(list: string[], m: IngressMapping): string | undefined {
+/** The ingress mapping of `list` that overlaps `text` (same address, intersecting port ranges). */
+function overlappingIngress(list: string[], text: string): string | undefined {
+  const m = parseIngress(text);
   return list.find((t) => {
     const o = parseIngress(t);
     return o.addr === m.addr && o.portLo <= m.portHi && m.portLo <= o.portHi;
   });
 }
 
-/** The egress mapping with the same prefix as `m`, if any. */
-function samePrefix(list: string[], m: EgressMapping): string | undefined {
+/** The egress mapping of `list` with the same prefix as `text`, if any. */
+function samePrefix(list: string[], text: string): string | undefined {
+  const m = parseEgress(text);
   return list.find((t) => {
     const o = parseEgress(t);
     return o.prefix === m.prefix && o.len === m.len;
@@ -67,10 +62,10 @@ function samePrefix(list: string[], m: EgressMapping): string | undefined {
  */
 export function mapConflict(maps: NamespaceMaps, kind: MapKind, text: string): string | undefined {
   if (kind === "ingress") {
-    const other = overlappingIngress(maps.ingress, parseIngress(text));
+    const other = overlappingIngress(maps.ingress, text);
     return other && `ingress mapping ${text} overlaps ${other}`;
   }
-  const other = samePrefix(maps.egress, parseEgress(text));
+  const other = samePrefix(maps.egress, text);
   return other && `egress mapping ${text} has the same prefix as ${other}`;
 }
 

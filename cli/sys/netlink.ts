@@ -429,6 +429,59 @@ export function resolveGenlFamily(sock: NetlinkSocket, name: string): number | u
 }
 
 /**
+ * One generic netlink family reached through a socket of its own: each request
+ * carries the family's id and a genl header, and each reply comes back as its
+ * attributes (the genl header stripped).
+ */
+export class GenlFamily {
+  private constructor(
+    /** The socket the requests go through. */
+    readonly sock: NetlinkSocket,
+    /** The family's id, as resolved through nlctrl. */
+    readonly id: number,
+    /** The genl header's version field. */
+    readonly version: number,
+  ) {}
+
+  /**
+   * Open a generic netlink socket (inside namespace `netnsFd` when given) and
+   * resolve family `name`; undefined, and nothing left open, when the family
+   * is not registered.
+   */
+  static open(name: string, version: number, netnsFd?: number): GenlFamily | undefined {
+    const sock = new NetlinkSocket(NETLINK_GENERIC, netnsFd);
+    let id;
+    try {
+      id = resolveGenlFamily(sock, name);
+    } finally {
+      if (id === undefined) sock.close();
+    }
+    return id === undefined ? undefined : new GenlFamily(sock, id, version);
+  }
+
+  /** Send command `cmd` with `attrs`; the replies' attributes (see NetlinkSocket.request). */
+  request(
+    cmd: number,
+    flags: number,
+    attrs: Uint8Array = new Uint8Array(0),
+    what?: string,
+  ): Uint8Array[] {
+    const replies = this.sock.request(
+      this.id,
+      flags,
+      concat(genlHeader(cmd, this.version), attrs),
+      what,
+    );
+    return replies.map((p) => p.subarray(4));
+  }
+
+  /** Close the socket. */
+  close(): void {
+    this.sock.close();
+  }
+}
+
+/**
  * A u64 attribute payload in host order, as a number (exact below 2^53, which
  * inode numbers and byte counters stay under); undefined unless 8 bytes.
  */

@@ -3,6 +3,7 @@ import { endpointAttrs, endpointFromAttrs, kernelAvailable } from "../backends/k
 import {
   AttrWriter,
   concat,
+  GenlFamily,
   genlHeader,
   NETLINK_GENERIC,
   NetlinkError,
@@ -31,6 +32,22 @@ Deno.test("a refused request becomes a NetlinkError with the kernel's errno", ()
     );
   } finally {
     sock.close();
+  }
+});
+
+Deno.test("GenlFamily speaks to nlctrl by name and opens nothing for a made-up family", () => {
+  assertEquals(GenlFamily.open("no-such-family", 1), undefined);
+  const nlctrl = GenlFamily.open("nlctrl", 2);
+  ok(nlctrl);
+  try {
+    assertEquals(nlctrl.id, 0x10);
+    // CTRL_CMD_GETFAMILY dump: one reply per family, attributes only (genl header stripped).
+    const names = nlctrl.request(3, 0x300).map((p) =>
+      new TextDecoder().decode(parseAttrs(p).get(2))
+    );
+    ok(names.includes("nlctrl\0"), names.join(" "));
+  } finally {
+    nlctrl.close();
   }
 });
 
