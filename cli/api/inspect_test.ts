@@ -14,6 +14,9 @@ import type { DiagSocket } from "../sys/sockdiag.ts";
 import { scanHost } from "../sys/procscan.ts";
 import { A, kernelSocketFromAttrs } from "../backends/kernel.ts";
 import { AttrWriter } from "../sys/netlink.ts";
+import { sockaddrIn } from "../sys/sockaddr.ts";
+
+const LOOPBACK = Uint8Array.of(127, 0, 0, 1);
 
 Deno.test("formatBytes() stays within 6 characters", () => {
   assertEquals(
@@ -148,15 +151,6 @@ function u64(n: number): Uint8Array {
   return b;
 }
 
-function sockaddrIn(addr: number[], port: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, 2, true);
-  v.setUint16(2, port, false);
-  b.set(addr, 4);
-  return b;
-}
-
 /** The attributes every GRAFT_CMD_SOCK_GET message starts with; a test appends the rest. */
 function sockGet(
   s: {
@@ -182,8 +176,8 @@ Deno.test("kernelSocketFromAttrs() decodes a GRAFT_CMD_SOCK_GET message", async 
     const w = sockGet({ inode: 4242, endpoint: "web", family: 2, type: 1, protocol: 6, state: 1 })
       .u32(A.SOCK_NETNS_INO, 4026531840)
       .raw(A.SOCK_HOST_INODE, u64(4243))
-      .raw(A.SOCK_LOCAL, sockaddrIn([127, 0, 0, 1], 8080))
-      .raw(A.SOCK_PEER, sockaddrIn([127, 0, 0, 1], 40000))
+      .raw(A.SOCK_LOCAL, sockaddrIn(LOOPBACK, 8080))
+      .raw(A.SOCK_PEER, sockaddrIn(LOOPBACK, 40000))
       .raw(A.SOCK_BYTES_SENT, u64(3))
       .raw(A.SOCK_BYTES_RECEIVED, u64(5));
     const ks = kernelSocketFromAttrs(w.bytes());
@@ -205,7 +199,7 @@ Deno.test("kernelSocketFromAttrs() decodes a GRAFT_CMD_SOCK_GET message", async 
   });
   await t.step("an unconnected UDP socket has no byte counters and no peer", () => {
     const w = sockGet({ inode: 7, endpoint: "dns", family: 2, type: 2, protocol: 17, state: 7 })
-      .raw(A.SOCK_LOCAL, sockaddrIn([127, 0, 0, 1], 53));
+      .raw(A.SOCK_LOCAL, sockaddrIn(LOOPBACK, 53));
     const ks = kernelSocketFromAttrs(w.bytes());
     assertEquals([ks.host.proto, ks.host.state, ks.host.remotePort], ["udp", "UNCONN", 0]);
     assertEquals([ks.host.bytesSent, ks.host.bytesReceived], [undefined, undefined]);

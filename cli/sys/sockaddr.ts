@@ -8,24 +8,33 @@
 import { formatIP, type SockAddr, UNIX_PATH_MAX } from "../model/addr.ts";
 import { C } from "./ffi.ts";
 
-/** Encode `struct sockaddr_in`. */
-export function sockaddrIn(addr: Uint8Array, port: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(16);
+/**
+ * The layout both inet sockaddrs share: family (host order) and port (network
+ * order) up front, the address at `addrOffset`, every other field zero.
+ */
+function sockaddrInet(
+  family: number,
+  size: number,
+  addrOffset: number,
+  addr: Uint8Array,
+  port: number,
+): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
-  v.setUint16(0, C.AF_INET, true);
+  v.setUint16(0, family, true);
   v.setUint16(2, port, false);
-  b.set(addr, 4);
+  b.set(addr, addrOffset);
   return b;
 }
 
-/** Encode `struct sockaddr_in6`. */
+/** Encode `struct sockaddr_in` (16 bytes, sin_addr at 4). */
+export function sockaddrIn(addr: Uint8Array, port: number): Uint8Array<ArrayBuffer> {
+  return sockaddrInet(C.AF_INET, 16, 4, addr, port);
+}
+
+/** Encode `struct sockaddr_in6` (28 bytes, sin6_addr at 8; flow info and scope id 0). */
 export function sockaddrIn6(addr: Uint8Array, port: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(28);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, C.AF_INET6, true);
-  v.setUint16(2, port, false);
-  b.set(addr, 8);
-  return b;
+  return sockaddrInet(C.AF_INET6, 28, 8, addr, port);
 }
 
 /** Encode `struct sockaddr_un` for a filesystem path. */

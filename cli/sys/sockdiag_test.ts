@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 import {
+  concat,
   handleDumpMessages,
   MalformedMessageError,
   NetlinkError,
@@ -24,16 +25,6 @@ function attr(type: number, data: Uint8Array): Uint8Array {
   dv(out).setUint16(0, 4 + data.length, true);
   dv(out).setUint16(2, type, true);
   out.set(data, 4);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
   return out;
 }
 
