@@ -7,7 +7,13 @@
 import { addEndpoint, deleteEndpoint, listEndpoints } from "../api/endpoints.ts";
 import { formatEndpoint, parseEndpointWords, validateName } from "../model/endpoint.ts";
 import { GraftError, UsageError } from "../model/errors.ts";
-import { addDelShow, type Command, type GlobalOptions, parseOptions } from "./options.ts";
+import {
+  addDelShow,
+  type Command,
+  type GlobalOptions,
+  parseJsonOnly,
+  parseOptions,
+} from "./options.ts";
 
 const USAGE_ADD = "graft ep add NAME type ipv4|ipv6 addr ADDR port PORT|dynamic [netns NETNS]\n" +
   "       graft ep add NAME type unix path PATH [netns NETNS]";
@@ -28,18 +34,16 @@ function del(g: GlobalOptions, args: string[]): number {
 }
 
 function show(g: GlobalOptions, args: string[]): number {
-  const p = parseOptions({ json: { long: "json", short: "j" } }, args, {
+  const { json, words: [name] } = parseJsonOnly(g, args, {
     command: "ep show",
     usage: USAGE_SHOW,
-  });
-  if (p.words.length > 1) throw new UsageError(`usage: ${USAGE_SHOW}`);
-  const name = p.words[0];
+  }, 1);
   let eps = listEndpoints({ netns: g.netns, backend: g.backend });
   if (name !== undefined) {
     eps = eps.filter((e) => e.name === name);
     if (eps.length === 0) throw new GraftError(`no endpoint "${name}" here`);
   }
-  if (g.json || p.values.json) console.log(JSON.stringify(eps, null, 2));
+  if (json) console.log(JSON.stringify(eps, null, 2));
   else for (const e of eps) console.log(formatEndpoint(e));
   return 0;
 }

@@ -7,7 +7,7 @@
 import { exportObject, exportState } from "../api/apply.ts";
 import { selectBackend } from "../backends/backend.ts";
 import { UsageError } from "../model/errors.ts";
-import { type Command, parseOptions } from "./options.ts";
+import { type Command, parseJsonOnly } from "./options.ts";
 
 const EXPORT_USAGE = "graft [--backend B] [-j] export";
 
@@ -15,14 +15,10 @@ const EXPORT_USAGE = "graft [--backend B] [-j] export";
 export const exportCommand: Command = {
   usage: EXPORT_USAGE,
   run(g, args) {
-    const p = parseOptions({ json: { long: "json", short: "j" } }, args, {
-      command: "export",
-      usage: EXPORT_USAGE,
-    });
-    if (p.words.length) throw new UsageError(`unexpected "${p.words[0]}"; usage: ${EXPORT_USAGE}`);
+    const { json } = parseJsonOnly(g, args, { command: "export", usage: EXPORT_USAGE });
     if (g.netns !== undefined) throw new UsageError("export covers every namespace; drop -n");
     const backend = selectBackend(g.backend);
-    if (g.json || p.values.json) console.log(JSON.stringify(exportObject(backend), null, 2));
+    if (json) console.log(JSON.stringify(exportObject(backend), null, 2));
     else Deno.stdout.writeSync(new TextEncoder().encode(exportState(backend)));
     return 0;
   },

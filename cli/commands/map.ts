@@ -8,7 +8,14 @@
 import { addMapping, deleteMapping, listMappings } from "../api/endpoints.ts";
 import { UsageError } from "../model/errors.ts";
 import type { MapKind } from "../model/nsmap.ts";
-import { addDelShow, type Command, type GlobalOptions, list, parseOptions } from "./options.ts";
+import {
+  addDelShow,
+  type Command,
+  type GlobalOptions,
+  list,
+  parseJsonOnly,
+  parseOptions,
+} from "./options.ts";
 
 const USAGE_ADD = "graft map add -i ADDR:PORT[-PORT]=EP | -e PREFIX/LEN=EP";
 const USAGE_DEL = "graft map del -i ADDR:PORT[-PORT]=EP | -e PREFIX/LEN=EP";
@@ -48,13 +55,9 @@ function del(g: GlobalOptions, args: string[]): number {
 }
 
 function show(g: GlobalOptions, args: string[]): number {
-  const p = parseOptions({ json: { long: "json", short: "j" } }, args, {
-    command: "map show",
-    usage: USAGE_SHOW,
-  });
-  if (p.words.length > 0) throw new UsageError(`usage: ${USAGE_SHOW}`);
+  const { json } = parseJsonOnly(g, args, { command: "map show", usage: USAGE_SHOW });
   const maps = listMappings({ netns: g.netns, backend: g.backend });
-  if (g.json || p.values.json) {
+  if (json) {
     console.log(JSON.stringify(maps, null, 2));
   } else {
     for (const t of maps.ingress) console.log(`-i ${t}`);

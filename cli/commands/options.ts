@@ -169,6 +169,24 @@ export function list(p: ParsedOptions, key: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
+/**
+ * Parse the arguments of a command whose one option is -j/--json: JSON is
+ * asked for here or as the global option; more than `maxWords` words is a
+ * usage error naming the first one too many.
+ */
+export function parseJsonOnly(
+  g: GlobalOptions,
+  args: string[],
+  ctx: ParseContext,
+  maxWords = 0,
+): { json: boolean; words: string[] } {
+  const p = parseOptions({ json: GLOBAL_SPEC.json }, args, ctx);
+  if (p.words.length > maxWords) {
+    throw new UsageError(`unexpected "${p.words[maxWords]}"; usage: ${ctx.usage}`);
+  }
+  return { json: g.json || p.values.json === true, words: p.words };
+}
+
 /** Split the global options from the command and its arguments. */
 export function parseGlobals(argv: string[]): { globals: GlobalOptions; rest: string[] } {
   const spec: OptionSpec = {

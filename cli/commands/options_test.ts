@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { UsageError } from "../model/errors.ts";
-import { HelpRequested, parseGlobals, parseOptions } from "./options.ts";
+import { HelpRequested, parseGlobals, parseJsonOnly, parseOptions } from "./options.ts";
 import { parseRunArgs } from "./run.ts";
 import { main } from "../main.ts";
 
@@ -97,4 +97,13 @@ Deno.test("main() exits 2 for usage, 0 for help", async () => {
     console.error = quiet;
     console.log = log;
   }
+});
+
+Deno.test("parseJsonOnly() takes -j here or as the global option and counts the words", () => {
+  const ctx = { command: "ep show", usage: "graft ep show [NAME] [-j]" };
+  const g = { backend: "auto", json: false } as const;
+  assertEquals(parseJsonOnly(g, ["web"], ctx, 1), { json: false, words: ["web"] });
+  assertEquals(parseJsonOnly(g, ["-j"], ctx, 1), { json: true, words: [] });
+  assertEquals(parseJsonOnly({ ...g, json: true }, [], ctx), { json: true, words: [] });
+  throws(() => parseJsonOnly(g, ["web", "db"], ctx, 1), usage(/^unexpected "db"; usage: graft ep/));
 });

@@ -7,7 +7,7 @@
 
 import { brokerSocketPath, type BrokerStatus, brokerStatus } from "../broker/client.ts";
 import { UsageError } from "../model/errors.ts";
-import { type Command, parseOptions } from "./options.ts";
+import { type Command, parseJsonOnly } from "./options.ts";
 
 const USAGE = "graft status [-j]";
 
@@ -49,14 +49,10 @@ export function formatStatus(st: BrokerStatus, socket: string): string[] {
 export const statusCommand: Command = {
   usage: USAGE,
   run(g, args) {
-    const p = parseOptions({ json: { long: "json", short: "j" } }, args, {
-      command: "status",
-      usage: USAGE,
-    });
-    if (p.words.length) throw new UsageError(`unexpected "${p.words[0]}"; usage: ${USAGE}`);
+    const { json } = parseJsonOnly(g, args, { command: "status", usage: USAGE });
     if (g.netns !== undefined) throw new UsageError("status is the broker's; drop -n");
     const st = brokerStatus();
-    if (g.json || p.values.json) {
+    if (json) {
       const { namespaces, ...rest } = st;
       const endpoints = namespaces.reduce((n, ns) => n + ns.endpoints.length, 0);
       console.log(JSON.stringify({ ...rest, namespaces: namespaces.length, endpoints }, null, 2));

@@ -5,8 +5,7 @@
  */
 
 import { versions } from "../api/version.ts";
-import { UsageError } from "../model/errors.ts";
-import { type Command, parseOptions } from "./options.ts";
+import { type Command, parseJsonOnly } from "./options.ts";
 
 const USAGE = "graft version [-j]";
 
@@ -14,13 +13,9 @@ const USAGE = "graft version [-j]";
 export const versionCommand: Command = {
   usage: USAGE,
   async run(g, args) {
-    const p = parseOptions({ json: { long: "json", short: "j" } }, args, {
-      command: "version",
-      usage: USAGE,
-    });
-    if (p.words.length) throw new UsageError(`unexpected "${p.words[0]}"; usage: ${USAGE}`);
+    const { json } = parseJsonOnly(g, args, { command: "version", usage: USAGE });
     const v = await versions();
-    if (g.json || p.values.json) {
+    if (json) {
       console.log(JSON.stringify(v));
     } else {
       console.log(`graft ${v.graft}`);
