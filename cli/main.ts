@@ -5,9 +5,8 @@
  * @module
  */
 
-import { ENV, setPreloadPath } from "./backends/launcher.ts";
+import { GRAFT_EXEC, LIBGRAFT } from "./backends/helper_file.ts";
 import { embeddedExec, embeddedPreload } from "./backends/embedded.ts";
-import { EXEC_ENV, setExecPath } from "./backends/modes.ts";
 import { GraftError, UsageError } from "./model/errors.ts";
 import { SysError } from "./sys/ffi.ts";
 import { applyCommand } from "./commands/apply.ts";
@@ -89,10 +88,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { globals, rest } = parseGlobals(argv);
     // A compiled graft carries its own helpers; GRAFT_PRELOAD and GRAFT_EXEC still win.
-    const embedded = Deno.env.get(ENV.PRELOAD_PATH) ? undefined : await embeddedPreload();
-    if (embedded) setPreloadPath(embedded);
-    const exec = Deno.env.get(EXEC_ENV.PATH) ? undefined : await embeddedExec();
-    if (exec) setExecPath(exec);
+    await LIBGRAFT.useEmbedded(embeddedPreload);
+    await GRAFT_EXEC.useEmbedded(embeddedExec);
     const [name, ...args] = rest;
     if (name === "help") {
       console.log(usage());

@@ -6,7 +6,7 @@
 
 import { preloadVersion } from "../backends/embedded.ts";
 import { kernelAvailable } from "../backends/kernel.ts";
-import { preloadPath } from "../backends/launcher.ts";
+import { LIBGRAFT } from "../backends/helper_file.ts";
 import { VERSION } from "../model/version.ts";
 
 /** What {@link versions} reports; null for a part that is missing. */
@@ -26,7 +26,7 @@ export async function versions(): Promise<Versions> {
   let preload: string | undefined;
   let preloadFile: string | undefined;
   try {
-    preloadFile = preloadPath();
+    preloadFile = LIBGRAFT.path();
     preload = preloadVersion(await Deno.readFile(preloadFile));
   } catch { /* not built */ }
   let kernel: string | undefined;

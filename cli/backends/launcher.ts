@@ -16,6 +16,7 @@ import {
   type IngressMapping,
 } from "../model/mapping.ts";
 import { withNetns } from "../sys/netns.ts";
+import { LIBGRAFT } from "./helper_file.ts";
 import { seccompCommand } from "./modes.ts";
 
 /**
@@ -32,35 +33,7 @@ export const ENV = {
   BACKEND: PRELOAD_ENV.GRAFT_ENV_BACKEND,
   POOL: PRELOAD_ENV.GRAFT_ENV_POOL,
   NAMES: PRELOAD_ENV.GRAFT_ENV_NAMES,
-  /** Read by graft itself: where libgraft.so is. */
-  PRELOAD_PATH: "GRAFT_PRELOAD",
 } as const;
-
-let preloadOverride: string | undefined;
-
-/** Use this libgraft.so instead of looking for one (the compiled binary extracts its own). */
-export function setPreloadPath(path: string): void {
-  preloadOverride = path;
-}
-
-/** Where libgraft.so is: GRAFT_PRELOAD, or preload/build/ beside this checkout's cli/. */
-export function preloadPath(): string {
-  const beside = new URL("../../preload/build/libgraft.so", import.meta.url);
-  const candidates = [
-    preloadOverride,
-    Deno.env.get(ENV.PRELOAD_PATH),
-    beside.protocol === "file:" ? beside.pathname : undefined,
-  ];
-  for (const p of candidates) {
-    if (!p) continue;
-    try {
-      if (Deno.statSync(p).isFile) return p;
-    } catch { /* try the next */ }
-  }
-  throw new GraftError(
-    "libgraft.so not found: run ./scripts/setup to build it, or set GRAFT_PRELOAD to its path",
-  );
-}
 
 /** What to launch and how to convert its sockets. */
 export interface LaunchOptions {
@@ -95,7 +68,7 @@ export interface LaunchOptions {
 
 /** The environment a grafted program gets. */
 export function graftEnv(opts: LaunchOptions): Record<string, string> {
-  const lib = preloadPath();
+  const lib = LIBGRAFT.path();
   const existing = opts.env?.[ENV.PRELOAD] ?? Deno.env.get(ENV.PRELOAD);
   const env: Record<string, string> = {
     ...opts.env,

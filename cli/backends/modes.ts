@@ -13,7 +13,7 @@
 
 import { brokerSocketPath } from "../broker/client.ts";
 import { seccompSocketFor } from "../broker/seccomp/service.ts";
-import { GraftError, UsageError } from "../model/errors.ts";
+import { UsageError } from "../model/errors.ts";
 import {
   type EgressMapping,
   formatEgress,
@@ -21,6 +21,7 @@ import {
   type IngressMapping,
 } from "../model/mapping.ts";
 import { inspectProgram, preloadBlocker, resolveCommand } from "../sys/elf.ts";
+import { GRAFT_EXEC } from "./helper_file.ts";
 
 /** What `--mode` asks for. */
 export type ModeChoice = "auto" | "preload" | "seccomp";
@@ -33,8 +34,8 @@ export interface ModeDecision {
   message?: string;
 }
 
-/** Environment: where graft-exec is, and the broker's seccomp socket. */
-export const EXEC_ENV = { PATH: "GRAFT_EXEC", SOCKET: "GRAFT_SECCOMP_SOCKET" } as const;
+/** Environment: the broker's seccomp socket (graft-exec itself: GRAFT_EXEC in helper_file.ts). */
+export const EXEC_ENV = { SOCKET: "GRAFT_SECCOMP_SOCKET" } as const;
 
 /** Check a `--mode` word. */
 export function parseMode(word: string): ModeChoice {
@@ -82,31 +83,6 @@ export function seccompUnavailable(backend: "kernel" | "broker"): string | undef
   return undefined;
 }
 
-let execOverride: string | undefined;
-
-/** Use this graft-exec instead of looking for one (the compiled binary extracts its own). */
-export function setExecPath(path: string): void {
-  execOverride = path;
-}
-
-/** Where graft-exec is: GRAFT_EXEC, or exec/build/ beside this checkout's cli/. */
-export function execPath(): string {
-  const beside = new URL("../../exec/build/graft-exec", import.meta.url);
-  const candidates = [
-    execOverride,
-    Deno.env.get(EXEC_ENV.PATH),
-    beside.protocol === "file:" ? beside.pathname : undefined,
-  ];
-  for (const p of candidates) {
-    try {
-      if (p && Deno.statSync(p).isFile) return p;
-    } catch { /* next */ }
-  }
-  throw new GraftError(
-    "graft-exec not found: run ./scripts/setup to build it, or set GRAFT_EXEC to its path",
-  );
-}
-
 /** The broker's seccomp socket: GRAFT_SECCOMP_SOCKET, or the one beside the broker socket. */
 export function seccompSocketPath(): string {
   return Deno.env.get(EXEC_ENV.SOCKET) || seccompSocketFor(brokerSocketPath());
@@ -127,7 +103,7 @@ export function seccompCommand(
   egress: EgressMapping[],
 ): string[] {
   return [
-    execPath(),
+    GRAFT_EXEC.path(),
     "--socket",
     seccompSocketPath(),
     "--metadata",
