@@ -2,7 +2,7 @@
 /*
  * graft-exec — the exec helper of `graft run --mode seccomp`.
  *
- *   graft-exec --socket PATH [--metadata TEXT] -- CMD [ARG...]
+ *   graft-exec --socket PATH [--metadata TEXT] [--trap names|accept]... -- CMD [ARG...]
  *
  * It runs where the program will run (inside the namespace `graft run`
  * chose), installs a seccomp filter that hands bind/connect/sendto/sendmsg/
@@ -10,6 +10,12 @@
  * filter's listener descriptor to the broker's seccomp socket, waits for the
  * broker to accept it, and execs CMD. Everything else the program does runs
  * untouched: the data path never meets the filter.
+ *
+ * `--trap names` also hands over getsockname() (the program's view of a
+ * socket it bound, as libgraft shows it); `--trap accept` accept(), accept4()
+ * and getpeername() (a socket on a Unix endpoint shows INET addresses).
+ * `graft run` asks for them only when they matter: ingress mappings, and
+ * mappings onto Unix endpoints.
  *
  * The message is the one OCI runtimes send to a seccomp agent (the runtime
  * spec's `listenerPath`): the container process state as JSON, the listener
@@ -49,9 +55,13 @@
 #define REPLY_TIMEOUT_MS 10000
 #define X32_SYSCALL_BIT 0x40000000u
 
+/* Extra calls to trap (--trap). */
+enum { TRAP_NAMES = 1, TRAP_ACCEPT = 2 };
+
 struct opts {
 	const char *socket;
 	const char *metadata;
+	int traps;
 	char **cmd;
 };
 
@@ -80,8 +90,8 @@ static void die(const char *fmt, ...)
 
 static void usage(void)
 {
-	fputs("usage: graft-exec --socket PATH [--metadata TEXT] -- CMD [ARG...]\n",
-	      stderr);
+	fputs("usage: graft-exec --socket PATH [--metadata TEXT] [--trap names|accept]... "
+	      "-- CMD [ARG...]\n", stderr);
 	exit(2);
 }
 
@@ -102,6 +112,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->socket = argv[++i];
 		else if (!strcmp(argv[i], "--metadata"))
 			o->metadata = argv[++i];
+		else if (!strcmp(argv[i], "--trap") && !strcmp(argv[i + 1], "names"))
+			o->traps |= TRAP_NAMES, i++;
+		else if (!strcmp(argv[i], "--trap") && !strcmp(argv[i + 1], "accept"))
+			o->traps |= TRAP_ACCEPT, i++;
 		else
 			usage();
 	}
@@ -142,9 +156,10 @@ static int wants_egress(const char *meta)
  * connect, sendmsg and sendmmsg only when there are egress mappings, and
  * sendto only with a destination address (argument 4 not NULL).
  * io_uring_setup fails with ENOSYS: io_uring's connect would bypass the
- * filter, and programs fall back to ordinary calls.
+ * filter, and programs fall back to ordinary calls. `traps` adds getsockname
+ * (TRAP_NAMES) and accept, accept4, getpeername (TRAP_ACCEPT).
  */
-static size_t build_filter(struct sock_filter *f, int egress)
+static size_t build_filter(struct sock_filter *f, int egress, int traps)
 {
 	size_t n = 0;
 	const unsigned int notify = SECCOMP_RET_USER_NOTIF;
@@ -160,6 +175,16 @@ static size_t build_filter(struct sock_filter *f, int egress)
 	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
 	f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bind, 0, 1);
 	f[n++] = STMT(BPF_RET | BPF_K, notify);
+	if (traps & TRAP_NAMES) {
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 0, 1);
+		f[n++] = STMT(BPF_RET | BPF_K, notify);
+	}
+	if (traps & TRAP_ACCEPT) {
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_accept, 2, 0);
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_accept4, 1, 0);
+		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 0, 1);
+		f[n++] = STMT(BPF_RET | BPF_K, notify);
+	}
 	if (egress) {
 		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 2, 0);
 		f[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 1, 0);
@@ -184,13 +209,13 @@ static int seccomp_listener(struct sock_fprog *prog)
 }
 
 /* Install the filter; returns the listener. *nnp says whether no_new_privs was needed. */
-static int install_filter(int egress, int *nnp)
+static int install_filter(int egress, int traps, int *nnp)
 {
-	struct sock_filter f[32];
+	struct sock_filter f[48];
 	struct sock_fprog prog = { .filter = f };
 	int fd;
 
-	prog.len = (unsigned short)build_filter(f, egress);
+	prog.len = (unsigned short)build_filter(f, egress, traps);
 	*nnp = 0;
 	fd = seccomp_listener(&prog);
 	if (fd < 0 && errno == EACCES) {
@@ -388,7 +413,7 @@ int main(int argc, char **argv)
 	/* Started before the filter exists: this thread is never trapped. */
 	if (pthread_create(&t, NULL, sender_main, &s) != 0)
 		die("cannot start a thread");
-	listener = install_filter(wants_egress(o.metadata), &nnp);
+	listener = install_filter(wants_egress(o.metadata), o.traps, &nnp);
 	if (write(s.pipe[1], &listener, sizeof(int)) != sizeof(int))
 		die("pipe: %s", strerror(errno));
 	pthread_join(t, NULL);

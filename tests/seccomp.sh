@@ -104,7 +104,7 @@ GOTOOL=$TMP/gotool
 mkdir -p "$TMP/www" && TOKEN=sc-$RANDOM-$RANDOM && echo "$TOKEN" >"$TMP/www/token.txt"
 P_WEB=$(free_port) P_WEB6=$(free_port) P_UDP=$(free_port) P_HOST=$(free_port)
 P_CADDY=$(free_port) P_BB=$(free_port) P_IPERF=$(free_port) P_RR=$(free_port) P_RACE=$(free_port)
-P_CTR=$(free_port)
+P_CTR=$(free_port) P_NAMES=$(free_port) P_NAMES2=$(free_port)
 # caddy sets SO_REUSEPORT on its listeners: its endpoint opts in with flag reuseport (docs/security.md)
 g -n "$C1" ep add web type ipv4 addr 127.0.0.1 port "$P_WEB" &&
 	g -n "$C1" ep add web6 type ipv6 addr ::1 port "$P_WEB6" &&
@@ -115,6 +115,11 @@ g -n "$C1" ep add web type ipv4 addr 127.0.0.1 port "$P_WEB" &&
 	g -n "$C1" ep add rr type ipv4 addr 127.0.0.1 port "$P_RR" &&
 	g -n "$C1" ep add out type ipv4 addr 127.0.0.1 port dynamic &&
 	g -n "$C1" ep add out2 type ipv4 addr 127.0.0.2 port dynamic &&
+	g -n "$C1" ep add names type ipv4 addr 127.0.0.1 port "$P_NAMES" &&
+	g -n "$C1" ep add names2 type ipv4 addr 127.0.0.1 port "$P_NAMES2" &&
+	g -n "$C1" ep add ugo type unix path "$TMP/go.sock" &&
+	g -n "$C1" ep add upy type unix path "$TMP/py.sock" &&
+	g -n "$C1" ep add udg type unix path "$TMP/dg.sock" &&
 	pass "endpoints in $C1" || fail "adding endpoints"
 bg python3 -m http.server "$P_HOST" --bind 127.0.0.1 --directory "$TMP/www" >/dev/null 2>&1
 wait_listen tcp "$P_HOST" || fail "host http.server did not start"
@@ -162,6 +167,37 @@ for _ in range(5):
 bg "$GRAFT" --backend broker -n "$C1" run -i "[::]:80=web6" -- "$GOTOOL" server "[::]:80"
 wait_listen tcp "$P_WEB6" && out=$(fetch -g "http://[::1]:$P_WEB6/v6")
 [[ ${out:-} == "go-server-ok /v6" ]] && pass "IPv6 ingress: host curl [::1]:$P_WEB6 reached the Go server" || fail "IPv6: ${out:-}"
+
+# ---------------------------------------------------------------------------
+section "what the program sees: getsockname() and Unix endpoints"
+bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:80=names -- "$GOTOOL" server 0.0.0.0:80 2>"$TMP/names.log"
+wait_listen tcp "$P_NAMES" && out=$(fetch "http://127.0.0.1:$P_NAMES/names")
+[[ ${out:-} == "local 127.0.0.1:80 remote 127.0.0.1:"* ]] && grep -q "(bound \[::\]:80)" "$TMP/names.log" &&
+	pass "Go server's getsockname() shows what it bound: listener $(grep -o 'bound [^)]*' "$TMP/names.log"), connection $out (host port $P_NAMES)" ||
+	fail "program's view: ${out:-} $(cat "$TMP/names.log")"
+bg "$GRAFT" --backend broker -n "$C1" run --names host -i 0.0.0.0:80=names2 -- "$GOTOOL" server 0.0.0.0:80 2>"$TMP/names2.log"
+wait_listen tcp "$P_NAMES2" && out=$(fetch "http://127.0.0.1:$P_NAMES2/names")
+[[ ${out:-} == "local 127.0.0.1:$P_NAMES2 remote 127.0.0.1:"* ]] && grep -q "(bound 127.0.0.1:$P_NAMES2)" "$TMP/names2.log" &&
+	pass "--names host: the Go server sees the host's port $P_NAMES2: $out" || fail "host view: ${out:-} $(cat "$TMP/names2.log")"
+bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:8080=ugo -- "$GOTOOL" server 0.0.0.0:8080 2>"$TMP/ugo.log"
+for _ in $(seq 100); do [[ -S $TMP/go.sock ]] && break; sleep 0.1; done
+out=$(curl -s --max-time 5 --unix-socket "$TMP/go.sock" http://graft/names)
+[[ $out == "local [::]:8080 remote [::]:0" ]] && pass "Unix endpoint: host curl --unix-socket reached the Go server, which sees INET names: $out" ||
+	fail "Go on a Unix endpoint: $out $(cat "$TMP/ugo.log")"
+# A blocking accept() (parked in the broker until the connection comes), and getpeername().
+bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 127.0.0.1:9000=upy -- /usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 9000)); s.listen(); print("bound", s.getsockname(), flush=True)
+c, a = s.accept(); c.sendall(f"peer {a} local {c.getsockname()} getpeername {c.getpeername()}".encode())' >"$TMP/py.out" 2>&1
+for _ in $(seq 100); do [[ -S $TMP/py.sock ]] && break; sleep 0.1; done
+sleep 1
+out=$(python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]); print(s.recv(200).decode())' "$TMP/py.sock" 2>&1)
+[[ $out == "peer ('0.0.0.0', 0) local ('127.0.0.1', 9000) getpeername ('0.0.0.0', 0)" ]] &&
+	grep -q "bound ('127.0.0.1', 9000)" "$TMP/py.out" &&
+	pass "Unix endpoint: python3's blocking accept() waited in the broker, then saw $out" || fail "python3 on a Unix endpoint: $out $(cat "$TMP/py.out")"
+out=$(g -n "$C1" run --mode seccomp -i 0.0.0.0:53=udg -- "$GOTOOL" udpecho 0.0.0.0:53 2>&1)
+[[ $out == *"operation not permitted"* && ! -e $TMP/dg.sock ]] &&
+	pass "a UDP socket onto a Unix endpoint without flag abstract is refused, as for libgraft: $out" || fail "unix datagram: $out"
 
 # ---------------------------------------------------------------------------
 section "Debian's caddy and busybox httpd, a setuid client"

@@ -110,6 +110,19 @@ export interface SpawnOptions extends EndpointOptions {
   onMode?: (d: ModeDecision) => void;
 }
 
+/** Whether an ingress mapping targets a Unix endpoint of the namespace. */
+function mapsUnixEndpoint(
+  backend: EndpointBackend,
+  netnsFd: number | undefined,
+  ingress: IngressMapping[],
+): boolean {
+  if (ingress.length === 0) return false;
+  const unix = new Set(
+    backend.list({ netnsFd }).filter((e) => e.type === "unix").map((e) => e.name),
+  );
+  return ingress.some((m) => unix.has(m.ep));
+}
+
 /**
  * Start `cmd` with its sockets grafted, inside `opts.netns` when given — what
  * `graft run` does. Returns the child like `Deno.Command.spawn()`.
@@ -140,6 +153,7 @@ export function spawnGrafted(cmd: string[], opts: SpawnOptions = {}): Deno.Child
       verbose: opts.verbose,
       names: opts.names,
       netnsFd,
+      unixIngress: decision.mode === "seccomp" && mapsUnixEndpoint(backend, netnsFd, ingress),
       backend: backend.kind,
       env: opts.env,
       stdin: opts.stdin,

@@ -52,6 +52,8 @@ export interface LaunchOptions {
   names?: "program" | "host";
   /** Descriptor of the namespace to start the program in (default: ours). */
   netnsFd?: number;
+  /** Seccomp mode: some ingress mapping targets a Unix endpoint. */
+  unixIngress?: boolean;
   /** Which backend the preload should graft through. */
   backend: "kernel" | "broker";
   /** The conversion engine: LD_PRELOAD (default) or seccomp (graft-exec in front, the broker supervising). */
@@ -111,7 +113,12 @@ export function launch(opts: LaunchOptions): Deno.ChildProcess {
   if (opts.cmd.length === 0) throw new GraftError("no command to run", 2);
   const seccomp = opts.mode === "seccomp";
   const env = seccomp ? { ...opts.env } : graftEnv(opts);
-  const argv = seccomp ? seccompCommand(opts.cmd, opts.ingress ?? [], opts.egress ?? []) : opts.cmd;
+  const argv = seccomp
+    ? seccompCommand(opts.cmd, opts.ingress ?? [], opts.egress ?? [], {
+      names: opts.names,
+      unixIngress: opts.unixIngress,
+    })
+    : opts.cmd;
   if (opts.verbose && seccomp) console.error(argv.map((a) => JSON.stringify(a)).join(" "));
   if (opts.verbose && !seccomp) {
     for (const k of Object.values(ENV)) {

@@ -88,26 +88,47 @@ export function seccompSocketPath(): string {
   return Deno.env.get(EXEC_ENV.SOCKET) || seccompSocketFor(brokerSocketPath());
 }
 
-/** The mappings as listener metadata: "-i 0.0.0.0:80=web -e 0.0.0.0/0=out". */
-export function mappingMetadata(ingress: IngressMapping[], egress: EgressMapping[]): string {
+/** The mappings as listener metadata: "-i 0.0.0.0:80=web -e 0.0.0.0/0=out" (and "--names host"). */
+export function mappingMetadata(
+  ingress: IngressMapping[],
+  egress: EgressMapping[],
+  names: "program" | "host" = "program",
+): string {
   return [
     ...ingress.map((m) => `-i ${formatIngress(m)}`),
     ...egress.map((m) => `-e ${formatEgress(m)}`),
+    ...(names === "host" ? ["--names host"] : []),
   ].join(" ");
 }
 
-/** The command line that runs `cmd` under graft-exec. */
+/** What else the filter traps, besides bind/connect/send*. */
+export interface SeccompTraps {
+  /** What getsockname() shows on a socket grafted by bind() (default: the program's view). */
+  names?: "program" | "host";
+  /** Some ingress mapping targets a Unix endpoint (accept() and getpeername() to translate). */
+  unixIngress?: boolean;
+}
+
+/**
+ * The command line that runs `cmd` under graft-exec. getsockname() is trapped
+ * only where it shows something else than the kernel would (ingress mappings,
+ * the program's view), accept()/getpeername() only for Unix endpoints.
+ */
 export function seccompCommand(
   cmd: string[],
   ingress: IngressMapping[],
   egress: EgressMapping[],
+  traps: SeccompTraps = {},
 ): string[] {
+  const names = ingress.length > 0 && (traps.names !== "host" || traps.unixIngress);
   return [
     GRAFT_EXEC.path(),
     "--socket",
     seccompSocketPath(),
     "--metadata",
-    mappingMetadata(ingress, egress),
+    mappingMetadata(ingress, egress, traps.names),
+    ...(names ? ["--trap", "names"] : []),
+    ...(traps.unixIngress ? ["--trap", "accept"] : []),
     "--",
     ...cmd,
   ];

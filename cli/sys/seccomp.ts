@@ -11,7 +11,7 @@
  * @module
  */
 
-import { C, check, closeFd, Errno, errno, SysError } from "./ffi.ts";
+import { C, check, closeFd, Errno, errno, openFd, SysError } from "./ffi.ts";
 
 const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
@@ -25,6 +25,17 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  pread: { name: "pread64", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  pwrite: { name: "pwrite64", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  /** accept4() on another thread: a blocking accept must not stop the broker. */
+  accept4_nb: {
+    name: "accept4",
+    parameters: ["i32", "pointer", "pointer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -46,15 +57,20 @@ export const SECCOMP = {
   IOCTL_NOTIF_ADDFD: 0x40182103n,
   USER_NOTIF_FLAG_CONTINUE: 1,
   ADDFD_FLAG_SETFD: 1,
+  ADDFD_FLAG_SEND: 2,
   AUDIT_ARCH_X86_64: 0xc000003e,
 } as const;
 
 /** x86_64 system call numbers the filter traps. */
 export const NR = {
   connect: 42,
+  accept: 43,
   sendto: 44,
   sendmsg: 46,
   bind: 49,
+  getsockname: 51,
+  getpeername: 52,
+  accept4: 288,
   sendmmsg: 307,
 } as const;
 
@@ -137,9 +153,11 @@ export function notifRespond(
 }
 
 /**
- * Put `srcFd` (ours) on descriptor number `targetFd` of the trapped process,
- * replacing what was there (like dup2). Throws a SysError (ENOENT when the
- * caller is gone).
+ * Put `srcFd` (ours) in the trapped process: on descriptor number `targetFd`,
+ * replacing what was there (like dup2), or, with `targetFd` -1, on its lowest
+ * free number while answering the call with that number (ADDFD_FLAG_SEND:
+ * the descriptor and the answer arrive together or not at all). Returns the
+ * number; throws a SysError (ENOENT when the caller is gone).
  */
 export function notifAddFd(
   listener: number,
@@ -151,9 +169,9 @@ export function notifAddFd(
   const b = new Uint8Array(24);
   const v = new DataView(b.buffer);
   v.setBigUint64(0, id, true);
-  v.setUint32(8, SECCOMP.ADDFD_FLAG_SETFD, true);
+  v.setUint32(8, targetFd < 0 ? SECCOMP.ADDFD_FLAG_SEND : SECCOMP.ADDFD_FLAG_SETFD, true);
   v.setUint32(12, srcFd, true);
-  v.setUint32(16, targetFd, true);
+  v.setUint32(16, Math.max(targetFd, 0), true);
   v.setUint32(20, cloexec ? C.O_CLOEXEC : 0, true);
   return check(
     "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)",
@@ -189,6 +207,55 @@ export function readMemory(pid: number, addr: bigint, len: number): Uint8Array |
   return n === len ? out : undefined;
 }
 
+/**
+ * The memory of process `pid`, opened for reading and writing (close it when
+ * done). Open it before re-checking the notification: the descriptor holds
+ * the memory of the process that was there when it was opened, so a
+ * still-pending notification proves every later write lands in the caller.
+ */
+export function openMemory(pid: number): number | undefined {
+  try {
+    return openFd(`/proc/${pid}/mem`, O_RDWR);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Read `len` bytes at `addr` of a memory descriptor; undefined when unreadable. */
+export function memRead(mem: number, addr: bigint, len: number): Uint8Array | undefined {
+  const out = new Uint8Array(len);
+  return Number(sys().pread(mem, out, BigInt(len), addr)) === len ? out : undefined;
+}
+
+/** Write `bytes` at `addr` of a memory descriptor; false when it cannot. */
+export function memWrite(mem: number, addr: bigint, bytes: Uint8Array): boolean {
+  if (bytes.length === 0) return true;
+  return Number(sys().pwrite(mem, bytes, BigInt(bytes.length), addr)) === bytes.length;
+}
+
+/**
+ * accept4() without waiting: the new connection, or the errno (EAGAIN when
+ * none is queued). Only for a socket whose file is non-blocking.
+ */
+export function acceptNow(fd: number, flags: number): number | { errno: number } {
+  const r = sys().accept4(fd, null, null, flags | C.SOCK_CLOEXEC);
+  return r >= 0 ? r : { errno: errno() };
+}
+
+/**
+ * accept4() on another thread, for a socket whose file blocks: the new
+ * connection, or -1 (the errno stays on that thread).
+ */
+export function acceptLater(fd: number, flags: number): Promise<number> {
+  return sys().accept4_nb(fd, null, null, flags | C.SOCK_CLOEXEC);
+}
+
+/** shutdown(fd, SHUT_RDWR): wakes a thread blocked in accept() on it. */
+export function shutdownSocket(fd: number): void {
+  sys().shutdown(fd, 2);
+}
+
+const O_RDWR = 2;
 const PIDFD_THREAD = 0o200; // O_EXCL: a pidfd for a thread (Linux 6.9)
 
 /**

@@ -1,7 +1,8 @@
 // gotool: a small Go program for tests/seccomp.sh, built with CGO_ENABLED=0
 // (static, raw system calls: what LD_PRELOAD cannot reach).
 //
-//	gotool server ADDR            HTTP server answering "go-server-ok"
+//	gotool server ADDR            HTTP server answering "go-server-ok PATH"; /names answers
+//	                              "local ADDR remote ADDR" (the connection's names as the server sees them)
 //	gotool client URL [N]         N concurrent GETs (default 1); prints the first body, fails if any fails
 //	gotool udpecho ADDR           UDP echo server
 //	gotool udpsend ADDR MSG       send MSG from a socket bound to 0.0.0.0:0, print the reply
@@ -25,6 +26,10 @@ func die(f string, a ...any) {
 
 func server(addr string) {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/names" {
+			fmt.Fprintf(w, "local %v remote %s\n", r.Context().Value(http.LocalAddrContextKey), r.RemoteAddr)
+			return
+		}
 		fmt.Fprintf(w, "go-server-ok %s\n", r.URL.Path)
 	})
 	l, err := net.Listen("tcp", addr)

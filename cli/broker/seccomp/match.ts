@@ -100,23 +100,29 @@ export function matchEgress(maps: EgressMapping[], a: InetAddr): EgressMapping |
 
 /**
  * Parse listener metadata: the mappings as `graft run` writes them,
- * `-i ADDR:PORT[-PORT]=EP` and `-e PREFIX/LEN=EP` words separated by spaces.
+ * `-i ADDR:PORT[-PORT]=EP` and `-e PREFIX/LEN=EP` words separated by spaces,
+ * and `--names host` (getsockname() shows the host's view) or
+ * `--names program` (the default).
  */
 export function parseMetadata(
   text: string,
   parseIngress: (s: string) => IngressMapping,
   parseEgress: (s: string) => EgressMapping,
-): { ingress: IngressMapping[]; egress: EgressMapping[] } {
+): { ingress: IngressMapping[]; egress: EgressMapping[]; namesHost: boolean } {
   const words = text.trim().split(/\s+/).filter((w) => w !== "");
-  const out = { ingress: [] as IngressMapping[], egress: [] as EgressMapping[] };
+  const out = { ingress: [] as IngressMapping[], egress: [] as EgressMapping[], namesHost: false };
   for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    if ((w === "-i" || w === "-e") && i + 1 < words.length) {
-      if (w === "-i") out.ingress.push(parseIngress(words[++i]));
-      else out.egress.push(parseEgress(words[++i]));
+    const [w, arg] = [words[i], words[i + 1]];
+    if (w === "-i" && arg !== undefined) out.ingress.push(parseIngress(arg));
+    else if (w === "-e" && arg !== undefined) out.egress.push(parseEgress(arg));
+    else if (w === "--names" && (arg === "host" || arg === "program")) {
+      out.namesHost = arg === "host";
     } else {
-      throw new Error(`bad mapping metadata near "${w}": expected -i MAPPING or -e MAPPING`);
+      throw new Error(
+        `bad mapping metadata near "${w}": expected -i MAPPING, -e MAPPING or --names host|program`,
+      );
     }
+    i++;
   }
   return out;
 }

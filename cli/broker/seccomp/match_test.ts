@@ -43,7 +43,16 @@ Deno.test("parseInet() refuses what is not a whole INET address", () => {
 Deno.test("parseMetadata() reads graft run's mapping words and refuses others", () => {
   const m = parseMetadata(" -i 0.0.0.0:80=web  -e 10.0.0.0/8=out ", parseIngress, parseEgress);
   assertEquals([m.ingress[0].ep, m.egress[0].ep, m.egress[0].len], ["web", "out", 8]);
-  assertEquals(parseMetadata("", parseIngress, parseEgress), { ingress: [], egress: [] });
+  assertEquals(parseMetadata("", parseIngress, parseEgress), {
+    ingress: [],
+    egress: [],
+    namesHost: false,
+  });
+  assertEquals(
+    parseMetadata("-i 0.0.0.0:80=web --names host", parseIngress, parseEgress).namesHost,
+    true,
+  );
+  throws(() => parseMetadata("--names guest", parseIngress, parseEgress), /bad mapping metadata/);
   throws(() => parseMetadata("-i", parseIngress, parseEgress), /bad mapping metadata/);
   throws(() => parseMetadata("-x 1=a", parseIngress, parseEgress), /bad mapping metadata/);
   throws(() => parseMetadata("-i nope=web", parseIngress, parseEgress), /bad ingress mapping/);

@@ -53,7 +53,7 @@ export function attachSeccomp(
   const take = (h: Handover): string | undefined => {
     try {
       const m = parseMetadata(h.metadata, parseIngress, parseEgress);
-      supervisor.add(h.listener, h.label, m.ingress, m.egress);
+      supervisor.add(h.listener, h.label, m.ingress, m.egress, m.namesHost);
       return undefined;
     } catch (e) {
       return (e as Error).message;
@@ -68,7 +68,10 @@ export function attachSeccomp(
       }
       return supervisor.handle(fd, revents);
     },
-    tick: () => agent.expire(),
+    tick() {
+      agent.expire();
+      supervisor.tick();
+    },
     close() {
       supervisor.close();
       agent.close();

@@ -60,6 +60,15 @@ import {
   sockName,
 } from "../../sys/seccomp.ts";
 import { type InetAddr, isWildcard, matchEgress, matchIngress, parseInet } from "./match.ts";
+import { Acceptor, inodeOf } from "./acceptor.ts";
+import { type Answer, CONTINUE } from "./answer.ts";
+import {
+  answerPeerName,
+  answerSockName,
+  NameBook,
+  type NamedListener,
+  type NameView,
+} from "./names.ts";
 import { socketDefaults } from "./options.ts";
 
 /** What the supervisor needs from the broker. */
@@ -80,17 +89,18 @@ export interface SeccompHost {
 export type GraftRequest = Omit<SockRequest, "hdr">;
 
 /** A listener the broker supervises. */
-interface Listener {
-  fd: number;
+interface Listener extends NamedListener {
   label: string;
   ingress: IngressMapping[];
   egress: EgressMapping[];
 }
-
-/** The answer to a notification. */
-type Answer = { continue: true } | { val: number } | { error: number } | "gone";
-
-const CONTINUE: Answer = { continue: true };
+/** Calls about a socket's names: answered with the program's view when it differs. */
+const NAME_CALLS: ReadonlySet<number> = new Set([
+  NR.getsockname,
+  NR.getpeername,
+  NR.accept,
+  NR.accept4,
+]);
 /** Most notifications served per listener per wake-up: one busy program cannot starve others. */
 const BATCH = 16;
 /** Sockets remembered as bound to a wildcard port 0 (still egress candidates). */
@@ -108,6 +118,8 @@ export interface SeccompStats {
   refused: number;
   /** Notifications whose caller went away before the answer. */
   gone: number;
+  /** Addresses shown as the program's view (getsockname, getpeername). */
+  named: number;
 }
 
 /** Supervises seccomp listeners on behalf of the broker. */
@@ -115,24 +127,41 @@ export class SeccompSupervisor {
   readonly #listeners = new Map<number, Listener>();
   readonly #anyBound = new Set<string>();
   /** Counters. */
-  readonly stats: SeccompStats = { listeners: 0, grafted: 0, continued: 0, refused: 0, gone: 0 };
+  readonly stats: SeccompStats = {
+    listeners: 0,
+    grafted: 0,
+    continued: 0,
+    refused: 0,
+    gone: 0,
+    named: 0,
+  };
+  readonly #acceptor = new Acceptor(this.stats);
 
   /** A supervisor acting through `host`. */
   constructor(readonly host: SeccompHost) {}
 
-  /** Start supervising a listener (the supervisor owns `fd` from now on). */
-  add(fd: number, label: string, ingress: IngressMapping[], egress: EgressMapping[]): void {
+  /**
+   * Start supervising a listener (the supervisor owns `fd` from now on);
+   * `namesHost`: getsockname() shows the host's view (`--names host`).
+   */
+  add(
+    fd: number,
+    label: string,
+    ingress: IngressMapping[],
+    egress: EgressMapping[],
+    namesHost = false,
+  ): void {
     setNonblocking(fd); // kernels that honour it never block in RECV
-    this.#listeners.set(fd, { fd, label, ingress, egress });
+    this.#listeners.set(fd, { fd, label, ingress, egress, names: new NameBook(), namesHost });
     this.stats.listeners++;
     this.host.trace(() =>
       `seccomp: supervising ${label} (${ingress.length} ingress, ${egress.length} egress mappings)`
     );
   }
 
-  /** The listeners to poll. */
+  /** The listeners to poll, and sockets with a blocking accept() parked. */
   fds(): number[] {
-    return [...this.#listeners.keys()];
+    return [...this.#listeners.keys(), ...this.#acceptor.fds()];
   }
 
   /** Number of listeners being supervised. */
@@ -143,7 +172,7 @@ export class SeccompSupervisor {
   /** Serve a ready listener; returns false when `fd` is not one. */
   handle(fd: number, revents: number): boolean {
     const l = this.#listeners.get(fd);
-    if (!l) return false;
+    if (!l) return this.#acceptor.handle(fd);
     if (revents & C.POLLIN) {
       for (let i = 0; i < BATCH; i++) {
         // RECV blocks when nothing is pending (a caller interrupted since
@@ -162,8 +191,14 @@ export class SeccompSupervisor {
     return true;
   }
 
+  /** Drop parked calls whose caller went away. */
+  tick(): void {
+    this.#acceptor.tick();
+  }
+
   /** Stop supervising everything (pending and future calls of the programs fail with ENOSYS). */
   close(): void {
+    this.#acceptor.close();
     for (const fd of this.#listeners.keys()) closeFd(fd);
     this.#listeners.clear();
   }
@@ -180,6 +215,7 @@ export class SeccompSupervisor {
     // "gone" is only ever a guess from a failed step: a caller still
     // waiting gets an answer, always.
     if (answer === "gone" && notifIdValid(l.fd, n.id)) answer = CONTINUE;
+    if (answer === "later") return; // answered, or to be, elsewhere
     if (answer === "gone") {
       this.stats.gone++;
       return;
@@ -212,6 +248,7 @@ export class SeccompSupervisor {
 
   #decide(l: Listener, n: Notification): Answer {
     if (n.arch !== SECCOMP.AUDIT_ARCH_X86_64) return CONTINUE;
+    if (NAME_CALLS.has(n.nr)) return this.#name(l, n);
     const where = this.#addressOf(n);
     if (!where || where === "gone") return CONTINUE;
     const [fdnum, ptr, len] = where;
@@ -236,7 +273,9 @@ export class SeccompSupervisor {
       const eff = own ? l : this.#withNamespaceMaps(l, sock);
       if (!eff) return CONTINUE;
       if (!own && !bind && !matchEgress(eff.egress, addr)) return CONTINUE;
-      return bind ? this.#bind(eff, n, addr, fdnum, sock) : this.#egress(eff, n, addr, fdnum, sock);
+      return bind
+        ? this.#bind(eff, n, bytes, fdnum, sock)
+        : this.#egress(eff, n, addr, fdnum, sock);
     } finally {
       closeFd(sock);
     }
@@ -274,7 +313,27 @@ export class SeccompSupervisor {
     return this.host.hasEndpoints(key) ? key : undefined;
   }
 
-  #bind(l: Listener, n: Notification, addr: InetAddr, fdnum: number, sock: number): Answer {
+  /** getsockname, getpeername, accept, accept4: the program's view of a grafted socket. */
+  #name(l: Listener, n: Notification): Answer {
+    const sock = this.#socketOf(l, n, Number(n.args[0]));
+    if (sock === undefined || sock === "gone") return sock ?? CONTINUE;
+    let answer: Answer = CONTINUE;
+    try {
+      if (n.nr === NR.getsockname) answer = answerSockName(l, n, sock);
+      else if (n.nr === NR.getpeername) answer = answerPeerName(l, n, sock);
+      else {
+        const view = l.names.lookup(sock);
+        if (view?.unix) answer = this.#acceptor.accept(l, n, sock, view.family);
+      }
+      if (typeof answer === "object" && "val" in answer) this.stats.named++;
+      return answer;
+    } finally {
+      if (answer !== "later") closeFd(sock);
+    }
+  }
+
+  #bind(l: Listener, n: Notification, bytes: Uint8Array, fdnum: number, sock: number): Answer {
+    const addr = parseInet(bytes)!;
     const kind = convertible(sock);
     const nsKey = kind && this.#namespaceOf(sock);
     if (!kind || !nsKey) return CONTINUE;
@@ -289,7 +348,8 @@ export class SeccompSupervisor {
       return CONTINUE;
     }
     const req = { ep: m.ep, ...kind, port: addr.port, opts: [] };
-    return this.#swap(l, n, nsKey, req, sock, fdnum, { val: 0 });
+    const view = { family: kind.family, local: bytes.slice(0, addr.version === 4 ? 16 : 28) };
+    return this.#swap(l, n, nsKey, req, sock, fdnum, { val: 0 }, view);
   }
 
   #egress(l: Listener, n: Notification, addr: InetAddr, fdnum: number, sock: number): Answer {
@@ -314,6 +374,7 @@ export class SeccompSupervisor {
     sock: number,
     fdnum: number,
     answer: Answer,
+    view?: Omit<NameView, "unix">,
   ): Answer {
     req.opts = socketOptions(sock, req.family, req.type);
     let host: number;
@@ -326,13 +387,6 @@ export class SeccompSupervisor {
       return { error: errno };
     }
     try {
-      if (socketKind(host).domain === C.AF_UNIX) {
-        // The program would meet AF_UNIX addresses in accept() and getpeername()
-        // that nothing translates here (libgraft does): refuse rather than break it.
-        this.stats.refused++;
-        this.host.log(`seccomp: ${l.label}: unix endpoint ${req.ep} refused: use --mode preload`);
-        return { error: Errno.EAFNOSUPPORT };
-      }
       if (isNonblocking(sock)) setNonblocking(host);
       const cloexec = closeOnExec(n.pid, fdnum);
       if (!notifIdValid(l.fd, n.id)) return "gone";
@@ -342,6 +396,7 @@ export class SeccompSupervisor {
         return "gone";
       }
       this.stats.grafted++;
+      if (view) l.names.remember(host, { ...view, unix: socketKind(host).domain === C.AF_UNIX });
       this.host.trace(() =>
         `seccomp: ${l.label}: pid ${n.pid}: ${callName(n.nr)} on fd ${fdnum} -> ${req.ep}`
       );
@@ -401,14 +456,6 @@ function closeOnExec(pid: number, fd: number): boolean {
     return flags !== undefined && (parseInt(flags, 8) & C.O_CLOEXEC) !== 0;
   } catch {
     return false;
-  }
-}
-
-function inodeOf(sock: number): string {
-  try {
-    return Deno.readLinkSync(`/proc/self/fd/${sock}`);
-  } catch {
-    return "";
   }
 }
 
