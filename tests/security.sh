@@ -18,8 +18,8 @@ ONLY=()
 for a in "$@"; do
 	case $a in
 	-v) VERBOSE=1 ;;
-	1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 12) ONLY+=("$a") ;;
-	*) echo "usage: $0 [-v] [1|2|3|4|5|6|7|8|12]..." >&2; exit 2 ;;
+	1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 10 | 12 | 13) ONLY+=("$a") ;;
+	*) echo "usage: $0 [-v] [1|2|3|4|5|6|7|8|10|12|13]..." >&2; exit 2 ;;
 	esac
 done
 if ((EUID != 0)); then
@@ -45,6 +45,7 @@ SOCK=$GRAFT_SOCKET
 C1=gsec1-$$ # the victim container: endpoints, normal clients
 T1=gsect-$$ # a target namespace with an interface of its own (item 7)
 EXTRA_NS=()
+WMEM_MAX=
 PIDS=()
 BROKER_PID=
 NOBODY=65534
@@ -68,6 +69,7 @@ cleanup() {
 		wait "$BROKER_PID" 2>/dev/null
 	fi
 	for ns in "$C1" "$T1" "${EXTRA_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	[[ -n $WMEM_MAX ]] && sysctl -qw net.core.wmem_max="$WMEM_MAX"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -352,6 +354,28 @@ if want 8; then
 fi
 
 # ---------------------------------------------------------------------------
+if want 10; then
+	section "10. a reply larger than net.core.wmem_max"
+	NSW=gsecw-$$
+	EXTRA_NS+=("$NSW")
+	ip netns add "$NSW"
+	{
+		printf 'namespaces:\n  %s:\n    endpoints:\n' "$NSW"
+		for j in $(seq 2000); do printf '      big-%d: {type: ipv4, addr: 127.0.0.1, port: %d}\n' "$j" $((30000 + j)); done
+	} >"$TMP/big.yaml"
+	g apply -f "$TMP/big.yaml" >/dev/null || fail "apply of 2000 endpoints"
+	# A small wmem_max (the kernel refuses 4096): a reply of 2000 endpoints (~150 KB) is far larger.
+	WMEM_MAX=$(sysctl -n net.core.wmem_max)
+	sysctl -qw net.core.wmem_max=8192 || fail "cannot set net.core.wmem_max"
+	n=$(g -n "$NSW" ep show 2>"$TMP/big.err" | grep -c '^big-')
+	sysctl -qw net.core.wmem_max="$WMEM_MAX"
+	WMEM_MAX=
+	((n == 2000)) && pass "ep show lists all 2000 endpoints with wmem_max 8192" ||
+		fail "ep show with wmem_max 8192 listed $n of 2000: $(cat "$TMP/big.err")"
+	ip netns del "$NSW"
+fi
+
+# ---------------------------------------------------------------------------
 if want 12; then
 	section "12. libgraft: a descriptor reused during the round trip, fork"
 	P_L=$(free_port)
@@ -380,6 +404,26 @@ while time.time() < t:
 		in_c1 "${NOB[@]}" "$GRAFT" --backend broker run -e 127.0.0.1/32=ep-dyn -- \
 		$PY "$A" fork-leak "$SOCK" "$P_L"
 	normal "attack 12"
+fi
+
+# ---------------------------------------------------------------------------
+if want 13; then
+	section "13. a process name carrying terminal escapes, printed by graft inspect"
+	# comm: set title, bell, clear screen (15 bytes at most).
+	bg ip netns exec "$C1" "${NOB[@]}" $PY -c 'import time
+open("/proc/self/comm", "w").write("\x1b]0;pwn\x07\x1b[2J")
+time.sleep(30)'
+	ATT=$!
+	for _ in $(seq 50); do [[ $(cat "/proc/$ATT/comm" 2>/dev/null) == $'\e'* ]] && break; sleep 0.1; done
+	out=$("$GRAFT" --backend broker -n "$C1" inspect --all 2>&1)
+	if [[ $out == *$'\e'* || $out == *$'\a'* ]]; then
+		fail "inspect printed the attacker's escape bytes"
+	elif [[ $out == *"$ATT \\x1b]0;pwn\\x07\\x1b[2J"* ]]; then
+		pass "inspect shows the name escaped: $(grep -o "$ATT [^ ,]*" <<<"$out" | head -1)"
+	else
+		fail "inspect did not list the attacker's process: $out"
+	fi
+	kill "$ATT" 2>/dev/null
 fi
 
 # ---------------------------------------------------------------------------

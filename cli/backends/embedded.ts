@@ -11,10 +11,20 @@
 
 import { GraftError } from "../model/errors.ts";
 
-/** Where an extracted library goes: /run/graft/lib for root, else a per-user directory. */
-export function extractDir(): string {
-  if (Deno.uid() === 0) return "/run/graft/lib";
-  const base = Deno.env.get("XDG_RUNTIME_DIR") || `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+/**
+ * Where an extracted library goes: /var/cache/graft/lib for root (not under
+ * /run/graft, which is shared with containers), else $XDG_RUNTIME_DIR or
+ * ~/.cache; never a directory every user can write to, such as /tmp.
+ */
+export function extractDir(env = Deno.env.toObject(), uid = Deno.uid()): string {
+  if (uid === 0) return "/var/cache/graft/lib";
+  const base = env.XDG_RUNTIME_DIR || (env.HOME ? `${env.HOME}/.cache` : undefined);
+  if (!base) {
+    throw new GraftError(
+      "cannot extract libgraft.so: neither XDG_RUNTIME_DIR nor HOME is set " +
+        "(graft does not fall back to /tmp); set one, or set GRAFT_PRELOAD",
+    );
+  }
   return `${base}/graft/lib`;
 }
 
@@ -23,16 +33,33 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Make `dir` (and parents), then insist it is ours and not writable by others. */
+/**
+ * Make `dir` (and parents), then insist that nobody else could swap it: it is
+ * ours and writable by nobody else, and every directory above it belongs to
+ * root or to us and is writable by nobody else (or sticky, like /tmp, where
+ * others cannot rename what is ours).
+ */
 function privateDir(dir: string): void {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const st = Deno.statSync(dir);
-  const mode = st.mode ?? 0;
-  if (st.uid !== Deno.uid() || (mode & 0o022) !== 0) {
-    throw new GraftError(
-      `refusing to use ${dir} for libgraft.so: it must be owned by uid ${Deno.uid()} ` +
-        `and writable by nobody else`,
-    );
+  const uid = Deno.uid();
+  const refuse = (why: string): never => {
+    throw new GraftError(`refusing to use ${dir} for libgraft.so: ${why}`);
+  };
+  const real = Deno.realPathSync(dir);
+  const parts = real.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const p = "/" + parts.slice(0, i).join("/");
+    const st = Deno.statSync(p);
+    const mode = st.mode ?? 0;
+    if (i === parts.length) {
+      if (st.uid !== uid || (mode & 0o022) !== 0) {
+        refuse(`it must be owned by uid ${uid} and writable by nobody else`);
+      }
+    } else if (st.uid !== 0 && st.uid !== uid) {
+      refuse(`${p} belongs to uid ${st.uid}`);
+    } else if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
+      refuse(`${p} is writable by others`);
+    }
   }
 }
 

@@ -1,5 +1,11 @@
-import { deepStrictEqual as assertEquals, notStrictEqual, ok, rejects } from "node:assert/strict";
-import { extractExec, extractLibrary, preloadVersion } from "./embedded.ts";
+import {
+  deepStrictEqual as assertEquals,
+  notStrictEqual,
+  ok,
+  rejects,
+  throws,
+} from "node:assert/strict";
+import { extractDir, extractExec, extractLibrary, preloadVersion } from "./embedded.ts";
 
 const lib = (s: string) => new TextEncoder().encode(`\x7fELF...${s}...`);
 
@@ -58,6 +64,36 @@ Deno.test("extractExec() writes an executable, content-addressed graft-exec", as
     const path = await extractExec(lib("graft-exec"), dir);
     ok(/\/graft-exec-[0-9a-f]{32}$/.test(path), path);
     assertEquals((Deno.statSync(path).mode ?? 0) & 0o777, 0o755);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("extractDir() never falls back to /tmp, and keeps root out of /run/graft", () => {
+  throws(() => extractDir({}, 1000), /neither XDG_RUNTIME_DIR nor HOME/);
+  assertEquals(extractDir({ HOME: "/home/u" }, 1000), "/home/u/.cache/graft/lib");
+  assertEquals(
+    extractDir({ XDG_RUNTIME_DIR: "/run/user/1000", HOME: "/h" }, 1000),
+    "/run/user/1000/graft/lib",
+  );
+  ok(!extractDir({}, 0).startsWith("/run/graft/"));
+});
+
+Deno.test("extractLibrary() refuses a directory below one that others own or can write", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Writable by everyone, not sticky: anyone could rename graft/ and put their own there.
+    await Deno.chmod(dir, 0o777);
+    await rejects(() => extractLibrary(lib("x"), `${dir}/graft/lib`), /is writable by others/);
+    // Sticky (as /tmp is): others cannot rename what is ours.
+    await Deno.chmod(dir, 0o1777);
+    ok((await extractLibrary(lib("x"), `${dir}/s/lib`)).startsWith(`${dir}/s/lib/`));
+    // Owned by another user (nobody): they could swap the subtree at will.
+    await Deno.chmod(dir, 0o755);
+    if (Deno.uid() === 0) {
+      Deno.chownSync(dir, 65534, 65534);
+      await rejects(() => extractLibrary(lib("x"), `${dir}/n/lib`), /belongs to uid 65534/);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -647,9 +647,15 @@ export class Broker {
   /** Answer a JSON request with `{ ok: true, ...v }`. */
   #answer(req: JsonRequest, v: Record<string, unknown>): void {
     const pkt = P.encodeJson(req.hdr.op, req.hdr.seq, { ok: true, ...v });
-    // A big reply (a status of thousands of endpoints) needs a send buffer to match.
-    if (pkt.length > 100_000) {
-      setIntOpt(req.client.fd, C.SOL_SOCKET, C.SO_SNDBUF, 2 * pkt.length + 65536);
+    // A big reply (a status of thousands of endpoints) needs a send buffer to
+    // match, past net.core.wmem_max if need be (the broker has CAP_NET_ADMIN).
+    if (pkt.length > 16_000) {
+      const size = pkt.length + 65536;
+      try {
+        setIntOpt(req.client.fd, C.SOL_SOCKET, C.SO_SNDBUFFORCE, size);
+      } catch {
+        setIntOpt(req.client.fd, C.SOL_SOCKET, C.SO_SNDBUF, size);
+      }
     }
     if (!sendPacket(req.client.fd, pkt, [], C.MSG_DONTWAIT)) {
       throw new Refusal(Errno.EMSGSIZE, "reply too large");

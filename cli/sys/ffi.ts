@@ -107,6 +107,7 @@ export const C = {
   SO_TYPE: 3,
   SO_BROADCAST: 6,
   SO_SNDBUF: 7,
+  SO_SNDBUFFORCE: 32,
   SO_RCVBUF: 8,
   SO_KEEPALIVE: 9,
   SO_LINGER: 13,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { printable } from "../model/text.ts";
 import { NETNS_RUN_DIR, netnsIdOfPath } from "./netns.ts";
 
 /** A process, by PID and command name. */
@@ -189,7 +190,8 @@ function scanProcesses(scan: Scan, opts: Required<ScanOptions>): number | undefi
     const pid = Number(p.name);
     const id = netnsIdOfPath(`/proc/${pid}/ns/net`);
     if (!id) continue; // gone, or a kernel thread without one
-    const comm = (readText(`/proc/${pid}/comm`) ?? "?").trim();
+    // The name is the process's own choice: no escapes reach a terminal.
+    const comm = printable((readText(`/proc/${pid}/comm`) ?? "?\n").replace(/\n$/, ""));
     const ns = scan.entry(id.ino);
     ns.processes.push({ pid, comm });
     ns.openPath ??= `/proc/${pid}/ns/net`;
