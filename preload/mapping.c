@@ -90,22 +90,40 @@ static const char *split_ep(char *tok, char **ep)
 	return NULL;
 }
 
+/*
+ * Split "ADDR<sep>REST=EP" in place: *ep gets the endpoint name (checked),
+ * *rest what follows the last sep, and tok keeps ADDR. `missing` is the
+ * complaint when there is no sep.
+ */
+static const char *split_mapping(char *tok, char sep, const char *missing,
+				 char **rest, char **ep)
+{
+	const char *err = split_ep(tok, ep);
+	char *at;
+
+	if (err)
+		return err;
+	at = strrchr(tok, sep);
+	if (!at)
+		return missing;
+	*at = '\0';
+	*rest = at + 1;
+	return NULL;
+}
+
 static const char *parse_ingress(char *tok, struct graft_ingress *m)
 {
-	char *ep, *colon, *dash, *ports;
+	char *ep, *dash, *ports;
 	unsigned long lo, hi;
+	size_t alen;
 	const char *err;
 
 	memset(m, 0, sizeof(*m));
-	err = split_ep(tok, &ep);
+	err = split_mapping(tok, ':', "missing \":PORT\"", &ports, &ep);
 	if (err)
 		return err;
-	colon = strrchr(tok, ':');
-	if (!colon)
-		return "missing \":PORT\"";
-	*colon = '\0';
-	ports = colon + 1;
-	if (tok[0] == '[' && (colon == tok || colon[-1] != ']'))
+	alen = strlen(tok);
+	if (tok[0] == '[' && tok[alen - 1] != ']')
 		return "bad bracketed address";
 	dash = strchr(ports, '-');
 	if (dash) {
@@ -144,21 +162,17 @@ static void mask_prefix(uint8_t *a, unsigned int bytes, unsigned int len)
 
 static const char *parse_egress(char *tok, struct graft_egress *m)
 {
-	char *ep, *slash;
+	char *ep, *plen;
 	unsigned long len;
 	const char *err;
 
 	memset(m, 0, sizeof(*m));
-	err = split_ep(tok, &ep);
+	err = split_mapping(tok, '/', "missing \"/LEN\"", &plen, &ep);
 	if (err)
 		return err;
-	slash = strrchr(tok, '/');
-	if (!slash)
-		return "missing \"/LEN\"";
-	*slash = '\0';
 	if (!parse_ip(tok, &m->family, m->prefix))
 		return "bad IPv4 or IPv6 prefix";
-	if (!parse_uint(slash + 1, slash + 1 + strlen(slash + 1),
+	if (!parse_uint(plen, plen + strlen(plen),
 			m->family == AF_INET ? 32 : 128, &len))
 		return "bad prefix length";
 	m->len = (unsigned int)len;
@@ -180,6 +194,34 @@ static void *grow_one(void **arr, size_t *n, size_t sz)
 
 enum map_kind { MAP_INGRESS, MAP_EGRESS };
 
+/*
+ * Parse one entry of `kind` and append it to its list in maps. Returns why
+ * the entry is bad, or NULL; *oom is set when the list cannot grow.
+ */
+static const char *parse_entry(struct graft_maps *maps, enum map_kind kind,
+			       char *tok, bool *oom)
+{
+	union {
+		struct graft_ingress in;
+		struct graft_egress eg;
+	} m;
+	bool in = kind == MAP_INGRESS;
+	size_t sz = in ? sizeof(m.in) : sizeof(m.eg);
+	const char *err = in ? parse_ingress(tok, &m.in)
+			     : parse_egress(tok, &m.eg);
+	void *slot;
+
+	if (err)
+		return err;
+	slot = in ? grow_one((void **)&maps->in, &maps->nin, sz)
+		  : grow_one((void **)&maps->eg, &maps->neg, sz);
+	if (!slot)
+		*oom = true;
+	else
+		memcpy(slot, &m, sz);
+	return NULL;
+}
+
 static int parse_list(struct graft_maps *maps, const char *spec,
 		      enum map_kind kind)
 {
@@ -187,6 +229,7 @@ static int parse_list(struct graft_maps *maps, const char *spec,
 					      : GRAFT_ENV_EGRESS;
 	char tok[MAP_TOKEN_MAX], orig[MAP_TOKEN_MAX];
 	int bad = 0;
+	bool oom = false;
 
 	while (spec && *spec) {
 		const char *start, *err;
@@ -210,29 +253,9 @@ static int parse_list(struct graft_maps *maps, const char *spec,
 		tok[len] = '\0';
 		memcpy(orig, tok, len + 1);
 
-		if (kind == MAP_INGRESS) {
-			struct graft_ingress m, *slot;
-
-			err = parse_ingress(tok, &m);
-			if (!err) {
-				slot = grow_one((void **)&maps->in, &maps->nin,
-						sizeof(m));
-				if (!slot)
-					return -1;
-				*slot = m;
-			}
-		} else {
-			struct graft_egress m, *slot;
-
-			err = parse_egress(tok, &m);
-			if (!err) {
-				slot = grow_one((void **)&maps->eg, &maps->neg,
-						sizeof(m));
-				if (!slot)
-					return -1;
-				*slot = m;
-			}
-		}
+		err = parse_entry(maps, kind, tok, &oom);
+		if (oom)
+			return -1;
 		if (err) {
 			graft_error("ignoring bad %s entry \"%s\": %s", var,
 				    orig, err);
