@@ -10,28 +10,6 @@
 #include "libgraft.h"
 #include "unit.h"
 
-static socklen_t v4(const char *ip, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *s = (void *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	s->sin_family = AF_INET;
-	s->sin_port = htons(port);
-	inet_pton(AF_INET, ip, &s->sin_addr);
-	return sizeof(*s);
-}
-
-static socklen_t v6(const char *ip, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in6 *s = (void *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	s->sin6_family = AF_INET6;
-	s->sin6_port = htons(port);
-	inet_pton(AF_INET6, ip, &s->sin6_addr);
-	return sizeof(*s);
-}
-
 static const char *str(const struct sockaddr_storage *ss, socklen_t len)
 {
 	static char buf[GRAFT_ADDRSTR_MAX];
@@ -46,19 +24,19 @@ int main(void)
 				   .sun_path = "/run/x.sock" };
 	socklen_t la, lb;
 
-	la = v4("127.0.0.1", 8080, &a);
+	la = unit_sockaddr("127.0.0.1", 8080, &a);
 	CHECK(!strcmp(str(&a, la), "127.0.0.1:8080"));
 	CHECK(graft_addr_is_inet((struct sockaddr *)&a, la));
 	CHECK(!graft_addr_is_inet((struct sockaddr *)&a, la - 1));
 	CHECK(graft_addr_port((struct sockaddr *)&a) == 8080);
-	la = v6("::1", 80, &a);
+	la = unit_sockaddr("::1", 80, &a);
 	CHECK(!strcmp(str(&a, la), "[::1]:80"));
 	CHECK(!graft_addr_is_inet((struct sockaddr *)&a, sizeof(struct sockaddr_in)));
 	memcpy(&a, &sun, sizeof(sun));
 	CHECK(!strcmp(str(&a, sizeof(sun)), "unix:/run/x.sock"));
 
 	/* IPv4 peer, IPv6 application: IPv4-mapped */
-	la = v4("198.18.0.1", 443, &a);
+	la = unit_sockaddr("198.18.0.1", 443, &a);
 	lb = graft_addr_convert((struct sockaddr *)&a, la, AF_INET6, true, &b);
 	CHECK(lb == sizeof(struct sockaddr_in6));
 	CHECK(!strcmp(str(&b, lb), "[::ffff:198.18.0.1]:443"));
@@ -67,7 +45,7 @@ int main(void)
 	CHECK(lb == sizeof(struct sockaddr_in));
 	CHECK(!strcmp(str(&a, lb), "198.18.0.1:443"));
 	/* a real IPv6 address has no IPv4 form */
-	la = v6("2001:db8::1", 53, &a);
+	la = unit_sockaddr("2001:db8::1", 53, &a);
 	CHECK(graft_addr_convert((struct sockaddr *)&a, la, AF_INET, true, &b) == 0);
 	lb = graft_addr_convert((struct sockaddr *)&a, la, AF_INET, false, &b);
 	CHECK(!strcmp(str(&b, lb), "0.0.0.0:53"));
@@ -85,7 +63,7 @@ int main(void)
 		uint8_t small[4] = { 0 };
 		socklen_t n = sizeof(small);
 
-		la = v4("10.1.2.3", 1, &a);
+		la = unit_sockaddr("10.1.2.3", 1, &a);
 		graft_addr_copyout(&a, la, (struct sockaddr *)small, &n);
 		CHECK(n == sizeof(struct sockaddr_in));
 		CHECK(!memcmp(small, &a, sizeof(small)));

@@ -11,45 +11,13 @@
 #include "mapping.h"
 #include "unit.h"
 
-static socklen_t mk(const char *ip, unsigned int port,
-		    struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *s6 = (void *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		inet_pton(AF_INET6, ip, &s6->sin6_addr);
-		return sizeof(*s6);
-	}
-	struct sockaddr_in *s4 = (void *)ss;
-
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, ip, &s4->sin_addr);
-	return sizeof(*s4);
-}
-
 static const char *in_ep(const struct graft_maps *m, const char *ip,
-			 unsigned int port)
+			 unsigned int port, bool v6only)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = mk(ip, port, &ss);
+	socklen_t len = unit_sockaddr(ip, port, &ss);
 	const struct graft_ingress *r =
-		graft_maps_ingress(m, (struct sockaddr *)&ss, len, false);
-
-	return r ? r->ep : "";
-}
-
-/* The same for a socket with IPV6_V6ONLY set. */
-static const char *in_ep6only(const struct graft_maps *m, const char *ip,
-			      unsigned int port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = mk(ip, port, &ss);
-	const struct graft_ingress *r =
-		graft_maps_ingress(m, (struct sockaddr *)&ss, len, true);
+		graft_maps_ingress(m, (struct sockaddr *)&ss, len, v6only);
 
 	return r ? r->ep : "";
 }
@@ -57,12 +25,53 @@ static const char *in_ep6only(const struct graft_maps *m, const char *ip,
 static const char *eg_ep(const struct graft_maps *m, const char *ip)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = mk(ip, 9, &ss);
+	socklen_t len = unit_sockaddr(ip, 9, &ss);
 	const struct graft_egress *r =
 		graft_maps_egress(m, (struct sockaddr *)&ss, len);
 
 	return r ? r->ep : "";
 }
+
+/*
+ * Check where sockets go. `want` is a list of "KEY=EP" words, EP empty for
+ * no mapping: KEY is a port of `ip` for ingress (ip NULL: egress, and KEY
+ * the destination address). A failure names the line and the case.
+ */
+static void expect(const struct graft_maps *m, const char *ip, bool v6only,
+		   const char *want, int line)
+{
+	char buf[512], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", want);
+	for (char *w = strtok_r(buf, " ", &save); w;
+	     w = strtok_r(NULL, " ", &save)) {
+		char *eq = strrchr(w, '=');
+		const char *got;
+
+		if (!eq) {
+			fprintf(stderr, "%s:%d: bad case \"%s\"\n", __FILE__,
+				line, w);
+			unit_failures++;
+			continue;
+		}
+		*eq = '\0';
+		got = ip ? in_ep(m, ip, (unsigned int)atoi(w), v6only)
+			 : eg_ep(m, w);
+		if (strcmp(got, eq + 1)) {
+			fprintf(stderr, "%s:%d: %s%s%s: got \"%s\", want \"%s\"\n",
+				__FILE__, line, ip ? ip : "", ip ? " port " : "",
+				w, got, eq + 1);
+			unit_failures++;
+		}
+	}
+}
+
+/* Binds to ip: "PORT=EP ..." */
+#define EXPECT_IN(m, ip, want) expect(m, ip, false, want, __LINE__)
+/* The same from an IPV6_V6ONLY socket. */
+#define EXPECT_IN_V6ONLY(m, ip, want) expect(m, ip, true, want, __LINE__)
+/* Connects: "ADDR=EP ..." */
+#define EXPECT_EG(m, want) expect(m, NULL, false, want, __LINE__)
 
 static void test_ingress(void)
 {
@@ -72,52 +81,41 @@ static void test_ingress(void)
 		"0.0.0.0:5201=ep-test, 127.0.0.1:8000-8010=lo-in\t"
 		"[::1]:80=v6a ::1:81-90=v6b [::]:0-65535=any6") == 0);
 	CHECK(m.nin == 5);
-	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 5201), "ep-test"));
-	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 5202), ""));
-	CHECK(!strcmp(in_ep(&m, "127.0.0.1", 5201), ""));
-	CHECK(!strcmp(in_ep(&m, "127.0.0.1", 8000), "lo-in"));
-	CHECK(!strcmp(in_ep(&m, "127.0.0.1", 8005), "lo-in"));
-	CHECK(!strcmp(in_ep(&m, "127.0.0.1", 8010), "lo-in"));
-	CHECK(!strcmp(in_ep(&m, "127.0.0.1", 8011), ""));
-	CHECK(!strcmp(in_ep(&m, "127.0.0.1", 7999), ""));
-	CHECK(!strcmp(in_ep(&m, "::1", 80), "v6a"));
-	CHECK(!strcmp(in_ep(&m, "::1", 81), "v6b"));
-	CHECK(!strcmp(in_ep(&m, "::1", 90), "v6b"));
-	CHECK(!strcmp(in_ep(&m, "::1", 91), ""));
-	CHECK(!strcmp(in_ep(&m, "::", 0), "any6"));
-	CHECK(!strcmp(in_ep(&m, "::", 65535), "any6"));
-	/* exact address only: 0.0.0.0 does not cover 127.0.0.1 */
-	CHECK(!strcmp(in_ep(&m, "10.0.0.1", 5201), ""));
+	EXPECT_IN(&m, "0.0.0.0", "5201=ep-test 5202=");
+	EXPECT_IN(&m, "127.0.0.1",
+		  "5201= 7999= 8000=lo-in 8005=lo-in 8010=lo-in 8011=");
+	EXPECT_IN(&m, "::1", "80=v6a 81=v6b 90=v6b 91=");
+	EXPECT_IN(&m, "::", "0=any6 65535=any6");
+	/* exact address only: 0.0.0.0 does not cover 10.0.0.1 */
+	EXPECT_IN(&m, "10.0.0.1", "5201=");
 	/* a v4-mapped bind without an IPv6 mapping for it uses IPv4's */
-	CHECK(!strcmp(in_ep(&m, "::ffff:0.0.0.0", 5201), "ep-test"));
+	EXPECT_IN(&m, "::ffff:0.0.0.0", "5201=ep-test");
 	graft_maps_free(&m);
 
 	/* without an IPv6 mapping, a dual-stack [::] bind or a v4-mapped one
 	 * uses the IPv4 mapping for 0.0.0.0 or the mapped address */
 	CHECK(graft_maps_parse_ingress(&m, "0.0.0.0:80=v4any 127.0.0.1:81=v4lo")
 	      == 0);
-	CHECK(!strcmp(in_ep(&m, "::", 80), "v4any"));
-	CHECK(!strcmp(in_ep(&m, "::ffff:0.0.0.0", 80), "v4any"));
-	CHECK(!strcmp(in_ep(&m, "::ffff:127.0.0.1", 81), "v4lo"));
-	CHECK(!strcmp(in_ep(&m, "::", 81), ""));
-	CHECK(!strcmp(in_ep(&m, "::1", 81), ""));
-	CHECK(!strcmp(in_ep(&m, "::ffff:127.0.0.1", 80), ""));
+	EXPECT_IN(&m, "::", "80=v4any 81=");
+	EXPECT_IN(&m, "::ffff:0.0.0.0", "80=v4any");
+	EXPECT_IN(&m, "::ffff:127.0.0.1", "81=v4lo 80=");
+	EXPECT_IN(&m, "::1", "81=");
 	/* an IPV6_V6ONLY socket never sees IPv4: no fallback */
-	CHECK(!strcmp(in_ep6only(&m, "::", 80), ""));
-	CHECK(!strcmp(in_ep6only(&m, "::ffff:127.0.0.1", 81), ""));
-	CHECK(!strcmp(in_ep6only(&m, "0.0.0.0", 80), "v4any"));
+	EXPECT_IN_V6ONLY(&m, "::", "80=");
+	EXPECT_IN_V6ONLY(&m, "::ffff:127.0.0.1", "81=");
+	EXPECT_IN_V6ONLY(&m, "0.0.0.0", "80=v4any");
 	graft_maps_free(&m);
 
 	/* with an IPv6 mapping too, each socket goes to its own endpoint */
 	CHECK(graft_maps_parse_ingress(&m, "0.0.0.0:80=v4 [::]:80=v6") == 0);
-	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 80), "v4"));
-	CHECK(!strcmp(in_ep(&m, "::", 80), "v6"));
-	CHECK(!strcmp(in_ep6only(&m, "::", 80), "v6"));
+	EXPECT_IN(&m, "0.0.0.0", "80=v4");
+	EXPECT_IN(&m, "::", "80=v6");
+	EXPECT_IN_V6ONLY(&m, "::", "80=v6");
 	graft_maps_free(&m);
 
 	/* first listed wins among overlapping ranges */
 	CHECK(graft_maps_parse_ingress(&m, "0.0.0.0:1-100=a 0.0.0.0:50=b") == 0);
-	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 50), "a"));
+	EXPECT_IN(&m, "0.0.0.0", "50=a");
 	graft_maps_free(&m);
 
 	/* empty and separator-only lists */
@@ -138,6 +136,7 @@ static void test_ingress_bad(void)
 		"0.0.0.0:80 "			/* no endpoint */
 		"0.0.0.0:80= "			/* empty endpoint */
 		"0.0.0.0:80=ep-name-too-long "	/* 16 bytes */
+		"0.0.0.0:1=ep-name-15-byte "	/* 15 bytes: the longest name */
 		"0.0.0.0=ep "			/* no port */
 		"0.0.0.0:65536=ep "		/* port too big */
 		"0.0.0.0:90-80=ep "		/* range backwards */
@@ -148,14 +147,9 @@ static void test_ingress_bad(void)
 		"[::1:80=ep "			/* unbalanced bracket */
 		"0.0.0.0:80=a=b "		/* two '=' */
 		"::1:81=good6") == 12);
-	CHECK(m.nin == 2);
-	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 80), "good"));
-	CHECK(!strcmp(in_ep(&m, "::1", 81), "good6"));
-	graft_maps_free(&m);
-
-	/* 15 bytes is the longest name */
-	CHECK(graft_maps_parse_ingress(&m, "0.0.0.0:1=ep-name-15-byte") == 0);
-	CHECK(!strcmp(in_ep(&m, "0.0.0.0", 1), "ep-name-15-byte"));
+	CHECK(m.nin == 3);
+	EXPECT_IN(&m, "0.0.0.0", "80=good 1=ep-name-15-byte");
+	EXPECT_IN(&m, "::1", "81=good6");
 	graft_maps_free(&m);
 }
 
@@ -168,41 +162,29 @@ static void test_egress(void)
 		"::/0=ep-out6 [2001:db8::]/32=doc6 2001:db8:1::/48=doc6b "
 		"10.1.2.3/16=masked") == 0);
 	CHECK(m.neg == 7);
-	CHECK(!strcmp(eg_ep(&m, "198.18.0.1"), "ep-out4"));
-	CHECK(!strcmp(eg_ep(&m, "127.0.0.1"), "lo-out4"));
-	CHECK(!strcmp(eg_ep(&m, "127.0.0.2"), "host"));
-	CHECK(!strcmp(eg_ep(&m, "127.255.0.2"), "lo-out4"));
-	CHECK(!strcmp(eg_ep(&m, "10.1.200.1"), "masked"));
-	CHECK(!strcmp(eg_ep(&m, "10.2.0.1"), "ep-out4"));
+	EXPECT_EG(&m, "198.18.0.1=ep-out4 127.0.0.1=lo-out4 127.0.0.2=host "
+		      "127.255.0.2=lo-out4 10.1.200.1=masked 10.2.0.1=ep-out4");
 	/* IPv6 destinations only match IPv6 prefixes, and the reverse */
-	CHECK(!strcmp(eg_ep(&m, "::1"), "ep-out6"));
-	CHECK(!strcmp(eg_ep(&m, "2001:db8::1"), "doc6"));
-	CHECK(!strcmp(eg_ep(&m, "2001:db8:1::1"), "doc6b"));
-	CHECK(!strcmp(eg_ep(&m, "2001:db8:2::1"), "doc6"));
+	EXPECT_EG(&m, "::1=ep-out6 2001:db8::1=doc6 2001:db8:1::1=doc6b "
+		      "2001:db8:2::1=doc6");
 	/* a v4-mapped destination is an IPv4 one */
-	CHECK(!strcmp(eg_ep(&m, "::ffff:127.0.0.1"), "lo-out4"));
-	CHECK(!strcmp(eg_ep(&m, "::ffff:198.18.0.1"), "ep-out4"));
+	EXPECT_EG(&m, "::ffff:127.0.0.1=lo-out4 ::ffff:198.18.0.1=ep-out4");
 	graft_maps_free(&m);
 
 	/* only an IPv6 mapping: IPv4 destinations stay unmatched */
 	CHECK(graft_maps_parse_egress(&m, "::/0=six") == 0);
-	CHECK(!strcmp(eg_ep(&m, "127.0.0.1"), ""));
-	CHECK(!strcmp(eg_ep(&m, "::ffff:127.0.0.1"), ""));
-	CHECK(!strcmp(eg_ep(&m, "::1"), "six"));
+	EXPECT_EG(&m, "127.0.0.1= ::ffff:127.0.0.1= ::1=six");
 	graft_maps_free(&m);
 
 	/* prefix lengths that are not multiples of 8 */
 	CHECK(graft_maps_parse_egress(&m, "192.168.0.0/17=lo 192.168.128.0/17=hi "
 				      "fe80::/10=ll") == 0);
-	CHECK(!strcmp(eg_ep(&m, "192.168.127.255"), "lo"));
-	CHECK(!strcmp(eg_ep(&m, "192.168.128.0"), "hi"));
-	CHECK(!strcmp(eg_ep(&m, "febf::1"), "ll"));
-	CHECK(!strcmp(eg_ep(&m, "fec0::1"), ""));
+	EXPECT_EG(&m, "192.168.127.255=lo 192.168.128.0=hi febf::1=ll fec0::1=");
 	graft_maps_free(&m);
 
 	/* equal prefixes: the first listed wins */
 	CHECK(graft_maps_parse_egress(&m, "0.0.0.0/0=first 0.0.0.0/0=second") == 0);
-	CHECK(!strcmp(eg_ep(&m, "1.1.1.1"), "first"));
+	EXPECT_EG(&m, "1.1.1.1=first");
 	graft_maps_free(&m);
 
 	fprintf(stderr, "(the following 'ignoring bad' lines are expected)\n");
