@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,28 +63,27 @@ static const struct ep eps[] = {
 static socklen_t ep_addr(const struct ep *e, unsigned int port,
 			 struct sockaddr_storage *ss)
 {
+	struct addrinfo hints = { .ai_family = e->family,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV },
+			*ai;
+	char service[8];
+	socklen_t len = 0;
+
 	memset(ss, 0, sizeof(*ss));
-	if (e->family == AF_INET) {
-		struct sockaddr_in *s = (void *)ss;
+	if (e->family == AF_UNIX) {
+		struct sockaddr_un *s = (void *)ss;
 
-		s->sin_family = AF_INET;
-		s->sin_port = htons((uint16_t)port);
-		inet_pton(AF_INET, e->addr, &s->sin_addr);
+		s->sun_family = AF_UNIX;
+		snprintf(s->sun_path, sizeof(s->sun_path), "%s", unix_path);
 		return sizeof(*s);
 	}
-	if (e->family == AF_INET6) {
-		struct sockaddr_in6 *s = (void *)ss;
-
-		s->sin6_family = AF_INET6;
-		s->sin6_port = htons((uint16_t)port);
-		inet_pton(AF_INET6, e->addr, &s->sin6_addr);
-		return sizeof(*s);
+	snprintf(service, sizeof(service), "%u", port);
+	if (getaddrinfo(e->addr, service, &hints, &ai) == 0) {
+		len = ai->ai_addrlen;
+		memcpy(ss, ai->ai_addr, len);
+		freeaddrinfo(ai);
 	}
-	struct sockaddr_un *s = (void *)ss;
-
-	s->sun_family = AF_UNIX;
-	snprintf(s->sun_path, sizeof(s->sun_path), "%s", unix_path);
-	return sizeof(*s);
+	return len;
 }
 
 /* Build the socket for a request; returns fd or -1 with resp filled. */

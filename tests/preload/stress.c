@@ -65,7 +65,24 @@ static bool is_stocked(int fd)
 	       getpeername(fd, (struct sockaddr *)&p, &plen) < 0;
 }
 
-static int count_fds(void)
+/* libgraft's own descriptors: one broker connection per grafting thread
+ * and a stock of client sockets; not leaks. */
+static bool libgraft_own(int fd)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof(int);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type == SOCK_SEQPACKET &&
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	    domain == AF_UNIX)
+		return true;
+	return is_stocked(fd);
+}
+
+/* Open descriptors above stderr but those `aside` names (NULL: none), the
+ * listing's own aside. */
+static int open_fds(bool (*aside)(int fd))
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -74,25 +91,18 @@ static int count_fds(void)
 	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
-		int fd, type = 0, domain = 0;
-		socklen_t len = sizeof(int);
+		int fd = atoi(e->d_name);
 
-		if (e->d_name[0] == '.')
-			continue;
-		/* libgraft keeps one broker connection per grafting thread
-		 * and a stock of client sockets: not leaks. */
-		fd = atoi(e->d_name);
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-		    type == SOCK_SEQPACKET &&
-		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
-		    domain == AF_UNIX)
-			continue;
-		if (is_stocked(fd))
-			continue;
-		n++;
+		if (e->d_name[0] != '.' && fd > 2 && !(aside && aside(fd)))
+			n++;
 	}
 	closedir(d);
-	return n - 1; /* the DIR's own descriptor */
+	return n - 1;
+}
+
+static int count_fds(void)
+{
+	return open_fds(libgraft_own);
 }
 
 static struct sockaddr_in loopback(uint16_t port)
@@ -430,22 +440,6 @@ static int mode_dup3race(int n, int broker_delay_ms)
 
 /* ---- forkleak ------------------------------------------------------------- */
 
-/* Open descriptors above stderr, the listing's own aside. */
-static int count_all_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && atoi(e->d_name) > 2)
-			n++;
-	closedir(d);
-	return n - 1;
-}
-
 static pthread_mutex_t fl_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fl_cv = PTHREAD_COND_INITIALIZER;
 static int fl_state; /* 1: the thread grafted; 2: the main thread forked */
@@ -475,7 +469,7 @@ static void *fl_thread(void *arg)
 
 static int mode_forkleak(void)
 {
-	int base = count_all_fds(), ls, held, st; /* inherited ones aside */
+	int base = open_fds(NULL), ls, held, st; /* inherited ones aside */
 	uint16_t port;
 	pthread_t th;
 	pid_t pid;
@@ -489,10 +483,10 @@ static int mode_forkleak(void)
 	pthread_mutex_unlock(&fl_mu);
 	close(ls);
 	/* Only the library's own now: two connections, two stocks. */
-	held = count_all_fds() - base;
+	held = open_fds(NULL) - base;
 	pid = fork();
 	if (pid == 0)
-		_exit(count_all_fds() - base);
+		_exit(open_fds(NULL) - base);
 	waitpid(pid, &st, 0);
 	pthread_mutex_lock(&fl_mu);
 	fl_state = 2;
