@@ -403,12 +403,7 @@ except OSError as e:
     print("connect failed", e.errno)
     sys.exit(0)
 s.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
-data = b""
-while True:
-    d = s.recv(1000)
-    if not d:
-        break
-    data += d
+data = s.makefile("rb").read()
 print(data.split(b"\r\n\r\n", 1)[1].decode().strip())
 '
 egress_client() {

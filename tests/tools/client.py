@@ -13,12 +13,7 @@ family = socket.AF_INET6 if ":" in host else socket.AF_INET
 try:
     if proto == "tcp":
         s = socket.create_connection((host, port), timeout=5)
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = s.makefile("rb").read()
     else:
         s = socket.socket(family, socket.SOCK_DGRAM)
         s.settimeout(5)
