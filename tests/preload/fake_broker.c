@@ -24,9 +24,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,27 +63,21 @@ static const struct ep eps[] = {
 static socklen_t ep_addr(const struct ep *e, unsigned int port,
 			 struct sockaddr_storage *ss)
 {
-	struct addrinfo hints = { .ai_family = e->family,
-				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV },
-			*ai;
-	char service[8];
-	socklen_t len = 0;
+	struct sockaddr_in *in = (void *)ss;
+	struct sockaddr_in6 *in6 = (void *)ss;
+	struct sockaddr_un *un = (void *)ss;
+	bool v4 = e->family == AF_INET;
 
 	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)e->family;
 	if (e->family == AF_UNIX) {
-		struct sockaddr_un *s = (void *)ss;
-
-		s->sun_family = AF_UNIX;
-		snprintf(s->sun_path, sizeof(s->sun_path), "%s", unix_path);
-		return sizeof(*s);
+		snprintf(un->sun_path, sizeof(un->sun_path), "%s", unix_path);
+		return sizeof(*un);
 	}
-	snprintf(service, sizeof(service), "%u", port);
-	if (getaddrinfo(e->addr, service, &hints, &ai) == 0) {
-		len = ai->ai_addrlen;
-		memcpy(ss, ai->ai_addr, len);
-		freeaddrinfo(ai);
-	}
-	return len;
+	*(v4 ? &in->sin_port : &in6->sin6_port) = htons((uint16_t)port);
+	inet_pton(e->family, e->addr,
+		  v4 ? (void *)&in->sin_addr : (void *)&in6->sin6_addr);
+	return v4 ? sizeof(*in) : sizeof(*in6);
 }
 
 /* Build the socket for a request; returns fd or -1 with resp filled. */
