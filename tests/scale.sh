@@ -45,41 +45,6 @@ RUN=("$GRAFT" -n "$NS" run -e 127.0.0.0/8=ep-out --)
 broker_fds() { ls "/proc/$BROKER_PID/fd" | wc -l; }
 broker_rss() { awk '/VmRSS/ {print $2}' "/proc/$BROKER_PID/status"; }
 
-# hold.py HOST PORT N GO: N connections at once; "held N", then waits (60 s at
-# most) for the file GO before one round trip on each, "echoed N".
-cat >"$TMP/hold.py" <<'PY'
-import os, resource, socket, sys, time
-host, port, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1024), hard))
-conns = []
-try:
-    for _ in range(n):
-        conns.append(socket.create_connection((host, port), timeout=10))
-    print(f"held {len(conns)} pid {os.getpid()}", flush=True)
-    end = time.monotonic() + 60
-    while not os.path.exists(go) and time.monotonic() < end:
-        time.sleep(0.05)
-    for i, c in enumerate(conns):
-        c.sendall(i.to_bytes(4, "big"))
-    for i, c in enumerate(conns):
-        got = b""
-        while len(got) < 4:
-            b = c.recv(4 - len(got))
-            if not b:
-                raise OSError(f"connection {i} closed early")
-            got += b
-        if got != i.to_bytes(4, "big"):
-            raise OSError(f"connection {i}: got another connection's bytes")
-    print(f"echoed {len(conns)}", flush=True)
-except OSError as e:
-    print(f"hold.py: connection {len(conns)}: {e}", file=sys.stderr)
-    sys.exit(1)
-finally:
-    for c in conns:
-        c.close()
-PY
-
 # churn.py HOST PORTS N SECONDS GO: after GO exists, connect and close up to N
 # times or for SECONDS; "ok N failed M secs S".
 cat >"$TMP/churn.py" <<'PY'
@@ -119,7 +84,7 @@ wait_listen tcp "$P_HOLD" || { fail "echo server on $P_HOLD"; finish; }
 # ---------------------------------------------------------------------------
 section "$CONNS concurrent grafted connections in one process"
 rm -f "$TMP/go"
-bg "${RUN[@]}" "$PY" "$TMP/hold.py" 127.0.0.1 "$P_HOLD" "$CONNS" "$TMP/go" >"$TMP/hold.out" 2>&1
+bg "${RUN[@]}" "$PY" "$TOOLS/many_conns.py" 127.0.0.1 "$P_HOLD" "$CONNS" "$TMP/go" >"$TMP/hold.out" 2>&1
 HOLD=$!
 t0=$(date +%s%N)
 wait_for 90 grep -q '^held' "$TMP/hold.out"
@@ -138,7 +103,7 @@ est=$(ss -Htnp state established "( dport = :$P_HOLD )" | grep -c "pid=${hpid:-n
 ns_est=$(ip netns exec "$NS" ss -Htn state established | wc -l)
 ((ns_est == 0)) && pass "none of them is in $NS's own stack" || fail "$ns_est connections inside $NS"
 touch "$TMP/go"
-wait_for 60 grep -q '^echoed\|hold.py:' "$TMP/hold.out"
+wait_for 60 grep -q '^echoed\|many_conns.py:' "$TMP/hold.out"
 wait "$HOLD"
 rc=$?
 ((rc == 0)) && grep -q "^echoed $CONNS\$" "$TMP/hold.out" &&
