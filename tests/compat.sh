@@ -33,23 +33,8 @@ usage() {
 	echo "usage: $0 [--backend broker|kernel] [--only SECTION[,SECTION]...] [--list]" >&2
 	exit 2
 }
-BACKEND=broker
-ONLY=()
-while (($#)); do
-	case $1 in
-	--backend) BACKEND=${2:-}; shift 2 || usage ;;
-	--backend=*) BACKEND=${1#*=}; shift ;;
-	--only) IFS=, read -ra o <<<"${2:-}"; ONLY+=("${o[@]}"); shift 2 || usage ;;
-	--only=*) IFS=, read -ra o <<<"${1#*=}"; ONLY+=("${o[@]}"); shift ;;
-	--list) printf '%s\n' "${SECTIONS[@]}"; exit 0 ;;
-	*) usage ;;
-	esac
-done
-[[ $BACKEND == broker || $BACKEND == kernel ]] || { echo "compat.sh: unknown backend \"$BACKEND\" (broker or kernel)" >&2; exit 2; }
-for s in "${ONLY[@]}"; do
-	[[ " ${SECTIONS[*]} " == *" $s "* ]] || { echo "compat.sh: no section \"$s\" (see --list)" >&2; exit 2; }
-done
-((${#ONLY[@]})) || ONLY=("${SECTIONS[@]}")
+lib_args compat.sh "$@"
+((${#LIB_ARGS[@]} == 0)) || usage
 
 lib_init compat
 C=gcm-$$
@@ -78,6 +63,27 @@ nothing_inside() {
 	local left
 	left=$(inside_c_on "$1")
 	[[ -z $left ]] && pass "nothing bound to port $1 inside $C" || fail "left inside $C: $left"
+}
+# ipv4_mapping_only EP PORT HOSTPORT WANT CLIENT... -- SERVER...: SERVER
+# listens on 0.0.0.0:PORT and [::]:PORT (V6ONLY) in $C, started with only the
+# IPv4 mapping 0.0.0.0:PORT=EP (an endpoint on 127.0.0.1:HOSTPORT). It must
+# start and answer: CLIENT, run on the host, prints WANT; and its [::] socket
+# must stay inside $C.
+ipv4_mapping_only() {
+	local ep=$1 port=$2 hp=$3 want=$4 client=() srv out log=$TMP/$1-ipv4-only.log
+	shift 4
+	while [[ $1 != -- ]]; do client+=("$1"); shift; done
+	shift
+	bg "${GRUN[@]}" -i "0.0.0.0:$port=$ep" -- "$@" >"$log" 2>&1
+	srv=$!
+	wait_listen -p "$srv" tcp "$hp" 127.0.0.1
+	out=$("${client[@]}" 2>&1)
+	[[ $out == "$want" ]] && pass "with only the mapping 0.0.0.0:$port=$ep, it starts and answers on 127.0.0.1:$hp" ||
+		fail "with only the mapping 0.0.0.0:$port=$ep: '$out' $(log_of "$log")"
+	out=$(inside_c_on "$port")
+	[[ $out == "tcp [::]:$port" ]] && pass "and its [::]:$port (V6ONLY) socket stays inside $C" ||
+		fail "inside $C on $port: '$out' (wanted the [::] socket only)"
+	stop_group "$srv"
 }
 # log_of FILE: the last lines of a log, on one line, for a failure message.
 log_of() { tail -"${2:-5}" "$1" 2>/dev/null | tr "\n" "|"; }
@@ -120,16 +126,8 @@ sec_redis() {
 	stop_group "$srv"
 
 	# Only an IPv4 mapping: the [::] (V6ONLY) socket stays inside, the server runs.
-	bg "${GRUN[@]}" -i 0.0.0.0:6379=redis4 -- redis-server --dir "$TMP/redis" >"$TMP/redis4.log" 2>&1
-	srv=$!
-	wait_listen -p "$srv" tcp "$p" 127.0.0.1
-	out=$(timeout 30 redis-cli -h 127.0.0.1 -p "$p" PING 2>&1)
-	[[ $out == PONG ]] && pass "with the IPv4 mapping only, redis starts and answers PING on 127.0.0.1:$p" ||
-		fail "IPv4 mapping only: $out $(log_of "$TMP/redis4.log")"
-	out=$(inside_c_on 6379)
-	[[ $out == "tcp [::]:6379" ]] && pass "and its [::]:6379 (V6ONLY) socket stays inside $C" ||
-		fail "inside $C on 6379: '$out' (wanted the [::] socket only)"
-	stop_group "$srv"
+	ipv4_mapping_only redis4 6379 "$p" PONG timeout 30 redis-cli -h 127.0.0.1 -p "$p" PING \
+		-- redis-server --dir "$TMP/redis"
 }
 
 # nginx_conf DIR: Debian's default site (listen 80 + listen [::]:80), 2 workers,
@@ -310,16 +308,8 @@ sec_asyncio() {
 	nothing_inside 8000
 	stop_group "$srv"
 
-	bg "${GRUN[@]}" -i 0.0.0.0:8000=aio4 -- "$PY" "$TOOLS/asyncio_server.py" 8000 "$TOKEN" >"$TMP/aio4.log" 2>&1
-	srv=$!
-	wait_listen -p "$srv" tcp "$p4"
-	out=$("$PY" "$TOOLS/client.py" tcp 127.0.0.1 "$p4" 2>&1)
-	[[ $out == "asyncio $TOKEN" ]] && pass "with the IPv4 mapping only, it starts and answers on 127.0.0.1:$p4" ||
-		fail "IPv4 mapping only: '$out' $(log_of "$TMP/aio4.log")"
-	out=$(inside_c_on 8000)
-	[[ $out == "tcp [::]:8000" ]] && pass "and its [::]:8000 (V6ONLY) socket stays inside $C" ||
-		fail "inside $C on 8000: '$out' (wanted the [::] socket only)"
-	stop_group "$srv"
+	ipv4_mapping_only aio4 8000 "$p4" "asyncio $TOKEN" "$PY" "$TOOLS/client.py" tcp 127.0.0.1 "$p4" \
+		-- "$PY" "$TOOLS/asyncio_server.py" 8000 "$TOKEN"
 }
 
 sec_postgres() {

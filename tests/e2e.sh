@@ -28,32 +28,22 @@ usage() {
 	echo "usage: $0 [--backend broker|kernel] [--mode preload|seccomp] [--quick] [--only SECTION[,SECTION]...] [--list]" >&2
 	exit 2
 }
-BACKEND=broker
+lib_args e2e.sh "$@"
 QUICK=0
 MODE_ARGS=()
-ONLY=()
+set -- "${LIB_ARGS[@]}"
 while (($#)); do
 	case $1 in
-	--backend) BACKEND=${2:-}; shift 2 || usage ;;
-	--backend=*) BACKEND=${1#*=}; shift ;;
 	--mode) MODE_ARGS=(--mode "${2:-}"); shift 2 || usage ;;
 	--mode=*) MODE_ARGS=(--mode "${1#*=}"); shift ;;
 	--quick) QUICK=1; shift ;; # skip the 10 s churn
-	--only) IFS=, read -ra o <<<"${2:-}"; ONLY+=("${o[@]}"); shift 2 || usage ;;
-	--only=*) IFS=, read -ra o <<<"${1#*=}"; ONLY+=("${o[@]}"); shift ;;
-	--list) printf '%s\n' "${SECTIONS[@]}"; exit 0 ;;
 	*) usage ;;
 	esac
 done
-[[ $BACKEND == broker || $BACKEND == kernel ]] || { echo "e2e.sh: unknown backend \"$BACKEND\" (broker or kernel)" >&2; exit 2; }
 if ((${#MODE_ARGS[@]})) && [[ ${MODE_ARGS[1]} != preload && ${MODE_ARGS[1]} != seccomp ]]; then
 	echo "e2e.sh: unknown mode \"${MODE_ARGS[1]}\" (preload or seccomp)" >&2
 	exit 2
 fi
-for s in "${ONLY[@]}"; do
-	[[ " ${SECTIONS[*]} " == *" $s "* ]] || { echo "e2e.sh: no section \"$s\" (see --list)" >&2; exit 2; }
-done
-((${#ONLY[@]})) || ONLY=("${SECTIONS[@]}")
 
 lib_init e2e
 C1=gc1-$$

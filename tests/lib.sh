@@ -3,6 +3,7 @@
 # creates, and a leak check at the end.  Sourced (bash), never run.
 #
 #   source tests/lib.sh
+#   lib_args NAME "$@"       # --backend, --only, --list of a suite of SECTIONS
 #   lib_init NAME            # TMP, the EXIT trap, the run tag
 #   netns_new NS             # an "ip netns" with lo up, removed at exit
 #   bg PROGRAM ARGS...       # a background session, its processes killed at exit
@@ -50,6 +51,35 @@ check() {
 	local what=$1
 	shift
 	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# lib_args NAME ARGS...: the options of a suite made of SECTIONS (an array
+# the suite sets, with a usage function): --backend broker|kernel (BACKEND,
+# broker by default), --only SECTION[,SECTION]... (ONLY: every section by
+# default) and --list (prints the sections and exits). Other words are left,
+# in order, in LIB_ARGS for the suite's own options. Bad values: one line on
+# stderr naming the suite, exit 2.
+lib_args() {
+	local name=$1 o s
+	shift
+	BACKEND=broker
+	ONLY=()
+	LIB_ARGS=()
+	while (($#)); do
+		case $1 in
+		--backend) BACKEND=${2:-}; shift 2 || usage ;;
+		--backend=*) BACKEND=${1#*=}; shift ;;
+		--only) IFS=, read -ra o <<<"${2:-}"; ONLY+=("${o[@]}"); shift 2 || usage ;;
+		--only=*) IFS=, read -ra o <<<"${1#*=}"; ONLY+=("${o[@]}"); shift ;;
+		--list) printf '%s\n' "${SECTIONS[@]}"; exit 0 ;;
+		*) LIB_ARGS+=("$1"); shift ;;
+		esac
+	done
+	[[ $BACKEND == broker || $BACKEND == kernel ]] || { echo "$name: unknown backend \"$BACKEND\" (broker or kernel)" >&2; exit 2; }
+	for s in "${ONLY[@]}"; do
+		[[ " ${SECTIONS[*]} " == *" $s "* ]] || { echo "$name: no section \"$s\" (see --list)" >&2; exit 2; }
+	done
+	((${#ONLY[@]})) || ONLY=("${SECTIONS[@]}")
 }
 
 # lib_init NAME: a scratch directory $TMP (mode 755: unprivileged clients of
