@@ -23,6 +23,7 @@
 
 #include "backend.h"
 #include "libgraft.h"
+#include "tlist.h"
 
 /* How long the broker may take to answer before the graft fails. */
 #define GRAFT_BROKER_TIMEOUT_SEC 30
@@ -264,18 +265,12 @@ bad:
  * all of them (it has only the forking thread; the others' would leak).
  */
 struct broker_conn {
+	struct graft_tnode node; /* node.pid: the process that opened fd */
 	int fd;
-	pid_t pid; /* the process that opened it: a forked child must not share it */
 	ino_t ino; /* the socket's inode: proof the number still means our socket */
 	bool pending;	      /* a GRAFT_OP_SOCKETS reply is still to be read */
 	uint32_t pending_seq;
-	struct broker_conn *prev, *next;
 };
-
-static pthread_key_t conn_key;
-static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct broker_conn *conns;
 
 static bool conn_is_ours(const struct broker_conn *c)
 {
@@ -293,92 +288,38 @@ static void conn_drop(struct broker_conn *c)
 	c->pending = false;
 }
 
-static void conn_unlink(struct broker_conn *c)
+static void conn_release(struct graft_tnode *node)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	conn_drop((struct broker_conn *)node);
 }
 
-static void conn_destroy(void *p)
-{
-	struct broker_conn *c = p;
-
-	pthread_mutex_lock(&conns_lock);
-	conn_unlink(c);
-	pthread_mutex_unlock(&conns_lock);
-	if (c->pid == graft_self_pid())
-		conn_drop(c);
-	free(c);
-}
-
-static void conn_key_init(void)
-{
-	if (pthread_key_create(&conn_key, conn_destroy) != 0)
-		conn_key = (pthread_key_t)-1;
-}
+/* Every thread's connection, for fork and thread exit. */
+static struct graft_tlist conns = GRAFT_TLIST_INIT(struct broker_conn, conn_release);
 
 static struct broker_conn *conn_get(void)
 {
-	struct broker_conn *c;
+	bool fresh = !graft_tlist_peek(&conns);
+	struct broker_conn *c = (struct broker_conn *)graft_tlist_get(&conns);
 
-	pthread_once(&conn_key_once, conn_key_init);
-	if (conn_key == (pthread_key_t)-1)
-		return NULL;
-	c = pthread_getspecific(conn_key);
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return NULL;
+	if (c && fresh)
 		c->fd = -1;
-		if (pthread_setspecific(conn_key, c) != 0) {
-			free(c);
-			return NULL;
-		}
-		pthread_mutex_lock(&conns_lock);
-		c->next = conns;
-		if (conns)
-			conns->prev = c;
-		conns = c;
-		pthread_mutex_unlock(&conns_lock);
-	}
 	return c;
 }
 
 void graft_broker_atfork_prepare(void)
 {
-	pthread_mutex_lock(&conns_lock);
+	graft_tlist_atfork_prepare(&conns);
 }
 
 void graft_broker_atfork_parent(void)
 {
-	pthread_mutex_unlock(&conns_lock);
+	graft_tlist_atfork_parent(&conns);
 }
 
-/*
- * In the child: close every thread's connection (copies of the parent's);
- * free the entries of the threads that do not exist here.
- */
+/* In the child: close every thread's connection (copies of the parent's). */
 void graft_broker_atfork_child(void)
 {
-	struct broker_conn *self = NULL, *c, *next;
-
-	if (conn_key != (pthread_key_t)-1 &&
-	    pthread_once(&conn_key_once, conn_key_init) == 0)
-		self = pthread_getspecific(conn_key);
-	for (c = conns; c; c = next) {
-		next = c->next;
-		conn_drop(c);
-		if (c != self)
-			free(c);
-	}
-	conns = self;
-	if (self)
-		self->prev = self->next = NULL;
-	pthread_mutex_unlock(&conns_lock);
+	graft_tlist_atfork_child(&conns);
 }
 
 /* A connection to use now: the cached one if still ours, else a new one. */
@@ -387,12 +328,12 @@ static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fres
 	struct stat st;
 	int s;
 
-	if (c && c->pid == graft_self_pid() && conn_is_ours(c)) {
+	if (c && c->node.pid == graft_self_pid() && conn_is_ours(c)) {
 		*fresh = false;
 		return c->fd;
 	}
 	if (c) {
-		if (c->pid != graft_self_pid() && conn_is_ours(c))
+		if (c->node.pid != graft_self_pid() && conn_is_ours(c))
 			graft_real.close(c->fd); /* the child's inherited copy */
 		c->fd = -1;
 		c->pending = false;
@@ -403,7 +344,7 @@ static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fres
 		return s;
 	if (fstat(s, &st) == 0) {
 		c->fd = s;
-		c->pid = graft_self_pid();
+		c->node.pid = graft_self_pid();
 		c->ino = st.st_ino;
 	}
 	return s;
@@ -443,7 +384,7 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 	res->broker_replied = false;
 	*nfds = 0;
 	/* The pool collects its own replies first; this is a safety net. */
-	if (c && c->pending && c->pid == graft_self_pid() && conn_is_ours(c))
+	if (c && c->pending && c->node.pid == graft_self_pid() && conn_is_ours(c))
 		conn_discard_pending(c);
 	for (attempt = 0; attempt < 2; attempt++) {
 		uint32_t seq = atomic_fetch_add(&broker_seq, 1);
@@ -483,7 +424,7 @@ int graft_broker_post(const struct graft_request *req, uint32_t count)
 		return EBUSY;
 	/* Only on a live connection: (re)connecting may wait, which is the
 	 * next synchronous graft's business, not a refill's. */
-	if (c->pid != graft_self_pid() || !conn_is_ours(c))
+	if (c->node.pid != graft_self_pid() || !conn_is_ours(c))
 		return EAGAIN;
 	s = c->fd;
 	seq = atomic_fetch_add(&broker_seq, 1);
@@ -509,7 +450,7 @@ int graft_broker_collect(bool wait, int *fds, int *nfds,
 	*nfds = 0;
 	if (!c || !c->pending)
 		return ENOENT;
-	if (c->pid != graft_self_pid() || !conn_is_ours(c)) {
+	if (c->node.pid != graft_self_pid() || !conn_is_ours(c)) {
 		c->pending = false;
 		return ENOENT;
 	}

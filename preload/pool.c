@@ -33,6 +33,7 @@
 #include "backend.h"
 #include "graft_env.h"
 #include "libgraft.h"
+#include "tlist.h"
 
 #define POOL_BATCH GRAFT_SOCKETS_MAX
 #define POOL_LOW (POOL_BATCH * 3 / 4)
@@ -59,18 +60,14 @@ struct pool_slot {
 };
 
 struct pool {
-	pid_t pid;
+	struct graft_tnode node; /* node.pid: the process the stock belongs to */
 	unsigned next;
 	int pending; /* slot whose refill is on its way, or -1 */
 	struct pool_slot slot[POOL_SLOTS];
-	struct pool *prev, *nextp; /* every thread's, for fork */
 };
 
-static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static bool pool_enabled;
-static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pool *pools;
 
 static uint64_t now_ns(void)
 {
@@ -99,109 +96,59 @@ static void slot_drain(struct pool_slot *sl)
 	sl->head = sl->n = 0;
 }
 
-static void pool_drain_all(struct pool *pl)
+static void pool_drain_all(struct graft_tnode *node)
 {
+	struct pool *pl = (struct pool *)node;
+
 	for (int i = 0; i < POOL_SLOTS; i++)
 		slot_drain(&pl->slot[i]);
 	pl->pending = -1;
 }
 
-static void pool_unlink(struct pool *pl)
-{
-	if (pl->prev)
-		pl->prev->nextp = pl->nextp;
-	else
-		pools = pl->nextp;
-	if (pl->nextp)
-		pl->nextp->prev = pl->prev;
-}
-
-static void pool_destroy(void *p)
-{
-	struct pool *pl = p;
-
-	pthread_mutex_lock(&pools_lock);
-	pool_unlink(pl);
-	pthread_mutex_unlock(&pools_lock);
-	if (pl->pid == graft_self_pid())
-		pool_drain_all(pl);
-	free(pl);
-}
+/* Every thread's stock, for fork and thread exit. */
+static struct graft_tlist pools = GRAFT_TLIST_INIT(struct pool, pool_drain_all);
 
 static void pool_init(void)
 {
 	const char *v = getenv(GRAFT_ENV_POOL);
 
-	pool_enabled = !(v && !strcmp(v, "0")) &&
-		       pthread_key_create(&pool_key, pool_destroy) == 0;
-}
-
-static struct pool *pool_new(void)
-{
-	struct pool *pl = calloc(1, sizeof(*pl));
-
-	if (!pl || pthread_setspecific(pool_key, pl) != 0) {
-		free(pl);
-		return NULL;
-	}
-	pl->pid = graft_self_pid();
-	pl->pending = -1;
-	pthread_mutex_lock(&pools_lock);
-	pl->nextp = pools;
-	if (pools)
-		pools->prev = pl;
-	pools = pl;
-	pthread_mutex_unlock(&pools_lock);
-	return pl;
+	pool_enabled = !(v && !strcmp(v, "0"));
 }
 
 static struct pool *pool_get(void)
 {
 	struct pool *pl;
+	bool fresh;
 
 	pthread_once(&pool_once, pool_init);
 	if (!pool_enabled)
 		return NULL;
-	pl = pthread_getspecific(pool_key);
-	if (!pl)
-		return pool_new();
-	if (pl->pid != graft_self_pid()) {
+	fresh = !graft_tlist_peek(&pools);
+	pl = (struct pool *)graft_tlist_get(&pools);
+	if (pl && fresh)
+		pl->pending = -1;
+	if (pl && pl->node.pid != graft_self_pid()) {
 		/* A child the fork handlers did not run for (a raw clone). */
-		pool_drain_all(pl);
-		pl->pid = graft_self_pid();
+		pool_drain_all(&pl->node);
+		pl->node.pid = graft_self_pid();
 	}
 	return pl;
 }
 
 void graft_pool_atfork_prepare(void)
 {
-	pthread_mutex_lock(&pools_lock);
+	graft_tlist_atfork_prepare(&pools);
 }
 
 void graft_pool_atfork_parent(void)
 {
-	pthread_mutex_unlock(&pools_lock);
+	graft_tlist_atfork_parent(&pools);
 }
 
 /* In the child: close every thread's stock; keep only this thread's entry. */
 void graft_pool_atfork_child(void)
 {
-	struct pool *self = NULL, *pl, *next;
-
-	if (pool_enabled)
-		self = pthread_getspecific(pool_key);
-	for (pl = pools; pl; pl = next) {
-		next = pl->nextp;
-		pool_drain_all(pl);
-		if (pl != self)
-			free(pl);
-	}
-	pools = self;
-	if (self) {
-		self->prev = self->nextp = NULL;
-		self->pid = graft_self_pid();
-	}
-	pthread_mutex_unlock(&pools_lock);
+	graft_tlist_atfork_child(&pools);
 }
 
 /* Options that may follow the bind (the port is chosen at connect()). */
@@ -356,8 +303,8 @@ void graft_pool_settle(void)
 {
 	struct pool *pl;
 
-	if (!pool_enabled || !(pl = pthread_getspecific(pool_key)) ||
-	    pl->pid != graft_self_pid())
+	if (!pool_enabled || !(pl = (struct pool *)graft_tlist_peek(&pools)) ||
+	    pl->node.pid != graft_self_pid())
 		return;
 	pool_harvest(pl, true);
 }
