@@ -17,7 +17,14 @@ import sys
 
 USER_HZ = os.sysconf("SC_CLK_TCK")
 
-ORDER = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker", "graft-egress"]
+ORDER = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker", "graft-egress",
+         "graft-seccomp", "graft-seccomp-egress"]
+# Further tables, each against its own baseline: (title, baseline, paths).
+GROUPS = [
+    ("UDP (iperf3 -u 1-stream, bench/rr -u request/response)", "host-udp",
+     ["host-udp", "graft-broker-udp", "graft-egress-udp"]),
+    ("IPv6 (::1)", "host6", ["host6", "graft-broker6", "graft-egress6"]),
+]
 # The peers rootless users pick today: graft's paired ratios over each are reported.
 PEERS = ["slirp4netns", "pasta"]
 VM_ORDER = ["vm-loopback", "vm-veth", "graft-kernel", "graft-kernel-egress"]
@@ -31,6 +38,7 @@ METRICS = [
     ("rr_block_p50_us", "RR p50 blocking", "µs", False, 1),
     ("conn_per_s", "conn/s", "", True, 0),
     ("cpu_s_per_gb", "CPU/GB", "CPU·s", False, 2),
+    ("cpu_us_per_conn", "CPU/conn", "µs", False, 0),
 ]
 
 LABELS = {
@@ -42,6 +50,14 @@ LABELS = {
     "pasta": "pasta (port fwd)",
     "graft-broker": "graft-broker (ingress)",
     "graft-egress": "graft-broker (egress)",
+    "graft-seccomp": "graft-seccomp (ingress)",
+    "graft-seccomp-egress": "graft-seccomp (egress)",
+    "host-udp": "host UDP (loopback)",
+    "graft-broker-udp": "graft-broker UDP (ingress)",
+    "graft-egress-udp": "graft-broker UDP (egress)",
+    "host6": "host IPv6 (::1)",
+    "graft-broker6": "graft-broker IPv6 (ingress)",
+    "graft-egress6": "graft-broker IPv6 (egress)",
     "vm-loopback": "VM loopback",
     "vm-veth": "VM veth (routed)",
     "graft-kernel": "graft-kernel (ingress)",
@@ -52,7 +68,7 @@ LABELS = {
 def parse_host(raw):
     """Records {path, metric, rep, ...values} from the per-measurement files."""
     recs = []
-    pat = re.compile(r"^(?P<path>[a-z0-9-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr)\.(?P<rep>\d+)\.json$")
+    pat = re.compile(r"^(?P<path>[a-z0-9-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr|utp|urr|brt)\.(?P<rep>\d+)\.json$")
     for name in sorted(os.listdir(raw)):
         m = pat.match(name)
         if not m:
@@ -66,7 +82,7 @@ def parse_host(raw):
             continue
         rec = {"path": m["path"], "metric": m["metric"], "rep": int(m["rep"])}
         try:
-            if m["metric"] in ("tp1", "tp4"):
+            if m["metric"] in ("tp1", "tp4", "utp"):
                 doc = json.loads(text)
                 if "error" in doc:
                     continue
@@ -76,6 +92,7 @@ def parse_host(raw):
                 rec["cpu_s"] = ticks / USER_HZ
             else:
                 rec.update(json.loads(text.strip().splitlines()[-1]))
+                rec["cpu_s"] = ticks / USER_HZ
         except (ValueError, KeyError, IndexError):
             continue
         recs.append(rec)
@@ -87,13 +104,13 @@ def values(recs):
     out = {}
     for r in recs:
         d = out.setdefault(r["path"], {})
-        if r["metric"] == "tp1":
+        if r["metric"] in ("tp1", "utp"):
             d.setdefault("throughput_gbps", []).append(r["gbps"])
             if r.get("bytes") and r.get("cpu_s") is not None:
                 d.setdefault("cpu_s_per_gb", []).append(r["cpu_s"] / (r["bytes"] / 1e9))
         elif r["metric"] == "tp4":
             d.setdefault("throughput4_gbps", []).append(r["gbps"])
-        elif r["metric"] == "rr":
+        elif r["metric"] in ("rr", "urr"):
             d.setdefault("rr_p50_us", []).append(r["p50_us"])
             d.setdefault("rr_p99_us", []).append(r["p99_us"])
         elif r["metric"] == "rrb":
@@ -101,8 +118,15 @@ def values(recs):
             d.setdefault("rr_block_p99_us", []).append(r["p99_us"])
         elif r["metric"] == "crr":
             d.setdefault("conn_per_s", []).append(r["conn_per_s"])
+            if r.get("connections") and r.get("cpu_s") is not None:
+                # Busy time of every CPU during the run, per connection made.
+                d.setdefault("cpu_us_per_conn", []).append(r["cpu_s"] * 1e6 / r["connections"])
             if "connect_us" in r:
                 d.setdefault("connect_us", []).append(r["connect_us"])
+        elif r["metric"] == "brt":
+            for k in ("single_p50_us", "single_p99_us", "batch_us_per_socket"):
+                if k in r:
+                    d.setdefault(k, []).append(r[k])
     return out
 
 
@@ -157,30 +181,32 @@ def fmt(x, dec):
 
 
 def table(rows, order, baseline, label_base):
+    # Only the columns some row of this table has.
+    cols = [m for m in METRICS if any(m[0] in rows.get(p, {}) for p in order)] or METRICS
     head = "| path | " + " | ".join(
-        f"{lab}{' (' + unit + ')' if unit else ''}" for _, lab, unit, _, _ in METRICS) + " |"
-    lines = [head, "|" + "---|" * (len(METRICS) + 1)]
+        f"{lab}{' (' + unit + ')' if unit else ''}" for _, lab, unit, _, _ in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
     rkey = "ratio_to_" + baseline.replace("-", "_")
     for p in order:
         row = rows.get(p)
         if row is None:
             continue
         if "skipped" in row:
-            lines.append(f"| {LABELS.get(p, p)} | skipped: {row['skipped']} |" + " |" * (len(METRICS) - 1))
+            lines.append(f"| {LABELS.get(p, p)} | skipped: {row['skipped']} |" + " |" * (len(cols) - 1))
             continue
         cells = []
-        for k, _, _, _, dec in METRICS:
+        for k, _, _, _, dec in cols:
             if k not in row:
                 cells.append("–")
                 continue
             lo, hi = row["spread"][k]
-            r = row[rkey].get(k)
+            r = row.get(rkey, {}).get(k)
             rt = f" **×{r:.2f}**" if r is not None and p != baseline else ""
             cells.append(f"{fmt(row[k], dec)}{rt} <sub>{fmt(lo, dec)}–{fmt(hi, dec)}</sub>")
         lines.append(f"| {LABELS.get(p, p)} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"Cells: median **×ratio to {label_base}** <sub>min–max</sub>. "
-                 "Throughput and conn/s: higher is better; latency and CPU/GB: lower is better.")
+                 "Throughput and conn/s: higher is better; latency and CPU: lower is better.")
     return lines
 
 
@@ -253,7 +279,54 @@ def targets(rows):
         res["conn_egress_target"] = {"ratio": ce, "target": 0.9, "met": ce >= 0.9}
         line(ce >= 0.9, f"connection rate *from* a grafted client (egress; sockets from libgraft's stock): "
                         f"×{ce:.2f} host{', paired median' if ce_p else ''} (target ≥ 0.9){extra}")
+    seccomp_targets(rows, line, out, res)
     return out, res
+
+
+def paired_or_median(row, k):
+    """The paired (per-repetition) median ratio to host, else the ratio of medians."""
+    p = row.get("paired_ratio_to_host", {}).get(k)
+    return (p["median"], p) if p else (row.get("ratio_to_host", {}).get(k), None)
+
+
+def seccomp_targets(rows, line, out, res):
+    """graft run --mode seccomp: throughput >= 0.97x host, RR p50 <= 1.05x; connection rates as ratios."""
+    for path, kind in (("graft-seccomp", "ingress"), ("graft-seccomp-egress", "egress")):
+        row = rows.get(path)
+        if not row or "skipped" in row:
+            continue
+        name = path.replace("-egress", "")
+        tp, tpp = paired_or_median(row, "throughput_gbps")
+        if tp is not None:
+            res[f"{path}_throughput_vs_host"] = {"ratio": tp, "target": 0.97, "met": tp >= 0.97, "paired": tpp}
+            line(tp >= 0.97, f"{name} ({kind}) 1-stream throughput ×{tp:.3f} host (target ≥ 0.97)"
+                             f"{', paired median' if tpp else ''}")
+        p50, p50p = paired_or_median(row, "rr_p50_us")
+        if p50 is not None:
+            res[f"{path}_rr_p50_vs_host"] = {"ratio": p50, "target": 1.05, "met": p50 <= 1.05, "paired": p50p}
+            line(p50 <= 1.05, f"{name} ({kind}) RR p50 ×{p50:.3f} host (target ≤ 1.05)"
+                               f"{', paired median' if p50p else ''}")
+        c, cp = paired_or_median(row, "conn_per_s")
+        if c is not None:
+            res[f"{path}_conn_vs_host"] = c
+            why = ("the broker is involved once, at bind" if kind == "ingress" else
+                   "every connect() traps to the broker: one round trip each, no stock")
+            out.append(f"- ℹ️ {name} ({kind}) connection rate ×{c:.2f} host"
+                       f"{', paired median' if cp else ''} ({why})")
+
+
+def broker_lines(broker, res):
+    """The broker on its own (bench/brokerrt): one graft's round trip, and a batch's cost per socket."""
+    if not broker or "single_p50_us" not in broker:
+        return []
+    rt = broker["single_p50_us"]
+    res["broker_single_graft_us"] = rt
+    res["broker_us_per_batched_socket"] = broker.get("batch_us_per_socket")
+    lo, hi = broker["spread"]["single_p50_us"]
+    ok = rt <= 15
+    return [f"- {'✅' if ok else '❌'} broker round trip for one graft (bench/brokerrt, GRAFT_OP_SOCKET, "
+            f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}); "
+            f"a 32-socket batch costs {broker.get('batch_us_per_socket', 0):.1f} µs per socket"]
 
 
 # ---- SVG ------------------------------------------------------------------------
@@ -331,7 +404,8 @@ def svg(rows, vmrows, meta):
         titles = {"throughput_gbps": "Throughput, 1 stream", "throughput4_gbps": "Throughput, 4 streams",
                   "rr_p50_us": "Request/response p50", "rr_p99_us": "Request/response p99",
                   "conn_per_s": "Connections per second", "cpu_s_per_gb": "CPU time per GB",
-                  "rr_block_p50_us": "Request/response p50, blocking"}
+                  "rr_block_p50_us": "Request/response p50, blocking",
+                  "cpu_us_per_conn": "CPU time per connection"}
         panel(x0, y0, titles[k], paths, rows, k, hib, dec, "host", unit)
     if vpaths:
         y0 = 52 + nrows * (ph + 20)
@@ -348,11 +422,16 @@ def main():
     raw, out = sys.argv[1], sys.argv[2]
     meta = json.load(open(os.path.join(raw, "meta.json")))
     hrecs = parse_host(raw)
-    rows = summarise(values(hrecs), "host")
-    for path, d in paired(hrecs, "host").items():
-        rows[path]["paired_ratio_to_host"] = {
-            k: {"median": round(statistics.median(v), 3), "min": round(min(v), 3), "max": round(max(v), 3)}
-            for k, v in d.items()}
+    vals = values(hrecs)
+    rows = {}
+    for _, base, paths in [("", "host", ORDER)] + GROUPS:
+        sub = {p: vals[p] for p in paths if p in vals}
+        rows.update(summarise(sub, base))
+        for path, d in paired([r for r in hrecs if r["path"] in paths], base).items():
+            rows[path]["paired_ratio_to_" + base.replace("-", "_")] = {
+                k: {"median": round(statistics.median(v), 3), "min": round(min(v), 3), "max": round(max(v), 3)}
+                for k, v in d.items()}
+    broker = summarise({"broker": vals["broker"]}, "broker").get("broker") if "broker" in vals else None
     for peer in PEERS:
         d = paired(hrecs, peer).get("graft-broker")
         if d and peer in rows:
@@ -380,9 +459,12 @@ def main():
         vmrows.setdefault("graft-kernel", {}).setdefault("skipped", "no AF_GRAFT results came back from the VM")
 
     tlines, tres = targets(rows)
+    tlines += broker_lines(broker, tres)
 
     doc = dict(meta)
-    doc["paths"] = {p: rows[p] for p in ORDER if p in rows}
+    doc["paths"] = {p: rows[p] for p in ORDER + [p for g in GROUPS for p in g[2]] if p in rows}
+    if broker:
+        doc["broker"] = broker
     gk = dict(vmrows.get("graft-kernel", {}))
     gk["baseline"] = "vm-loopback (inside the QEMU TCG VM; ratios are against it, absolute numbers are not comparable)"
     doc["paths"]["graft-kernel"] = gk
@@ -397,12 +479,16 @@ def main():
           f"Machine: {meta['machine']}. {meta['reps']} interleaved repetitions per path "
           f"(iperf3 {meta['durations']['tp1']} s 1-stream, {meta['durations']['tp4']} s 4-stream; "
           f"bench/rr 64-byte request/response {meta['durations']['rr']} s; "
-          f"short connections with {meta['crr_threads']} threads {meta['durations']['crr']} s); "
+          f"short connections with {meta['crr_threads']} threads {meta['durations']['crr']} s; "
+          f"UDP iperf3 {meta['durations'].get('utp', '-')} s, bench/rr -u {meta['durations'].get('urr', '-')} s); "
           f"NAT by {meta.get('nat_tool') or 'none'}; whole run {meta['seconds']} s. "
           f"Produced by `scripts/bench`; see docs/bench.md.", ""]
     if meta.get("quick"):
         md += ["**--quick run: 2 short repetitions, indicative only; the targets are judged on a full run.**", ""]
     md += table(rows, ORDER, "host", "host")
+    for title, base, paths in GROUPS:
+        if any(p in rows for p in paths):
+            md += ["", f"{title}:", ""] + table(rows, paths, base, LABELS.get(base, base))
     md += ["", "Targets:", ""] + tlines
     md += ["", "graft-kernel, inside the VM of `scripts/vm-test` (QEMU TCG, no KVM: absolute numbers are "
            "far below the host's; only the ratios to the VM's own loopback mean anything):", ""]

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 //
-// rr — a small TCP request/response and connection-rate benchmark.
+// rr — a small request/response and connection-rate benchmark (TCP or
+// UDP, IPv4 or IPv6: ADDR is either).
 //
-//   rr server -p PORT [-b ADDR] [-t SECS] [-S]
-//       Echo server: accepts connections and echoes every byte back.  One
-//       thread, epoll, ordinary bind()/listen()/accept(), so the preload
-//       library can graft it like any other server.  Exits after SECS
-//       (default 600) so a forgotten server cannot outlive the benchmark.
+//   rr server -p PORT [-b ADDR] [-t SECS] [-S] [-u]
+//       Echo server: accepts connections and echoes every byte back (-u: one
+//       UDP socket echoing every datagram to its sender).  One thread, epoll,
+//       ordinary bind()/listen()/accept(), so the preload library can graft
+//       it like any other server.  Exits after SECS (default 600) so a
+//       forgotten server cannot outlive the benchmark.
 //
-//   rr rr -H ADDR -p PORT [-d SECS] [-s BYTES] [-S]
-//       One connection (TCP_NODELAY), SIZE-byte request, SIZE-byte response,
-//       back to back for SECS.  Prints one JSON line with the round-trip
-//       percentiles in microseconds.
+//   rr rr -H ADDR -p PORT [-d SECS] [-s BYTES] [-S] [-u]
+//       One connection (TCP_NODELAY; -u: a connected UDP socket), SIZE-byte
+//       request, SIZE-byte response, back to back for SECS.  Prints one JSON
+//       line with the round-trip percentiles in microseconds.  A UDP
+//       datagram lost on the way fails the run (after 10 s with -S; the
+//       caller's timeout otherwise): loopback does not lose them.
 //
 //   -S  busy-poll: the client spins on a non-blocking socket, the server spins
 //       in epoll_wait() while it has a client.  This takes the idle-wakeup
@@ -32,6 +36,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,16 +81,34 @@ struct opts {
 	int size;
 	int threads;
 	int spin; /* busy-poll instead of sleeping in read()/epoll_wait() */
+	int udp;
 };
 
-static struct sockaddr_in addr_of(const char *host, int port)
+struct addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family;
+};
+
+static struct addr addr_of(const char *host, int port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		fprintf(stderr, "rr: %s is not an IPv4 address\n", host);
+	struct addr a = { .len = 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.ss;
+
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = a.family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		a.len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = a.family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		a.len = sizeof(*sin6);
+	} else {
+		fprintf(stderr, "rr: %s is not an IPv4 or IPv6 address\n", host);
 		exit(2);
 	}
-	return sin;
+	return a;
 }
 
 static void full_write(int fd, const char *buf, size_t len)
@@ -133,17 +156,51 @@ static int full_read(int fd, char *buf, size_t len)
 
 /* ---- server --------------------------------------------------------------- */
 
+/* UDP echo: every datagram back to its sender, until `end`. */
+static int run_udp_server(int fd, const struct opts *o, uint64_t end)
+{
+	static char buf[MAX_MSG];
+	uint64_t last = 0;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		die("fcntl O_NONBLOCK");
+	while (now_ns() < end) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			die("recvfrom");
+		if (r >= 0) {
+			sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&from, fl);
+			last = now_ns();
+			continue;
+		}
+		/* Spin for a second after the last datagram (-S), else sleep in poll. */
+		if (o->spin && now_ns() - last < 1000000000u) {
+			sched_yield();
+			continue;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		poll(&pfd, 1, 200);
+	}
+	return 0;
+}
+
 static int run_server(const struct opts *o)
 {
-	struct sockaddr_in sin = addr_of(o->bind, o->port);
+	struct addr sa = addr_of(o->bind, o->port);
 	int one = 1;
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int lfd = socket(sa.family, o->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	if (lfd < 0)
 		die("socket");
 	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		die("setsockopt SO_REUSEADDR");
-	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+	if (bind(lfd, (struct sockaddr *)&sa.ss, sa.len) < 0)
 		die("bind");
+	fprintf(stderr, "rr: %s echo server on %s port %d\n", o->udp ? "UDP" : "TCP", o->bind, o->port);
+	if (o->udp)
+		return run_udp_server(lfd, o, now_ns() + (uint64_t)(o->secs * 1e9));
 	if (listen(lfd, 4096) < 0)
 		die("listen");
 	/* Non-blocking, so the accept loop below drains the queue and stops. */
@@ -155,7 +212,6 @@ static int run_server(const struct opts *o)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
 		die("epoll_ctl listen");
-	fprintf(stderr, "rr: echo server on %s:%d\n", o->bind, o->port);
 
 	static char buf[MAX_MSG];
 	struct epoll_event evs[256];
@@ -214,32 +270,41 @@ static double pct(const uint32_t *v, size_t n, double p)
 	return v[i] / 1000.0;
 }
 
-static int connect_to(const struct sockaddr_in *sin)
+static int connect_to(const struct addr *sa, int udp)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(sa->family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket");
 	int one = 1;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+	if (!udp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		die("setsockopt TCP_NODELAY");
-	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) < 0)
+	if (connect(fd, (const struct sockaddr *)&sa->ss, sa->len) < 0)
 		die("connect");
 	return fd;
 }
 
 static int run_rr(const struct opts *o)
 {
-	struct sockaddr_in sin = addr_of(o->host, o->port);
+	struct addr sa = addr_of(o->host, o->port);
 	uint32_t *lat = malloc(MAX_SAMPLES * sizeof(*lat));
 	char *buf = calloc(1, (size_t)o->size);
 	if (!lat || !buf)
 		die("malloc");
-	int fd = connect_to(&sin);
+	int fd = connect_to(&sa, o->udp);
 	if (o->spin && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		die("fcntl O_NONBLOCK");
-	uint64_t start = now_ns(), end = start + (uint64_t)(o->secs * 1e9);
+	/* Warm up (caches, the grafted path's first use) before the clock
+	 * starts: WARMUP round trips, or one second on a machine that slow. */
+	uint64_t warm_end = now_ns() + 1000000000u;
+	for (int i = 0; i < WARMUP && now_ns() < warm_end; i++) {
+		full_write(fd, buf, (size_t)o->size);
+		if (full_read(fd, buf, (size_t)o->size) < 0) {
+			fprintf(stderr, "rr: server closed the connection\n");
+			return 1;
+		}
+	}
+	uint64_t end = now_ns() + (uint64_t)(o->secs * 1e9);
 	size_t n = 0;
-	unsigned long total = 0;
 	for (;;) {
 		uint64_t t0 = now_ns();
 		if (t0 >= end || n == MAX_SAMPLES)
@@ -250,8 +315,7 @@ static int run_rr(const struct opts *o)
 			return 1;
 		}
 		uint64_t d = now_ns() - t0;
-		if (++total > WARMUP)
-			lat[n++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+		lat[n++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 	}
 	close(fd);
 	if (n < 10) {
@@ -274,7 +338,7 @@ static int run_rr(const struct opts *o)
 /* ---- connection rate -------------------------------------------------------- */
 
 struct crr_arg {
-	struct sockaddr_in sin;
+	struct addr sa;
 	uint64_t end;
 	unsigned long done;
 	uint64_t setup_ns; /* time spent in socket()+connect() */
@@ -287,7 +351,7 @@ static void *crr_thread(void *p)
 	char b = 'x';
 	while (now_ns() < a->end) {
 		uint64_t t0 = now_ns();
-		int fd = connect_to(&a->sin);
+		int fd = connect_to(&a->sa, 0);
 		a->setup_ns += now_ns() - t0;
 		full_write(fd, &b, 1);
 		if (full_read(fd, &b, 1) < 0) {
@@ -308,7 +372,7 @@ static int run_crr(const struct opts *o)
 	pthread_t th[MAX_THREADS];
 	uint64_t start = now_ns();
 	for (int i = 0; i < o->threads; i++) {
-		args[i] = (struct crr_arg){ .sin = addr_of(o->host, o->port),
+		args[i] = (struct crr_arg){ .sa = addr_of(o->host, o->port),
 					    .end = start + (uint64_t)(o->secs * 1e9) };
 		if (pthread_create(&th[i], NULL, crr_thread, &args[i]) != 0)
 			die("pthread_create");
@@ -335,7 +399,7 @@ int main(int argc, char **argv)
 	struct opts o = { .host = NULL, .bind = "0.0.0.0", .port = 0, .secs = 0, .size = 64, .threads = 1, .spin = 0 };
 	int c;
 	optind = 2;
-	while ((c = getopt(argc, argv, "H:b:p:d:t:s:c:S")) != -1) {
+	while ((c = getopt(argc, argv, "H:b:p:d:t:s:c:Su")) != -1) {
 		switch (c) {
 		case 'H': o.host = optarg; break;
 		case 'b': o.bind = optarg; break;
@@ -345,6 +409,7 @@ int main(int argc, char **argv)
 		case 's': o.size = atoi(optarg); break;
 		case 'c': o.threads = atoi(optarg); break;
 		case 'S': o.spin = 1; break;
+		case 'u': o.udp = 1; break;
 		default: usage();
 		}
 	}

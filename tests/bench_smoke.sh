@@ -9,7 +9,7 @@ source tests/lib.sh
 lib_init bench-smoke
 
 section "scripts/bench --quick"
-scripts/bench --quick --out "$TMP" >"$TMP/log" 2>&1 &
+scripts/bench --quick --reps 1 --out "$TMP" >"$TMP/log" 2>&1 &
 BENCH=$!
 wait "$BENCH"
 rc=$?
@@ -21,26 +21,42 @@ else
 fi
 out=$("$PY" - "$TMP/latest.json" 2>&1 <<'PY'
 import json, sys
-paths = json.load(open(sys.argv[1]))["paths"]
-want = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker", "graft-egress"]
+doc = json.load(open(sys.argv[1]))
+paths = doc["paths"]
+# Every row, and what each must have measured (iperf3 throughput, bench/rr
+# request/response, connection rate).
+want = {p: ("throughput_gbps", "rr_p50_us", "conn_per_s", "cpu_us_per_conn")
+        for p in ("host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker",
+                  "graft-egress", "graft-seccomp", "graft-seccomp-egress",
+                  "host6", "graft-broker6", "graft-egress6")}
+want.update({p: ("throughput_gbps", "rr_p50_us") for p in ("host-udp", "graft-broker-udp", "graft-egress-udp")})
 bad = []
-for p in want:
+for p, keys in want.items():
     row = paths.get(p)
     if not row:
         bad.append(f"{p}: missing")
         continue
-    for k in ("rr_p50_us", "conn_per_s"):
+    for k in keys:
         if not (isinstance(row.get(k), (int, float)) and row[k] > 0):
             bad.append(f"{p}.{k} = {row.get(k)!r}")
-    if p != "graft-egress" and not (row.get("throughput_gbps") or 0) > 0:
-        bad.append(f"{p}.throughput_gbps = {row.get('throughput_gbps')!r}")
+b = doc.get("broker", {})
+if not (b.get("single_p50_us", 0) > 0 and b.get("batch_us_per_socket", 0) > 0):
+    bad.append(f"broker round trip: {b!r}")
+for t in ("graft-seccomp_throughput_vs_host", "graft-seccomp_rr_p50_vs_host", "conn_egress_target"):
+    if t not in doc.get("targets", {}):
+        bad.append(f"target {t} not judged")
 if bad:
     print("; ".join(bad))
     sys.exit(1)
-print(", ".join(f"{p} {paths[p].get('throughput_gbps') or '-'} Gbit/s" for p in want))
+print(", ".join(f"{p} {paths[p]['throughput_gbps']} Gbit/s" for p in want))
 PY
 )
-[[ $? -eq 0 ]] && pass "every row present: $out" || fail "rows: $out"
+if [[ $? -eq 0 ]]; then
+	pass "every row present: $out"
+else
+	fail "rows: $out"
+	grep -a 'failed (exit' "$TMP/log" | head -5
+fi
 # scripts/bench names its namespaces gb?-PID.
 left=$(ip netns list | awk '{print $1}' | grep -E "^gb[a-z]-$BENCH\$")
 [[ -z $left ]] && pass "the benchmark removed its namespaces" || fail "namespaces left by the benchmark: $left"
