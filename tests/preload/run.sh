@@ -507,6 +507,7 @@ out=$(slow_env GRAFT_POOL=0 timeout 60 "$T/stress" dup3race 20 2>"$T/err")
 check "dup3 race: a descriptor closed and reused during the round trip is not overwritten" \
 	[ $? = 0 ]
 echo "     $out"
+grep "^stress:" "$T/err" | sed 's/^/     /'
 out=$(slow_env timeout 60 "$T/stress" ahead 40 3 2>&1)
 check "pool: the stock is refilled ahead of need (only the first connect waits)" \
 	[ $? = 0 ]

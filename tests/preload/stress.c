@@ -381,6 +381,8 @@ struct race {
 	int fd;	      /* the socket being grafted, then closed */
 	int nullfd;   /* what the other thread opened on the same number */
 	int delay_ms; /* when to close: half the broker's delay */
+	atomic_bool in_connect; /* set around the connect() call */
+	bool late;    /* the closer ran after connect() had returned */
 };
 
 static void *race_closer(void *arg)
@@ -388,6 +390,9 @@ static void *race_closer(void *arg)
 	struct race *r = arg;
 
 	usleep((useconds_t)r->delay_ms * 1000);
+	/* A loaded machine may wake this thread after the whole round trip:
+	 * then there is no graft in flight to race with. */
+	r->late = !atomic_load(&r->in_connect);
 	close(r->fd);
 	r->nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return NULL;
@@ -407,11 +412,13 @@ static int mode_dup3race(int n, int broker_delay_ms)
 		int rc, err;
 
 		r.fd = socket(AF_INET, SOCK_STREAM, 0);
+		atomic_store(&r.in_connect, true);
 		pthread_create(&th, NULL, race_closer, &r);
 		rc = connect(r.fd, (struct sockaddr *)&t, sizeof(t));
 		err = errno;
+		atomic_store(&r.in_connect, false);
 		pthread_join(th, NULL);
-		if (r.nullfd != r.fd) { /* the number was not reused: no race */
+		if (r.nullfd != r.fd || r.late) { /* no reuse during the graft: no race */
 			close(r.nullfd);
 			continue;
 		}
