@@ -7,6 +7,7 @@
 #   lib_init NAME            # TMP, the EXIT trap, the run tag
 #   netns_new NS             # an "ip netns" with lo up, removed at exit
 #   bg PROGRAM ARGS...       # a background session, its processes killed at exit
+#   at_exit CMD, track_file PATH, track_mount DIR   # more to undo at exit
 #   start_broker             # graft daemon on $TMP/graft.sock
 #   pass/fail/skip TEXT, section TITLE, expect_fail ..., wait_listen ...
 #   finish [NOTE]            # cleanup, leak check, "N passed, N failed", exit status
@@ -28,6 +29,7 @@ LIB_PIDS=()  # process group leaders started by bg
 LIB_NETNS=() # names of namespaces made by netns_new
 LIB_NSINO=() # their inodes, to find processes that outlive the name
 LIB_FILES=() # paths outside $TMP to remove
+LIB_MOUNTS=() # mount points to unmount
 LIB_HOOKS=() # commands run first at cleanup, last registered first
 BROKER_PID=
 
@@ -98,6 +100,8 @@ lib_init() {
 # at_exit CMD...: run CMD (as one string, eval'd) at cleanup, before processes are killed.
 at_exit() { LIB_HOOKS+=("$*"); }
 track_file() { LIB_FILES+=("$@"); }
+# track_mount DIR: unmount DIR at cleanup (after the processes), and report it if it stays mounted.
+track_mount() { LIB_MOUNTS+=("$@"); }
 
 # netns_new NS: create NS with lo up; it is deleted at cleanup.
 netns_new() {
@@ -141,6 +145,7 @@ lib_cleanup() {
 	for p in "${LIB_PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
 	for p in "${LIB_PIDS[@]}"; do stop_group "$p"; done
 	LIB_PIDS=()
+	for p in "${LIB_MOUNTS[@]}"; do mountpoint -q "$p" && umount "$p"; done
 	for p in "${LIB_NETNS[@]}"; do ip netns del "$p" 2>/dev/null; done
 	for p in "${LIB_FILES[@]}"; do rm -rf "$p"; done
 	[[ -n ${TMP:-} && -d $TMP ]] && rm -rf "$TMP"
@@ -157,6 +162,9 @@ lib_leaks() {
 	local ns
 	for ns in "${LIB_NETNS[@]}"; do
 		[[ -e /run/netns/$ns ]] && echo "namespace $ns still exists"
+	done
+	for f in "${LIB_MOUNTS[@]}"; do
+		mountpoint -q "$f" && echo "mount $f still mounted"
 	done
 	for f in "${LIB_FILES[@]}" ${TMP:+"$TMP"}; do
 		[[ -e $f ]] && echo "file $f still exists"

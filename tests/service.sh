@@ -14,45 +14,25 @@
 #   +--------------------+                                     +----------------+
 #
 # Traffic goes only to loopback. Everything created (namespaces, processes,
-# mounts, files) is removed by the EXIT trap and checked for at the end.
+# mounts, files) is removed at exit and checked for at the end (tests/lib.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-GRAFT=${GRAFT:-$ROOT/.tools/bin/graft}
-TOOLS=$ROOT/tests/tools
-TMP=$(mktemp -d /tmp/graft-service.XXXXXX)
+source tests/lib.sh
+
+lib_init service
 S1=gs1-$$ S2=gs2-$$ S3=gs3-$$
-PIDS=()
 BROKER=
 RO=$TMP/ro
 export GRAFT_SOCKET=$TMP/g.sock
 export GRAFT_GC_MS=600000 # no garbage collection while the suite runs: restarts do the work
 STATE=$TMP/state.json
 
-npass=0 nfail=0
-pass() { npass=$((npass + 1)); printf '  ok    %s\n' "$*"; }
-fail() { nfail=$((nfail + 1)); printf '  FAIL  %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
-bg() { "$@" & PIDS+=($!); }
+# The broker of the moment goes at cleanup with kill -9 (it may be mid-restart).
+at_exit '[[ -n $BROKER ]] && kill -9 "$BROKER" && wait "$BROKER"'
 
-teardown() {
-	set +e
-	[[ -n $BROKER ]] && kill -9 "$BROKER" 2>/dev/null && wait "$BROKER" 2>/dev/null
-	BROKER=
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	PIDS=()
-	mountpoint -q "$RO" && umount "$RO"
-	for n in "$S1" "$S2" "$S3"; do ip netns del "$n" 2>/dev/null; done
-}
-trap 'teardown; rm -rf "$TMP"' EXIT
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_broker LOG [ARGS...]: a broker on $GRAFT_SOCKET with state $STATE, ready to answer.
-start_broker() {
+# start_daemon LOG [ARGS...]: a broker on $GRAFT_SOCKET with state $STATE, ready to answer
+# (not lib.sh's start_broker: this one is killed and restarted as the suite goes).
+start_daemon() {
 	local log=$1
 	shift
 	"$GRAFT" daemon --state "$STATE" "$@" 2>>"$log" &
@@ -79,15 +59,14 @@ all_endpoints() {
 }
 G() { "$GRAFT" --backend broker "$@"; }
 
-for n in "$S1" "$S2" "$S3"; do ip netns add "$n" && ip -n "$n" link set lo up; done
-unshare -n sleep 600 &
+for n in "$S1" "$S2" "$S3"; do netns_new "$n"; done
+bg unshare -n sleep 600
 UPID=$!
-PIDS+=("$UPID")
 P_WEB=$(free_port)
 
 # ---------------------------------------------------------------------------
 section "endpoints in several namespaces survive kill -9 under load"
-start_broker "$TMP/broker1.log" || fail "the broker did not start"
+start_daemon "$TMP/broker1.log" || fail "the broker did not start"
 G -n "$S1" ep add ep-web type ipv4 addr 127.0.0.1 port "$P_WEB"
 G -n "$S1" ep add ep-six type ipv6 addr ::1 port dynamic
 G -n "$S2" ep add ep-out type ipv4 addr 127.0.0.1 port dynamic
@@ -105,17 +84,16 @@ bg "$GRAFT" --backend broker -n "$S1" run -i 0.0.0.0:80=ep-web -- \
 	python3 -m http.server 80 --bind 0.0.0.0 --directory "$TMP" >/dev/null 2>&1
 for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$P_WEB/" && break; sleep 0.1; done
 LOOP_OUT=$TMP/loop.out
-GRAFT_POOL=0 "$GRAFT" --backend broker -n "$S2" run -e 127.0.0.0/8=ep-out -- \
-	python3 "$TOOLS/conn_loop.py" 127.0.0.1 "$P_WEB" 12 3000 "$TMP/started" >"$LOOP_OUT" 2>&1 &
+bg env GRAFT_POOL=0 "$GRAFT" --backend broker -n "$S2" run -e 127.0.0.0/8=ep-out -- \
+	python3 "$TOOLS/conn_loop.py" 127.0.0.1 "$P_WEB" 12 3000 "$TMP/started" >"$LOOP_OUT" 2>&1
 LOOP=$!
-PIDS+=("$LOOP")
 for _ in $(seq 200); do [[ -e $TMP/started ]] && break; sleep 0.05; done
 [[ -e $TMP/started ]] && pass "a grafted client in $S2 is connecting in a loop" || fail "the client loop never connected"
 sleep 1
 kill -9 "$BROKER"
 wait "$BROKER" 2>/dev/null
 t0=$(date +%s%N)
-start_broker "$TMP/broker2.log" || fail "the broker did not restart"
+start_daemon "$TMP/broker2.log" || fail "the broker did not restart"
 t1=$(date +%s%N)
 echo "  (broker down for $(((t1 - t0) / 1000000)) ms from kill -9 to answering again)"
 wait "$LOOP"
@@ -166,7 +144,7 @@ kill "$UPID"
 wait "$UPID" 2>/dev/null
 ip netns del "$S3"
 stop_broker
-start_broker "$TMP/broker3.log" || fail "the broker did not start"
+start_daemon "$TMP/broker3.log" || fail "the broker did not start"
 grep -q "warning: dropped 1 endpoint(s) of pid:$UPID .*process exited" "$TMP/broker3.log" &&
 	pass "the unnamed namespace whose process exited is dropped" || fail "log: $(cat "$TMP/broker3.log")"
 grep -q "warning: dropped 1 endpoint(s) of $S3: .*not found" "$TMP/broker3.log" &&
@@ -187,7 +165,7 @@ out=$(G daemon --check --state "$STATE" 2>&1)
 rc=$?
 [[ $rc -eq 1 && $(wc -l <<<"$out") -eq 1 && $out == *"unusable: not JSON"* ]] &&
 	pass "daemon --check refuses the truncated file in one line: $out" || fail "check: rc $rc: $out"
-start_broker "$TMP/broker4.log" || fail "the broker did not start on a truncated file"
+start_daemon "$TMP/broker4.log" || fail "the broker did not start on a truncated file"
 n=$(grep -c 'error:' "$TMP/broker4.log")
 line=$(grep 'error:' "$TMP/broker4.log")
 [[ $n -eq 1 && $line == *"unusable"*"kept as $STATE.corrupt-"*"using its copy"* ]] &&
@@ -217,8 +195,9 @@ stop_broker
 mkdir -p "$RO"
 STATE_RO=$RO/state.json
 cp "$STATE" "$STATE_RO"
+track_mount "$RO"
 mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO"
-STATE=$STATE_RO start_broker "$TMP/broker6.log" --state "$STATE_RO" || fail "no start on a read-only dir"
+STATE=$STATE_RO start_daemon "$TMP/broker6.log" --state "$STATE_RO" || fail "no start on a read-only dir"
 G -n "$S1" ep add ep-ro type ipv4 addr 127.0.0.1 port 11
 G -n "$S1" ep add ep-ro2 type ipv4 addr 127.0.0.1 port 12
 n=$(grep -c 'error:' "$TMP/broker6.log")
@@ -238,7 +217,7 @@ umount "$RO"
 # ---------------------------------------------------------------------------
 section "socket activation and readiness"
 ACT=$TMP/act.sock
-python3 - "$TMP/notify.sock" "$TMP/notify.out" <<'EOF' &
+bg python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1]); s.settimeout(1)
@@ -248,14 +227,11 @@ with open(sys.argv[2], "w") as out:
         try:
             out.write(s.recv(4096).decode() + "\n"); out.flush()
         except socket.timeout:
-            pass
-EOF
-PIDS+=($!)
+            pass' "$TMP/notify.sock" "$TMP/notify.out"
 for _ in $(seq 100); do [[ -S $TMP/notify.sock ]] && break; sleep 0.05; done
-systemd-socket-activate --seqpacket -l "$ACT" -E NOTIFY_SOCKET="$TMP/notify.sock" -E GRAFT_GC_MS -E DENO_DIR="${DENO_DIR:-$ROOT/.tools/deno-dir}" -E PATH \
-	"$GRAFT" daemon --socket "$ACT" --state "$TMP/act.json" 2>"$TMP/act.log" &
+bg systemd-socket-activate --seqpacket -l "$ACT" -E NOTIFY_SOCKET="$TMP/notify.sock" -E GRAFT_GC_MS -E DENO_DIR="${DENO_DIR:-$ROOT/.tools/deno-dir}" -E PATH \
+	"$GRAFT" daemon --socket "$ACT" --state "$TMP/act.json" 2>"$TMP/act.log"
 ACTPID=$!
-PIDS+=("$ACTPID")
 for _ in $(seq 100); do [[ -S $ACT ]] && break; sleep 0.05; done
 out=$(GRAFT_SOCKET=$ACT G -n "$S1" ep add ep-act type ipv4 addr 127.0.0.1 port 14 2>&1 &&
 	GRAFT_SOCKET=$ACT G status -j)
@@ -293,14 +269,4 @@ else
 	echo "  (packaging/systemd/graft.{service,socket} are not there yet: units not verified)"
 fi
 
-# ---------------------------------------------------------------------------
-section "leak check"
-teardown
-left=$(pgrep -f "$TMP" || true)
-[[ -z $left ]] && pass "no process of the suite is left" || fail "processes left: $left"
-ns_left=$(ip netns list | grep -E "^($S1|$S2|$S3)\b" || true)
-[[ -z $ns_left ]] && pass "no namespace of the suite is left" || fail "namespaces left: $ns_left"
-! mountpoint -q "$RO" && pass "no mount of the suite is left" || fail "$RO is still mounted"
-
-printf '\n%d passed, %d failed (service)\n' "$npass" "$nfail"
-((nfail == 0))
+finish service
