@@ -252,6 +252,18 @@ export function check<T extends number | bigint>(syscall: string, ret: T, contex
   return ret;
 }
 
+/**
+ * The result of a call that may fail harmlessly: true on success, false when
+ * errno is one of `benign` (EAGAIN on a non-blocking socket, ...); any other
+ * failure throws a SysError.
+ */
+export function succeeded(syscall: string, ret: number | bigint, ...benign: number[]): boolean {
+  if (ret >= 0) return true;
+  const e = errno();
+  if (benign.includes(e)) return false;
+  throw new SysError(syscall, e);
+}
+
 /** A NUL-terminated copy of a string, for `const char *` parameters. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
   const b = new TextEncoder().encode(s);

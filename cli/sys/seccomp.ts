@@ -11,18 +11,15 @@
  * @module
  */
 
-import { C, check, closeFd, Errno, errno, openFd, SysError } from "./ffi.ts";
+import { C, check, Errno, errno, libc, openFd, succeeded } from "./ffi.ts";
 
 const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   process_vm_readv: {
     parameters: ["i32", "buffer", "u64", "buffer", "u64", "u64"],
     result: "isize",
   },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   pread: { name: "pread64", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
@@ -74,14 +71,8 @@ export const NR = {
   sendmmsg: 307,
 } as const;
 
-const NR_PIDFD_OPEN = 434n;
-const NR_PIDFD_GETFD = 438n;
-const F_GETFL = 3;
-const F_SETFL = 4;
-const SIOCGSKNS = 0x894cn;
-const SO_PROTOCOL = 38;
-const SO_NETNS_COOKIE = 71;
-const SO_PEERPIDFD = 77;
+/** x86_64 numbers of the pidfd calls the supervisor makes. */
+const SYS = { pidfd_open: 434n, pidfd_getfd: 438n } as const;
 
 /** A trapped system call. */
 export interface Notification {
@@ -105,10 +96,9 @@ const recvBuf = new Uint8Array(80);
  */
 export function notifRecv(listener: number): Notification | undefined {
   recvBuf.fill(0); // the kernel insists on a zeroed struct
-  if (sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_RECV, recvBuf) < 0) {
-    const e = errno();
-    if (e === Errno.ENOENT || e === Errno.EINTR || e === Errno.EAGAIN) return undefined;
-    throw new SysError("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e);
+  const r = sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_RECV, recvBuf);
+  if (!succeeded("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", r, Errno.ENOENT, Errno.EINTR, Errno.EAGAIN)) {
+    return undefined;
   }
   const v = new DataView(recvBuf.buffer);
   const args: bigint[] = [];
@@ -144,12 +134,11 @@ export function notifRespond(
   v.setBigInt64(8, BigInt(answer.val ?? 0), true);
   v.setInt32(16, answer.error ? -Math.abs(answer.error) : 0, true);
   v.setUint32(20, answer.continue ? SECCOMP.USER_NOTIF_FLAG_CONTINUE : 0, true);
-  if (sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_SEND, b) < 0) {
-    const e = errno();
-    if (e === Errno.ENOENT) return false;
-    throw new SysError("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", e);
-  }
-  return true;
+  return succeeded(
+    "ioctl(SECCOMP_IOCTL_NOTIF_SEND)",
+    sys().ioctl(listener, SECCOMP.IOCTL_NOTIF_SEND, b),
+    Errno.ENOENT,
+  );
 }
 
 /**
@@ -264,38 +253,25 @@ const PIDFD_THREAD = 0o200; // O_EXCL: a pidfd for a thread (Linux 6.9)
  * the process (its Tgid) is opened instead.
  */
 export function pidfdOpen(tid: number): number {
-  let r = Number(sys().syscall(NR_PIDFD_OPEN, BigInt(tid), BigInt(PIDFD_THREAD), 0n, 0n, 0n, 0n));
+  let r = Number(sys().syscall(SYS.pidfd_open, BigInt(tid), BigInt(PIDFD_THREAD), 0n, 0n, 0n, 0n));
   if (r < 0 && errno() === Errno.EINVAL) {
     const status = Deno.readTextFileSync(`/proc/${tid}/status`);
     const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? tid);
-    r = Number(sys().syscall(NR_PIDFD_OPEN, BigInt(tgid), 0n, 0n, 0n, 0n, 0n));
+    r = Number(sys().syscall(SYS.pidfd_open, BigInt(tgid), 0n, 0n, 0n, 0n, 0n));
   }
   return check("pidfd_open", r);
 }
 
 /** A copy of descriptor `fd` of the process behind `pidfd` (close-on-exec in ours). */
 export function pidfdGetfd(pidfd: number, fd: number): number {
-  const r = Number(sys().syscall(NR_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n, 0n, 0n, 0n));
+  const r = Number(sys().syscall(SYS.pidfd_getfd, BigInt(pidfd), BigInt(fd), 0n, 0n, 0n, 0n));
   return check("pidfd_getfd", r);
-}
-
-/** A descriptor of the network namespace socket `fd` lives in (SIOCGSKNS). */
-export function socketNetnsFd(fd: number): number {
-  const r = sys().ioctl(fd, SIOCGSKNS, new Uint8Array(8));
-  return check("ioctl(SIOCGSKNS)", r);
-}
-
-/** The netns cookie of the namespace socket `fd` lives in (SO_NETNS_COOKIE). */
-export function socketNetnsCookie(fd: number): bigint {
-  const b = new BigUint64Array(1);
-  getOpt(fd, C.SOL_SOCKET, SO_NETNS_COOKIE, new Uint8Array(b.buffer));
-  return b[0];
 }
 
 /** getsockopt into `buf`; returns the length the kernel wrote. */
 export function getOpt(fd: number, level: number, name: number, buf: Uint8Array): number {
   const len = new Uint32Array([buf.length]);
-  check("getsockopt", sys().getsockopt(fd, level, name, buf, new Uint8Array(len.buffer)));
+  check("getsockopt", libc().getsockopt(fd, level, name, buf, new Uint8Array(len.buffer)));
   return len[0];
 }
 
@@ -305,6 +281,8 @@ export function getIntOpt(fd: number, level: number, name: number): number {
   getOpt(fd, level, name, new Uint8Array(b.buffer));
   return b[0];
 }
+
+const SO_PROTOCOL = 38;
 
 /** Domain, type and protocol of a socket. */
 export function socketKind(fd: number): { domain: number; type: number; protocol: number } {
@@ -320,36 +298,19 @@ export function sockName(fd: number, peer = false): Uint8Array | undefined {
   const addr = new Uint8Array(128);
   const len = new Uint32Array([128]);
   const lenb = new Uint8Array(len.buffer);
-  const r = peer ? sys().getpeername(fd, addr, lenb) : sys().getsockname(fd, addr, lenb);
+  const r = peer ? sys().getpeername(fd, addr, lenb) : libc().getsockname(fd, addr, lenb);
   return r < 0 ? undefined : addr.slice(0, Math.min(len[0], 128));
 }
 
 /** Whether the open file behind `fd` is non-blocking. */
 export function isNonblocking(fd: number): boolean {
-  return (check("fcntl", sys().fcntl(fd, F_GETFL, 0)) & C.O_NONBLOCK) !== 0;
+  return (check("fcntl", libc().fcntl(fd, C.F_GETFL, 0n)) & C.O_NONBLOCK) !== 0;
 }
 
 /** Make the open file behind `fd` non-blocking. */
 export function setNonblocking(fd: number): void {
-  const fl = check("fcntl", sys().fcntl(fd, F_GETFL, 0));
-  check("fcntl", sys().fcntl(fd, F_SETFL, fl | C.O_NONBLOCK));
-}
-
-/** A pidfd for the process at the other end of a Unix socket, taken when it connected. */
-export function peerPidfd(fd: number): number | undefined {
-  const b = new Int32Array(1);
-  try {
-    getOpt(fd, C.SOL_SOCKET, SO_PEERPIDFD, new Uint8Array(b.buffer));
-    return b[0];
-  } catch {
-    return undefined; // kernels before 6.5
-  }
-}
-
-/** Whether the process behind a pidfd is still running (pidfd_send_signal with signal 0). */
-export function pidfdAlive(pidfd: number): boolean {
-  const NR_PIDFD_SEND_SIGNAL = 424n;
-  return Number(sys().syscall(NR_PIDFD_SEND_SIGNAL, BigInt(pidfd), 0n, 0n, 0n, 0n, 0n)) === 0;
+  const fl = check("fcntl", libc().fcntl(fd, C.F_GETFL, 0n));
+  check("fcntl", libc().fcntl(fd, C.F_SETFL, BigInt(fl | C.O_NONBLOCK)));
 }
 
 /** Whether a file carries file capabilities (a `security.capability` attribute). */
@@ -357,9 +318,4 @@ export function hasFileCapabilities(path: string): boolean {
   const enc = (t: string) => new TextEncoder().encode(t + "\0");
   const buf = new Uint8Array(64);
   return Number(sys().getxattr(enc(path), enc("security.capability"), buf, 64n)) > 0;
-}
-
-/** Close several descriptors, ignoring errors. */
-export function closeAll(...fds: number[]): void {
-  for (const fd of fds) closeFd(fd);
 }

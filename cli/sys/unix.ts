@@ -7,7 +7,7 @@
  */
 
 import { sockaddrUn } from "./sockaddr.ts";
-import { C, check, closeFd, Errno, errno, libc, SysError } from "./ffi.ts";
+import { C, check, closeFd, Errno, libc, succeeded, SysError } from "./ffi.ts";
 
 /** The credentials of the process at the other end of a Unix socket. */
 export interface PeerCred {
@@ -80,12 +80,7 @@ export function sendPacket(fd: number, data: Uint8Array, fds: number[] = [], fla
   const { hdr, keep } = msghdr(data, control, controlLen);
   const n = libc().sendmsg(fd, hdr, flags | C.MSG_NOSIGNAL);
   void keep;
-  if (n < 0) {
-    const e = errno();
-    if (e === Errno.EAGAIN) return false;
-    throw new SysError("sendmsg", e);
-  }
-  return true;
+  return succeeded("sendmsg", n, Errno.EAGAIN);
 }
 
 /**
@@ -104,11 +99,7 @@ export function recvPacket(
   const { hdr, keep } = msghdr(buf, control, control.length);
   const n = Number(libc().recvmsg(fd, hdr, flags | C.MSG_CMSG_CLOEXEC));
   void keep;
-  if (n < 0) {
-    const e = errno();
-    if (e === Errno.EAGAIN) return undefined;
-    throw new SysError("recvmsg", e);
-  }
+  if (!succeeded("recvmsg", n, Errno.EAGAIN)) return undefined;
   const h = new DataView(hdr.buffer);
   const msgFlags = h.getInt32(48, true);
   const controlLen = Number(h.getBigUint64(40, true));
@@ -196,15 +187,20 @@ export function seqpacketListen(path: string, mode = 0o666): number {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const fd = check(
-    "socket",
-    libc().socket(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0),
-  );
+  return unixListen(path, C.SOCK_SEQPACKET, mode, 512);
+}
+
+/**
+ * A non-blocking Unix socket of `type` listening on `path` (which must not
+ * exist), its file mode set to `mode`.
+ */
+export function unixListen(path: string, type: number, mode: number, backlog: number): number {
+  const fd = check("socket", libc().socket(C.AF_UNIX, type | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0));
   try {
     const sa = sockaddrUn(path);
     check("bind", libc().bind(fd, sa, sa.length), path);
     Deno.chmodSync(path, mode);
-    check("listen", libc().listen(fd, 512), path);
+    check("listen", libc().listen(fd, backlog), path);
     return fd;
   } catch (e) {
     closeFd(fd);
@@ -215,12 +211,7 @@ export function seqpacketListen(path: string, mode = 0o666): number {
 /** Accept one connection (non-blocking, close-on-exec), or undefined if none is waiting. */
 export function acceptNonblock(fd: number): number | undefined {
   const r = libc().accept4(fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
-  if (r < 0) {
-    const e = errno();
-    if (e === Errno.EAGAIN || e === Errno.EINTR) return undefined;
-    throw new SysError("accept4", e);
-  }
-  return r;
+  return succeeded("accept4", r, Errno.EAGAIN, Errno.EINTR) ? r : undefined;
 }
 
 /** One descriptor's readiness, as poll(2) reports it. */

@@ -16,16 +16,14 @@
  * @module
  */
 
-import { sockaddrUn } from "../../sys/sockaddr.ts";
-import { C, check, closeFd, libc } from "../../sys/ffi.ts";
-import { type PeerCred, peerCred, recvPacket } from "../../sys/unix.ts";
-import { peerPidfd, pidfdAlive } from "../../sys/seccomp.ts";
+import { C, closeFd, libc } from "../../sys/ffi.ts";
+import { Cap, hasCap, NO_CAPS, type PeerCaps, peerCaps } from "../../sys/peer.ts";
+import { type PeerCred, peerCred, recvPacket, unixListen } from "../../sys/unix.ts";
 
 /** Largest state document accepted (runc's is a few kilobytes). */
 const STATE_MAX = 1 << 20;
 /** A client that has not finished sending by then is dropped. */
 const AGENT_TIMEOUT_MS = 5000;
-const CAP_NET_ADMIN = 12;
 
 /** A listener handed over, with what came with it. */
 export interface Handover {
@@ -55,50 +53,43 @@ export function agentListen(path: string): number {
   try {
     if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
   } catch { /* not there */ }
-  const fd = check(
-    "socket",
-    libc().socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0),
-  );
-  try {
-    const sa = sockaddrUn(path);
-    check("bind", libc().bind(fd, sa, sa.length), path);
-    Deno.chmodSync(path, 0o666); // everyone may try; only administrators are served
-    check("listen", libc().listen(fd, 64), path);
-    return fd;
-  } catch (e) {
-    closeFd(fd);
-    throw e;
-  }
+  // Everyone may try; only administrators are served.
+  return unixListen(path, C.SOCK_STREAM, 0o666, 64);
 }
 
 /**
  * Why the connected peer may not hand over a listener, or undefined when it
  * may: root (the uid the kernel recorded at connect) with CAP_NET_ADMIN in
- * the initial user namespace, read while it still runs.
+ * the initial user namespace, read while it still runs ({@link senderCaps}).
  *
  * A runtime may already have exited (runc run -d sends, then exits at once):
- * then the recorded uid 0 decides alone. That is enough: a listener only
- * reaches processes its sender filtered, and a sender without CAP_SYS_ADMIN
- * can filter only with no_new_privs, so none of them is more privileged
- * than the sender was.
+ * then (`caps` undefined) the recorded uid 0 decides alone. That is enough: a
+ * listener only reaches processes its sender filtered, and a sender without
+ * CAP_SYS_ADMIN can filter only with no_new_privs, so none of them is more
+ * privileged than the sender was.
  */
-export function isAdministrator(cred: PeerCred, pidfd: number | undefined): string | undefined {
+export function isAdministrator(cred: PeerCred, caps: PeerCaps | undefined): string | undefined {
   if (cred.uid !== 0) return `uid ${cred.uid} is not root`;
-  let status = "", userns = "", ours = "";
-  try {
-    status = Deno.readTextFileSync(`/proc/${cred.pid}/status`);
-    userns = Deno.readLinkSync(`/proc/${cred.pid}/ns/user`);
-    ours = Deno.readLinkSync("/proc/self/ns/user");
-  } catch { /* gone: judged by its uid */ }
-  // The pidfd pins the process the kernel saw connect: only if it still runs
-  // was what we read about that PID about the sender, not a reuse.
-  if (!status || (pidfd !== undefined && !pidfdAlive(pidfd))) return undefined;
-  const eff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  if (!eff || ((BigInt(`0x${eff}`) >> BigInt(CAP_NET_ADMIN)) & 1n) === 0n) {
-    return "the sender lacks CAP_NET_ADMIN";
-  }
-  if (userns !== ours) return "the sender is in another user namespace";
+  if (caps === undefined) return undefined;
+  if (caps === NO_CAPS) return "the sender's credentials changed since it connected";
+  if (!caps.initUserns) return "the sender is in another user namespace";
+  if (!hasCap(caps, Cap.NET_ADMIN)) return "the sender lacks CAP_NET_ADMIN";
   return undefined;
+}
+
+/**
+ * The capabilities of the sender on `fd` (read through a pidfd, race-free:
+ * {@link peerCaps}), or undefined when it has exited already.
+ */
+function senderCaps(fd: number, cred: PeerCred): PeerCaps | undefined {
+  const caps = peerCaps(fd, cred.pid, cred.uid);
+  if (caps !== NO_CAPS) return caps;
+  try {
+    Deno.statSync(`/proc/${cred.pid}`);
+    return NO_CAPS; // still there: it changed credentials (or its PID was reused): refused
+  } catch {
+    return undefined;
+  }
 }
 
 /** The agent socket's clients, read without blocking the broker. */
@@ -184,9 +175,7 @@ export class AgentSocket {
       }
       // Judge the sender now, while it certainly runs: a runtime may exit
       // right after sending (runc run -d).
-      const pidfd = peerPidfd(fd);
-      const denied = isAdministrator(cred, pidfd);
-      if (pidfd !== undefined) closeFd(pidfd);
+      const denied = isAdministrator(cred, senderCaps(fd, cred));
       this.#pending.set(fd, { fd, cred, denied, chunks: [], size: 0, fds: [], since: Date.now() });
     }
   }
