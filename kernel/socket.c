@@ -48,6 +48,7 @@ static struct graft_sock *graft_sk_alloc(struct net *net, struct socket *sock,
 	gsk->host = NULL;
 	gsk->host_net = NULL;
 	gsk->ep_flags = 0;
+	gsk->kernel_port = false;
 	gsk->name_transparent = false;
 	gsk->port_hint = 0;
 	memset(gsk->epname, 0, sizeof(gsk->epname));
@@ -134,6 +135,10 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 	struct socket *host;
 	int ret;
 
+	/* A socket that refuses IPv4 traffic gets no IPv4 host socket. */
+	ret = -EADDRNOTAVAIL;
+	if (family == AF_INET && graft_opts_v6only(gsk))
+		goto err_net;
 	ret = graft_host_create(t->net, family, sock->type,
 				family == AF_UNIX ? 0 : sock->sk->sk_protocol,
 				&host);
@@ -141,6 +146,8 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 		goto err_net;
 
 	gsk->ep_flags = t->flags;
+	gsk->kernel_port = family != AF_UNIX && !gsk->port_hint &&
+			   (t->flags & GRAFT_EP_F_DYNAMIC_PORT);
 	ret = graft_opts_apply(gsk, host);
 	if (ret)
 		goto err_sock;
@@ -168,6 +175,7 @@ err_sock:
 	/* Nothing was pushed to a host socket that stays. */
 	gsk->sol = sol;
 	gsk->ep_flags = 0;
+	gsk->kernel_port = false;
 	sock_release(host);
 err_net:
 	put_net(t->net);
@@ -313,6 +321,7 @@ static int graft_do_accept(struct socket *sock, struct socket *newsock,
 	}
 	ngsk->name_transparent = gsk->name_transparent;
 	ngsk->ep_flags = gsk->ep_flags;
+	ngsk->kernel_port = gsk->kernel_port;
 	memcpy(ngsk->epname, gsk->epname, sizeof(ngsk->epname));
 	ngsk->host_net = get_net(gsk->host_net);
 	ngsk->host = nhost;

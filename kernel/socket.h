@@ -26,6 +26,7 @@ struct graft_sock {
 	struct net *host_net;		/* referenced while host exists */
 	char epname[AF_GRAFT_EPNAME_MAX];
 	u32 ep_flags;			/* the endpoint's GRAFT_EP_F_* */
+	bool kernel_port;		/* the host port was the kernel's pick */
 	bool name_transparent;
 	u16 port_hint;
 	struct list_head opts;		/* struct graft_opt, set before bind */

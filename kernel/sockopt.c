@@ -10,6 +10,7 @@
  * host socket when it changed (struct graft_sol).  SOL_GRAFT options are the
  * graft socket's own.
  */
+#include <linux/in6.h>
 #include <linux/slab.h>
 #include <linux/sockptr.h>
 #include <net/sock.h>
@@ -53,10 +54,15 @@ static int graft_sol_set(struct socket *host, int name, int val)
 			       sizeof(val));
 }
 
-/* SO_REUSEPORT joins host sockets' groups: only where the endpoint allows. */
+/*
+ * SO_REUSEPORT on a port given by number could join a host socket's group:
+ * only where the endpoint allows.  A port the kernel picks joins no group on
+ * purpose (DNS clients set the option on every UDP socket): allowed, as the
+ * broker does.
+ */
 static bool graft_reuseport_ok(const struct graft_sock *gsk)
 {
-	return gsk->ep_flags & GRAFT_EP_F_REUSEPORT;
+	return (gsk->ep_flags & GRAFT_EP_F_REUSEPORT) || gsk->kernel_port;
 }
 
 /* Push the SOL_SOCKET changes made since the last push; gsk->lock held. */
@@ -170,6 +176,18 @@ static int graft_host_setsockopt(struct graft_sock *gsk, struct socket *host,
 	return host->ops->setsockopt(host, level, name, val, len);
 }
 
+bool graft_opts_v6only(struct graft_sock *gsk)
+{
+	struct graft_opt *o;
+	int val = 0;
+
+	list_for_each_entry(o, &gsk->opts, list)
+		if (o->level == IPPROTO_IPV6 && o->name == IPV6_V6ONLY &&
+		    o->len >= sizeof(int))
+			memcpy(&val, o->val, sizeof(val));
+	return val;
+}
+
 int graft_opts_apply(struct graft_sock *gsk, struct socket *host)
 {
 	struct graft_opt *o;
@@ -188,9 +206,25 @@ int graft_opts_apply(struct graft_sock *gsk, struct socket *host)
 	return __graft_sol_push(gsk, host);
 }
 
-static int graft_setsockopt_graft(struct graft_sock *gsk, int name,
+/*
+ * SO_REUSEPORT is the graft socket's own (the socket layer refuses it on a
+ * socket that is not inet): refused once bound where not allowed, checked
+ * at bind otherwise.
+ */
+static int graft_set_reuseport(struct socket *sock, int val)
+{
+	if (val && graft_host(sock) && !graft_reuseport_ok(graft_sk(sock->sk)))
+		return -EPERM;
+	lock_sock(sock->sk);
+	sock->sk->sk_reuseport = !!val;
+	release_sock(sock->sk);
+	return 0;
+}
+
+static int graft_setsockopt_graft(struct socket *sock, int name,
 				  sockptr_t optval, unsigned int optlen)
 {
+	struct graft_sock *gsk = graft_sk(sock->sk);
 	int val;
 
 	if (optlen < sizeof(int))
@@ -207,6 +241,8 @@ static int graft_setsockopt_graft(struct graft_sock *gsk, int name,
 			return -EINVAL;
 		gsk->port_hint = val;
 		return 0;
+	case GRAFT_REUSEPORT:
+		return graft_set_reuseport(sock, val);
 	}
 	return -ENOPROTOOPT;
 }
@@ -256,14 +292,11 @@ static int graft_setsockopt_store(struct graft_sock *gsk, int level, int name,
 /*
  * SOL_SOCKET, on kernels that pass it to the family (graft_take_sol_socket):
  * applied to the graft socket, as the socket layer would, and pushed from
- * there; SO_REUSEPORT is the graft socket's own (the socket layer refuses
- * it on a socket that is not inet), refused once bound through an endpoint
- * without GRAFT_EP_F_REUSEPORT, and checked at bind otherwise.
+ * there; SO_REUSEPORT as GRAFT_REUSEPORT.
  */
 static int graft_setsockopt_sol(struct socket *sock, int name,
 				sockptr_t optval, unsigned int optlen)
 {
-	struct graft_sock *gsk = graft_sk(sock->sk);
 	int val;
 
 	if (name != SO_REUSEPORT)
@@ -272,12 +305,7 @@ static int graft_setsockopt_sol(struct socket *sock, int name,
 		return -EINVAL;
 	if (copy_from_sockptr(&val, optval, sizeof(val)))
 		return -EFAULT;
-	if (val && graft_host(sock) && !graft_reuseport_ok(gsk))
-		return -EPERM;
-	lock_sock(sock->sk);
-	sock->sk->sk_reuseport = !!val;
-	release_sock(sock->sk);
-	return 0;
+	return graft_set_reuseport(sock, val);
 }
 
 int graft_setsockopt(struct socket *sock, int level, int name,
@@ -287,7 +315,7 @@ int graft_setsockopt(struct socket *sock, int level, int name,
 	struct socket *host;
 
 	if (level == SOL_GRAFT)
-		return graft_setsockopt_graft(gsk, name, optval, optlen);
+		return graft_setsockopt_graft(sock, name, optval, optlen);
 	if (level == SOL_SOCKET)
 		return graft_setsockopt_sol(sock, name, optval, optlen);
 	host = graft_host(sock);
@@ -297,9 +325,10 @@ int graft_setsockopt(struct socket *sock, int level, int name,
 	return graft_setsockopt_store(gsk, level, name, optval, optlen);
 }
 
-static int graft_getsockopt_graft(struct graft_sock *gsk, int name,
+static int graft_getsockopt_graft(struct sock *sk, int name,
 				  char __user *optval, int __user *optlen)
 {
+	struct graft_sock *gsk = graft_sk(sk);
 	int len, val;
 
 	if (get_user(len, optlen))
@@ -312,6 +341,9 @@ static int graft_getsockopt_graft(struct graft_sock *gsk, int name,
 		break;
 	case GRAFT_PORT_HINT:
 		val = gsk->port_hint;
+		break;
+	case GRAFT_REUSEPORT:
+		val = sk->sk_reuseport;
 		break;
 	default:
 		return -ENOPROTOOPT;
@@ -355,7 +387,7 @@ int graft_getsockopt(struct socket *sock, int level, int name,
 	struct socket *host = graft_host(sock);
 
 	if (level == SOL_GRAFT)
-		return graft_getsockopt_graft(gsk, name, optval, optlen);
+		return graft_getsockopt_graft(sock->sk, name, optval, optlen);
 	if (!host)
 		return graft_getsockopt_stored(gsk, level, name, optval, optlen);
 	if (!host->ops->getsockopt)

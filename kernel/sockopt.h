@@ -27,6 +27,9 @@ struct graft_sol {
 void graft_opts_init(struct graft_sock *gsk);
 void graft_opts_free(struct graft_sock *gsk);
 
+/* Is the last IPV6_V6ONLY stored before bind non-zero? */
+bool graft_opts_v6only(struct graft_sock *gsk);
+
 /*
  * Bring a new host socket up to the graft socket's options: the stored ones
  * in order, then the SOL_SOCKET state.  gsk->lock held.

@@ -21,6 +21,25 @@
 #ifndef GRAFT_PORT_HINT
 #define GRAFT_PORT_HINT 6
 #endif
+#ifndef GRAFT_REUSEPORT
+#define GRAFT_REUSEPORT 7
+#endif
+
+/*
+ * Kernels before 6.2 refuse SO_REUSEPORT on an AF_GRAFT socket in the
+ * socket layer (EOPNOTSUPP) before af_graft sees it: af_graft takes it as
+ * GRAFT_REUSEPORT there, with the same policy.
+ */
+static int set_option(int fd, const struct graft_sockopt *o)
+{
+	int rc = graft_real.setsockopt(fd, o->level, o->name, o->val, o->len);
+
+	if (rc < 0 && errno == EOPNOTSUPP && o->level == SOL_SOCKET &&
+	    o->name == SO_REUSEPORT)
+		rc = graft_real.setsockopt(fd, SOL_GRAFT, GRAFT_REUSEPORT,
+					   o->val, o->len);
+	return rc;
+}
 
 int graft_kernel_request(const struct graft_request *req,
 			 struct graft_result *res)
@@ -44,8 +63,7 @@ int graft_kernel_request(const struct graft_request *req,
 	for (i = 0; i < req->nopts; i++) {
 		const struct graft_sockopt *o = &req->opts[i];
 
-		if (graft_real.setsockopt(fd, o->level, o->name, o->val,
-					  o->len) < 0) {
+		if (set_option(fd, o) < 0) {
 			err = errno;
 			snprintf(res->msg, sizeof(res->msg),
 				 "cannot apply socket option %d/%d (%s)",

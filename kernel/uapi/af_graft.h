@@ -32,10 +32,18 @@
  *
  * A graft socket bound through a unix endpoint may connect() or sendto() an
  * abstract address (of the target namespace) only if the endpoint has
- * GRAFT_EP_F_ABSTRACT (EPERM otherwise).  SO_REUSEPORT needs an endpoint
- * with GRAFT_EP_F_REUSEPORT: bind() fails with EPERM, and so does setting it
- * once bound (kernels before 6.2 refuse SO_REUSEPORT on AF_GRAFT sockets
- * outright, EOPNOTSUPP).
+ * GRAFT_EP_F_ABSTRACT (EPERM otherwise).  SO_REUSEPORT (or GRAFT_REUSEPORT)
+ * needs an endpoint with GRAFT_EP_F_REUSEPORT, unless the kernel picks the
+ * host socket's port (a GRAFT_EP_F_DYNAMIC_PORT endpoint and no
+ * GRAFT_PORT_HINT: a client's ephemeral port joins no group on purpose);
+ * otherwise bind() fails with EPERM, and so does setting it once bound.
+ * Kernels before 6.2 refuse setsockopt(SOL_SOCKET, SO_REUSEPORT) on AF_GRAFT
+ * sockets themselves (EOPNOTSUPP): use GRAFT_REUSEPORT there.
+ *
+ * A socket whose last IPV6_V6ONLY set before bind() is non-zero refuses
+ * IPv4 traffic: binding it to an ipv4 endpoint (explicitly or implicitly)
+ * fails with EADDRNOTAVAIL.  On an ipv6 endpoint the option is replayed, so
+ * the host socket keeps it.
  *
  * getsockname() returns a struct sockaddr_gr with the endpoint name, unless
  * GRAFT_NAME_TRANSPARENT is on, in which case it returns the host socket's
@@ -55,6 +63,10 @@
  *   GRAFT_PORT_HINT         0..65535, host byte order.  When the endpoint's
  *                           port is dynamic, bind the host socket to this
  *                           port; 0 (default) means an ephemeral port.
+ *   GRAFT_REUSEPORT         0 (default) or 1: SO_REUSEPORT, with its policy
+ *                           (above), for kernels whose socket layer refuses
+ *                           SO_REUSEPORT on AF_GRAFT sockets; both set and
+ *                           read the same state.
  *
  * Endpoints and the generic netlink family
  * ----------------------------------------
@@ -161,6 +173,7 @@ struct sockaddr_gr {
 #define SOL_GRAFT 256
 #define GRAFT_NAME_TRANSPARENT 5 /* same number as the original AF_GRAFT */
 #define GRAFT_PORT_HINT 6
+#define GRAFT_REUSEPORT 7
 
 /* The module's version, as /sys/module/af_graft/version shows it. */
 #define AF_GRAFT_VERSION "0.1.0"

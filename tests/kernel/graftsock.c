@@ -25,6 +25,20 @@
  *                                        to ADDR + "d" on a datagram socket
  *   graftsock reuseport EP ERRNO [N]     N (1) sockets with SO_REUSEPORT bind
  *                                        EP and listen; want ERRNO (0: all do)
+ *   graftsock reuseport-udp EP HINT ERRNO
+ *                                        a UDP socket with SO_REUSEPORT (and
+ *                                        GRAFT_PORT_HINT HINT unless 0) binds
+ *                                        EP; want ERRNO (0: bound, and the
+ *                                        option reads back 1)
+ *   graftsock v6only EP VAL              IPV6_V6ONLY VAL before bind, bind EP
+ *                                        (ipv6), listen: it reads back VAL;
+ *                                        "ready", then hold the socket 30 s
+ *   graftsock v6only-refused EP          IPV6_V6ONLY 1 then bind EP (ipv4):
+ *                                        EADDRNOTAVAIL; with 0 it binds
+ *
+ * SO_REUSEPORT is set with setsockopt(SOL_SOCKET), or, where the kernel's
+ * socket layer refuses it on AF_GRAFT (EOPNOTSUPP, before 6.2), with
+ * SOL_GRAFT GRAFT_REUSEPORT.
  *
  * Servers print "ready" once listening/bound.  Every check prints a line and
  * failures exit 1.  All waits are bounded (SO_RCVTIMEO / poll timeouts).
@@ -480,13 +494,22 @@ static int unix_connect(const char *ep, const char *eppath, const char *addr, in
 	return 0;
 }
 
+static int set_reuseport(int fd)
+{
+	int one = 1, r = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+
+	if (r && errno == EOPNOTSUPP)
+		r = setsockopt(fd, SOL_GRAFT, GRAFT_REUSEPORT, &one, sizeof(one));
+	return r;
+}
+
 static int reuseport(const char *ep, int want, int count)
 {
-	int one = 1, fds[8], r = 0, i;
+	int fds[8], r = 0, i;
 
 	for (i = 0; i < count && i < 8; i++) {
 		fds[i] = graft_socket(SOCK_STREAM);
-		r = setsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		r = set_reuseport(fds[i]);
 		if (!r)
 			r = graft_bind(fds[i], ep);
 		if (!r)
@@ -499,6 +522,59 @@ static int reuseport(const char *ep, int want, int count)
 		i++;
 	while (--i >= 0)
 		close(fds[i]);
+	return 0;
+}
+
+static int reuseport_udp(const char *ep, int hint, int want)
+{
+	int fd = graft_socket(SOCK_DGRAM), r, got = 0;
+	socklen_t len = sizeof(got);
+
+	if (hint && setsockopt(fd, SOL_GRAFT, GRAFT_PORT_HINT, &hint, sizeof(hint)))
+		fail("setsockopt(GRAFT_PORT_HINT)");
+	if (set_reuseport(fd))
+		fail("SO_REUSEPORT before bind");
+	r = graft_bind(fd, ep);
+	want_errno("UDP SO_REUSEPORT, bind", r, want);
+	if (!r && (getsockopt(fd, SOL_GRAFT, GRAFT_REUSEPORT, &got, &len) || got != 1))
+		fail("GRAFT_REUSEPORT reads %d once bound, want 1", got);
+	close(fd);
+	return 0;
+}
+
+static int set_v6only(int fd, int val)
+{
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &val, sizeof(val));
+}
+
+static int v6only(const char *ep, int val)
+{
+	int fd = graft_socket(SOCK_STREAM), got = -1;
+	socklen_t len = sizeof(got);
+
+	if (set_v6only(fd, val) || graft_bind(fd, ep) || listen(fd, 4))
+		fail("IPV6_V6ONLY %d, bind(%s), listen", val, ep);
+	if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &got, &len) || got != val)
+		fail("IPV6_V6ONLY reads %d once bound, want %d", got, val);
+	printf("IPV6_V6ONLY %d\nready\n", val);
+	fflush(stdout);
+	sleep(30);
+	return 0;
+}
+
+static int v6only_refused(const char *ep)
+{
+	int fd = graft_socket(SOCK_STREAM);
+
+	if (set_v6only(fd, 1))
+		fail("IPV6_V6ONLY 1 before bind");
+	want_errno("IPV6_V6ONLY 1, bind to an ipv4 endpoint", graft_bind(fd, ep), EADDRNOTAVAIL);
+	close(fd);
+	fd = graft_socket(SOCK_STREAM);
+	if (set_v6only(fd, 1) || set_v6only(fd, 0))
+		fail("IPV6_V6ONLY 1 then 0 before bind");
+	want_errno("IPV6_V6ONLY 0, bind to an ipv4 endpoint", graft_bind(fd, ep), 0);
+	close(fd);
 	return 0;
 }
 
@@ -545,6 +621,12 @@ int main(int argc, char **argv)
 		return unix_connect(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "reuseport"))
 		return reuseport(argv[2], atoi(argv[3]), argc == 5 ? atoi(argv[4]) : 1);
+	if (argc == 5 && !strcmp(argv[1], "reuseport-udp"))
+		return reuseport_udp(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && !strcmp(argv[1], "v6only"))
+		return v6only(argv[2], atoi(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "v6only-refused"))
+		return v6only_refused(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of graftsock.c\n");
 	return 2;
 }

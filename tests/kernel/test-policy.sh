@@ -87,22 +87,23 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 s.bind(("127.0.0.1", 18300)); s.listen(8)
 print("ready", flush=True); time.sleep(120)'
-# Kernels before 6.2 never pass setsockopt(SOL_SOCKET) to af_graft, and
-# refuse SO_REUSEPORT on a socket that is not AF_INET/AF_INET6 themselves
-# (EOPNOTSUPP); later ones pass it, and af_graft refuses it (EPERM) unless
-# the endpoint has the flag.
-reuse_refused() { n1 "$GS" reuseport "$1" 1 || n1 "$GS" reuseport "$1" 95; }
+# Kernels before 6.2 never pass setsockopt(SOL_SOCKET) to af_graft and refuse
+# SO_REUSEPORT on AF_GRAFT sockets themselves (EOPNOTSUPP): graftsock then
+# sets SOL_GRAFT GRAFT_REUSEPORT, as libgraft does. Either way af_graft
+# refuses it (EPERM) on a port given by number unless the endpoint has the
+# flag, and allows it where the kernel picks the port (dig's UDP client).
 if wait_for rpsrv ready; then
-	check "joining the host server's SO_REUSEPORT group through ep-rp refused" reuse_refused ep-rp
+	check "joining the host server's SO_REUSEPORT group through ep-rp refused (EPERM)" \
+		n1 "$GS" reuseport ep-rp 1
 	check "the host server's port still has one listener" test "$(ss -Hltn 'sport = :18300' | wc -l)" = 1
+	check "a UDP socket on dynamic ep-udp hinted to port 18300 with SO_REUSEPORT refused (EPERM)" \
+		n1 "$GS" reuseport-udp ep-udp 18300 1
 else
 	fail "SO_REUSEPORT host server did not start"
 fi
-if n1 "$GS" reuseport ep-rpok 95 >/dev/null 2>&1; then
-	log "skip two SO_REUSEPORT sockets through ep-rpok: this kernel refuses SO_REUSEPORT on AF_GRAFT sockets (EOPNOTSUPP) before af_graft sees it"
-else
-	check "two SO_REUSEPORT sockets through ep-rpok (flag reuseport)" n1 "$GS" reuseport ep-rpok 0 2
-fi
+check "two SO_REUSEPORT sockets through ep-rpok (flag reuseport)" n1 "$GS" reuseport ep-rpok 0 2
+check "SO_REUSEPORT on a UDP client of dynamic ep-udp, port picked by the kernel: allowed" \
+	n1 "$GS" reuseport-udp ep-udp 0 0
 
 # ---- abstract unix addresses --------------------------------------------------
 bg unixsrv python3 -c '

@@ -96,11 +96,12 @@ check "add endpoints in $C1" sh -c "
 	ip netns exec $C1 $NL add ep-udp ipv4 127.0.0.1 18081 &&
 	ip netns exec $C1 $NL add ep-udpc ipv4 127.0.0.1 dynamic &&
 	ip netns exec $C1 $NL add ep-v6 ipv6 ::1 18082 &&
+	ip netns exec $C1 $NL add ep-v6any ipv6 :: 18083 &&
 	ip netns exec $C1 $NL add ep-out6 ipv6 ::1 dynamic &&
 	ip netns exec $C1 $NL add ep-unix unix $UNIXPATH &&
 	ip netns exec $C1 $NL add ep-hint ipv4 127.0.0.1 dynamic"
 n1 "$NL" show >"$T/show.txt"
-check "$C1 lists its 8 endpoints" test "$(wc -l <"$T/show.txt")" = 8
+check "$C1 lists its 9 endpoints" test "$(wc -l <"$T/show.txt")" = 9
 check "show uses the seed format" grep -qx "ep-srv type ipv4 addr 127.0.0.1 port 18080" "$T/show.txt"
 check "init namespace has no endpoints" expect_out "" "$NL" show
 check "$C2 has no endpoints" expect_out "" n2 "$NL" show
@@ -151,6 +152,25 @@ if wait_for srv6 ready; then
 else
 	fail "graft IPv6 server did not start"
 fi
+
+# ---- IPV6_V6ONLY: kept on the host socket, honoured without IPv6 --------------
+# v6only_kept VAL LOCAL IPV4: a graft socket with IPV6_V6ONLY VAL on ep-v6any
+# ([::]:18083) shows as LOCAL in the host's ss, and an IPv4 connect to it is
+# IPV4 (refused or accepted).
+v6only_kept() {
+	rm -f "$T/v6o.log"
+	ip netns exec "$C1" "$GS" v6only ep-v6any "$1" >"$T/v6o.log" 2>&1 &
+	p=$!
+	wait_for v6o ready || { kill "$p"; return 1; }
+	got=$(ss -Hltn 'sport = :18083' | awk '{print $4}')
+	if timeout 10 socat -u /dev/null TCP4:127.0.0.1:18083 2>/dev/null; then v4=accepted; else v4=refused; fi
+	kill "$p"; wait "$p" 2>/dev/null
+	echo "ss shows '$got', IPv4 connect $v4"
+	[ "$got" = "$2" ] && [ "$v4" = "$3" ]
+}
+check "IPV6_V6ONLY 1 kept: host socket [::]:18083, IPv4 refused" v6only_kept 1 '[::]:18083' refused
+check "IPV6_V6ONLY 0 kept: host socket *:18083, IPv4 accepted" v6only_kept 0 '*:18083' accepted
+check "IPV6_V6ONLY 1 onto the ipv4 ep-out: EADDRNOTAVAIL (0 binds)" n1 "$GS" v6only-refused ep-out
 
 # ---- UDP both ways ----------------------------------------------------------
 bg usrv n1 "$GS" udp-server ep-udp
@@ -223,7 +243,7 @@ else
 	fail "hold did not start"
 fi
 check "ip netns del $C2 (still referenced by ep-c2)" ip netns del "$C2"
-check "ip netns del $C1 with 8 endpoints defined" ip netns del "$C1"
+check "ip netns del $C1 with 9 endpoints defined" ip netns del "$C1"
 
 i=0; while nsids_alive && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 if nsids_alive; then
