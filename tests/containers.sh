@@ -46,6 +46,11 @@ fail() { nfail=$((nfail + 1)); printf '  FAIL  %s\n' "$*"; }
 skip() { nskip=$((nskip + 1)); printf '  SKIP  %s\n' "$*"; }
 section() { printf '\n== %s\n' "$*"; }
 want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
+# needs PROGRAM...: true when every PROGRAM is installed, else a skip saying which is not.
+needs() {
+	local p
+	for p in "$@"; do command -v "$p" >/dev/null || { skip "$p is not installed"; return 1; }; done
+}
 
 cleanup() {
 	set +e
@@ -215,6 +220,26 @@ make_rootfs() {
 	done
 }
 
+# runc_bundle DIR HOSTPORT [OPTIONS] -- ARGS...: a runc bundle in DIR, its root
+# from make_rootfs, its config from `runc spec` made a grafted container's by
+# tests/tools/oci_config.py (which reads OPTIONS) running ARGS.
+runc_bundle() {
+	local b=$1 hp=$2
+	shift 2
+	make_rootfs "$b/rootfs"
+	(cd "$b" && runc spec) && python3 "$ROOT/tests/tools/oci_config.py" "$b/config.json" "$GRAFT" "$hp" "$@"
+}
+# runc_gone ID: kill the container with SIGKILL, wait for it to stop, delete it.
+runc_gone() {
+	runc kill "$1" KILL >/dev/null 2>&1
+	until_ok 5 sh -c "runc state $1 2>/dev/null | grep -q stopped"
+	runc delete "$1" >/dev/null 2>&1
+}
+# no_records: the check that poststop left no attachment record.
+no_records() {
+	[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
+}
+
 # hook_json DIR: the shipped hooks.d files, pointed at this checkout's graft and
 # this suite's broker (a runtime passes hooks no environment of its own).
 hook_json() {
@@ -231,83 +256,54 @@ PY
 	done
 }
 
-if want podman; then
-	section "podman: a container's endpoints from annotations, by the OCI hook"
-	if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
-		skip "podman or runc is not installed"
-	else
-		make_rootfs "$TMP/rootfs"
-		tar -C "$TMP/rootfs" -cf "$TMP/rootfs.tar" . && podman import -q "$TMP/rootfs.tar" "localhost/graft-test-$$" >/dev/null
-		hook_json "$TMP/hooks"
-		HP=$(free_port)
-		EP=$(free_port)
-		host_server "$EP" "hello from the host"
-		name=graft-$$
-		podman --hooks-dir "$TMP/hooks" run -d --name "$name" --runtime runc --network none \
-			--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
-			--annotation "graft.endpoints=web type ipv4 addr 127.0.0.1 port $HP; out type ipv4 addr 127.0.0.1 port dynamic" \
-			--annotation "graft.ingress=0.0.0.0:80=web" --annotation "graft.egress=0.0.0.0/0=out" \
-			-v "$LIB:/graft/libgraft.so:ro" -v "$TMP/run:/run/graft" \
-			-e LD_PRELOAD=/graft/libgraft.so -e GRAFT_SOCKET=/run/graft/graft.sock \
-			"localhost/graft-test-$$" /bin/socat TCP-LISTEN:80,fork,reuseaddr "SYSTEM:echo hello from podman" >/dev/null 2>"$TMP/podman.err"
-		CTRS+=("podman:$name")
-		pid=$(podman inspect -f '{{.State.Pid}}' "$name" 2>/dev/null)
-		ino=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)
-		[[ -n $ino && $(g -n "$pid" ep show 2>/dev/null) == *"web type ipv4 addr 127.0.0.1 port $HP"* ]] &&
-			pass "the hook defined the annotated endpoints in the container's namespace" || fail "endpoints: $(g -n "$pid" ep show 2>&1) $(cat "$TMP/podman.err")"
-		out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from podman'" && echo ok)
-		[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable"
-		out=$(podman exec "$name" /bin/socat -T 20 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
-		[[ $out == "hello from the host" ]] && pass "a client in the container reaches a host server through egress" || fail "egress: $out"
-		status_has_ns "$ino" && pass "the broker holds the container's namespace while it runs" || fail "broker does not hold ns $ino"
-		podman rm -f -t 0 "$name" >/dev/null 2>&1
-		if ns_released "$ino"; then pass "removing the container removed its endpoints"; else fail "the broker still holds the container's namespace"; fi
-		[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
-	fi
+if want podman && section "podman: a container's endpoints from annotations, by the OCI hook" && needs podman runc; then
+	make_rootfs "$TMP/rootfs"
+	tar -C "$TMP/rootfs" -cf "$TMP/rootfs.tar" . && podman import -q "$TMP/rootfs.tar" "localhost/graft-test-$$" >/dev/null
+	hook_json "$TMP/hooks"
+	HP=$(free_port)
+	EP=$(free_port)
+	host_server "$EP" "hello from the host"
+	name=graft-$$
+	podman --hooks-dir "$TMP/hooks" run -d --name "$name" --runtime runc --network none \
+		--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+		--annotation "graft.endpoints=web type ipv4 addr 127.0.0.1 port $HP; out type ipv4 addr 127.0.0.1 port dynamic" \
+		--annotation "graft.ingress=0.0.0.0:80=web" --annotation "graft.egress=0.0.0.0/0=out" \
+		-v "$LIB:/graft/libgraft.so:ro" -v "$TMP/run:/run/graft" \
+		-e LD_PRELOAD=/graft/libgraft.so -e GRAFT_SOCKET=/run/graft/graft.sock \
+		"localhost/graft-test-$$" /bin/socat TCP-LISTEN:80,fork,reuseaddr "SYSTEM:echo hello from podman" >/dev/null 2>"$TMP/podman.err"
+	CTRS+=("podman:$name")
+	pid=$(podman inspect -f '{{.State.Pid}}' "$name" 2>/dev/null)
+	ino=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)
+	[[ -n $ino && $(g -n "$pid" ep show 2>/dev/null) == *"web type ipv4 addr 127.0.0.1 port $HP"* ]] &&
+		pass "the hook defined the annotated endpoints in the container's namespace" || fail "endpoints: $(g -n "$pid" ep show 2>&1) $(cat "$TMP/podman.err")"
+	out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from podman'" && echo ok)
+	[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable"
+	out=$(podman exec "$name" /bin/socat -T 20 - "TCP:127.0.0.1:$EP" </dev/null 2>&1)
+	[[ $out == "hello from the host" ]] && pass "a client in the container reaches a host server through egress" || fail "egress: $out"
+	status_has_ns "$ino" && pass "the broker holds the container's namespace while it runs" || fail "broker does not hold ns $ino"
+	podman rm -f -t 0 "$name" >/dev/null 2>&1
+	if ns_released "$ino"; then pass "removing the container removed its endpoints"; else fail "the broker still holds the container's namespace"; fi
+	no_records
 fi
 
 # ---------------------------------------------------------------------------
-if want runc; then
-	section "runc: a bundle built here, with the hook in its config"
-	if ! command -v runc >/dev/null; then
-		skip "runc is not installed"
-	else
-		B=$TMP/bundle
-		make_rootfs "$B/rootfs"
-		cp "$LIB" "$B/rootfs/graft/libgraft.so"
-		HP=$(free_port)
-		(cd "$B" && runc spec)
-		python3 - "$B/config.json" "$GRAFT" "$TMP/run" "$HP" <<'PY'
-import json, os, sys
-path, graft, run, hp = sys.argv[1:]
-c = json.load(open(path))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/socat", "TCP-LISTEN:80,fork,reuseaddr", "SYSTEM:echo hello from runc"]
-c["process"]["env"] += ["LD_PRELOAD=/graft/libgraft.so", "GRAFT_SOCKET=/run/graft/graft.sock"]
-c["root"]["readonly"] = False
-c["mounts"].append({"destination": "/run/graft", "type": "bind", "source": run, "options": ["bind"]})
-c["annotations"] = {"graft.endpoints": f"web type ipv4 addr 127.0.0.1 port {hp}",
-                    "graft.ingress": "0.0.0.0:80=web"}
-env = [f"{k}={os.environ[k]}" for k in ("GRAFT_SOCKET", "GRAFT_ATTACH_DIR", "PATH")]
-c["hooks"] = {"createRuntime": [{"path": graft, "args": ["graft", "oci-hook", "createRuntime"], "env": env}],
-              "poststop": [{"path": graft, "args": ["graft", "oci-hook", "poststop"], "env": env}]}
-json.dump(c, open(path, "w"), indent=1)
-PY
-		id=graft-$$
-		runc run -d --bundle "$B" "$id" >/dev/null 2>"$TMP/runc.err" </dev/null
-		CTRS+=("runc:$id")
-		pid=$(runc state "$id" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
-		ino=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)
-		[[ -n $ino ]] && pass "runc started the bundle (pid $pid)" || fail "runc run: $(cat "$TMP/runc.err")"
-		out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from runc'" && echo ok)
-		[[ $out == ok ]] && pass "the bundle's server is reached from the host on $HP" || fail "server on $HP not reachable"
-		status_has_ns "$ino" && pass "the broker holds the bundle's namespace while it runs" || fail "broker does not hold ns $ino"
-		runc kill "$id" KILL >/dev/null 2>&1
-		until_ok 5 sh -c "runc state $id 2>/dev/null | grep -q stopped"
-		runc delete "$id" >/dev/null 2>&1
-		if ns_released "$ino"; then pass "after an abrupt kill and delete, nothing of it remains"; else fail "the broker still holds the bundle's namespace after a KILL"; fi
-		[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
-	fi
+if want runc && section "runc: a bundle built here, with the hook in its config" && needs runc; then
+	B=$TMP/bundle
+	HP=$(free_port)
+	runc_bundle "$B" "$HP" --preload "$TMP/run" -- /bin/socat TCP-LISTEN:80,fork,reuseaddr "SYSTEM:echo hello from runc"
+	cp "$LIB" "$B/rootfs/graft/libgraft.so"
+	id=graft-$$
+	runc run -d --bundle "$B" "$id" >/dev/null 2>"$TMP/runc.err" </dev/null
+	CTRS+=("runc:$id")
+	pid=$(runc state "$id" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+	ino=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)
+	[[ -n $ino ]] && pass "runc started the bundle (pid $pid)" || fail "runc run: $(cat "$TMP/runc.err")"
+	out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from runc'" && echo ok)
+	[[ $out == ok ]] && pass "the bundle's server is reached from the host on $HP" || fail "server on $HP not reachable"
+	status_has_ns "$ino" && pass "the broker holds the bundle's namespace while it runs" || fail "broker does not hold ns $ino"
+	runc_gone "$id"
+	if ns_released "$ino"; then pass "after an abrupt kill and delete, nothing of it remains"; else fail "the broker still holds the bundle's namespace after a KILL"; fi
+	no_records
 fi
 
 
@@ -315,86 +311,57 @@ fi
 # The same with a static program (busybox httpd): no preload; runc hands the
 # seccomp listener to the broker (listenerPath) with no mappings of its own, so
 # the supervisor uses the namespace's, defined by the hook from annotations.
-if want runc-seccomp; then
-	section "runc + seccomp agent: a static server grafted by its namespace's mappings"
-	if ! command -v runc >/dev/null; then
-		skip "runc is not installed"
-	else
-		B=$TMP/sbundle
-		make_rootfs "$B/rootfs"
-		mkdir -p "$B/rootfs/www" && echo "hello from a static server" >"$B/rootfs/www/index.html"
-		HP=$(free_port)
-		(cd "$B" && runc spec)
-		python3 - "$B/config.json" "$GRAFT" "${GRAFT_SOCKET%.sock}.seccomp.sock" "$HP" <<'PY'
-import json, os, sys
-path, graft, agent, hp = sys.argv[1:]
-c = json.load(open(path))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
-c["annotations"] = {"graft.endpoints": f"web type ipv4 addr 127.0.0.1 port {hp}",
-                    "graft.ingress": "0.0.0.0:80=web"}
-env = [f"{k}={os.environ[k]}" for k in ("GRAFT_SOCKET", "GRAFT_ATTACH_DIR", "PATH")]
-c["hooks"] = {"createRuntime": [{"path": graft, "args": ["graft", "oci-hook", "createRuntime"], "env": env}],
-              "poststop": [{"path": graft, "args": ["graft", "oci-hook", "poststop"], "env": env}]}
-c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent,
-                         "architectures": ["SCMP_ARCH_X86_64"],
-                         "syscalls": [{"names": ["bind", "connect"], "action": "SCMP_ACT_NOTIFY"}]}
-json.dump(c, open(path, "w"), indent=1)
-PY
-		id=graft-s$$
-		runc run -d --bundle "$B" "$id" >/dev/null 2>"$TMP/runcs.err" </dev/null
-		CTRS+=("runc:$id")
-		until_ok 20 body_is "http://127.0.0.1:$HP/" "hello from a static server" &&
-			pass "busybox httpd (static) in the bundle is reached on the host on $HP" ||
-			fail "static server on $HP not reachable: $(cat "$TMP/runcs.err") $(grep -i seccomp "$TMP/broker.log" | tail -2)"
-		runc kill "$id" KILL >/dev/null 2>&1
-		until_ok 5 sh -c "runc state $id 2>/dev/null | grep -q stopped"
-		runc delete "$id" >/dev/null 2>&1
-		[[ -z $(ls "$GRAFT_ATTACH_DIR" 2>/dev/null) ]] && pass "poststop removed the attachment record" || fail "records: $(ls "$GRAFT_ATTACH_DIR")"
-	fi
+if want runc-seccomp && section "runc + seccomp agent: a static server grafted by its namespace's mappings" && needs runc; then
+	B=$TMP/sbundle
+	HP=$(free_port)
+	runc_bundle "$B" "$HP" --seccomp-listener "${GRAFT_SOCKET%.sock}.seccomp.sock" -- /bin/busybox httpd -f -p 80 -h /www
+	mkdir -p "$B/rootfs/www" && echo "hello from a static server" >"$B/rootfs/www/index.html"
+	id=graft-s$$
+	runc run -d --bundle "$B" "$id" >/dev/null 2>"$TMP/runcs.err" </dev/null
+	CTRS+=("runc:$id")
+	until_ok 20 body_is "http://127.0.0.1:$HP/" "hello from a static server" &&
+		pass "busybox httpd (static) in the bundle is reached on the host on $HP" ||
+		fail "static server on $HP not reachable: $(cat "$TMP/runcs.err") $(grep -i seccomp "$TMP/broker.log" | tail -2)"
+	runc_gone "$id"
+	no_records
 fi
 
 # ---------------------------------------------------------------------------
 # dockerd by hand: its own data root under this suite's directory, no bridge and
 # no iptables (so the host's FORWARD policy and NAT chains stay as they are;
 # checked below), the vfs driver (no overlay mounts to clean up).
-if want docker; then
-	section "docker: the --network none recipe with namespace mappings"
-	if ! command -v dockerd >/dev/null; then
-		skip "dockerd is not installed"
+if want docker && section "docker: the --network none recipe with namespace mappings" && needs dockerd; then
+	fw_before=$( (iptables -S; nft list ruleset) 2>/dev/null | md5sum)
+	D=$TMP/docker
+	mkdir -p "$D"
+	dockerd --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/docker.sock" --pidfile "$D/pid" \
+		--iptables=false --ip6tables=false --bridge=none --storage-driver vfs >"$D/log" 2>&1 &
+	DOCKERD_PID=$!
+	export DOCKER_HOST=unix://$D/docker.sock
+	if ! until_ok 60 docker version >/dev/null 2>&1; then
+		fail "dockerd did not start: $(tail -3 "$D/log")"
 	else
-		fw_before=$( (iptables -S; nft list ruleset) 2>/dev/null | md5sum)
-		D=$TMP/docker
-		mkdir -p "$D"
-		dockerd --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/docker.sock" --pidfile "$D/pid" \
-			--iptables=false --ip6tables=false --bridge=none --storage-driver vfs >"$D/log" 2>&1 &
-		DOCKERD_PID=$!
-		export DOCKER_HOST=unix://$D/docker.sock
-		if ! until_ok 60 docker version >/dev/null 2>&1; then
-			fail "dockerd did not start: $(tail -3 "$D/log")"
-		else
-			make_rootfs "$TMP/drootfs"
-			tar -C "$TMP/drootfs" -cf "$TMP/drootfs.tar" . && docker import "$TMP/drootfs.tar" graft-test:1 >/dev/null
-			HP=$(free_port)
-			docker run -d --name "gh-$$" --network none graft-test:1 /bin/busybox sleep 600 >/dev/null
-			pid=$(docker inspect -f '{{.State.Pid}}' "gh-$$")
-			g -n "$pid" ep add web type ipv4 addr 127.0.0.1 port "$HP" && g -n "$pid" map add -i 0.0.0.0:80=web &&
-				pass "endpoint and mapping defined in the holder's namespace" || fail "ep/map add in docker ns"
-			docker run -d --name "gw-$$" --network "container:gh-$$" -v "$LIB:/graft/libgraft.so:ro" -v "$TMP/run:/run/graft" \
-				-e LD_PRELOAD=/graft/libgraft.so -e GRAFT_SOCKET=/run/graft/graft.sock \
-				graft-test:1 /bin/socat TCP-LISTEN:80,fork,reuseaddr "SYSTEM:echo hello from docker" >/dev/null
-			out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from docker'" && echo ok)
-			[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable: $(docker logs "gw-$$" 2>&1 | tail -2)"
-			ino=$(stat -L -c %i "/proc/$pid/ns/net")
-			docker rm -f "gw-$$" "gh-$$" >/dev/null 2>&1
-			if [[ -n $ino ]] && ns_released "$ino"; then pass "removing the containers removed their endpoints"; else fail "the broker still holds the docker namespace"; fi
-		fi
-		kill "$DOCKERD_PID" 2>/dev/null; wait "$DOCKERD_PID" 2>/dev/null
-		DOCKERD_PID=
-		unset DOCKER_HOST
-		[[ $( (iptables -S; nft list ruleset) 2>/dev/null | md5sum) == "$fw_before" ]] &&
-			pass "the host's firewall (FORWARD policy, NAT chains) is as it was" || fail "dockerd changed the firewall"
+		make_rootfs "$TMP/drootfs"
+		tar -C "$TMP/drootfs" -cf "$TMP/drootfs.tar" . && docker import "$TMP/drootfs.tar" graft-test:1 >/dev/null
+		HP=$(free_port)
+		docker run -d --name "gh-$$" --network none graft-test:1 /bin/busybox sleep 600 >/dev/null
+		pid=$(docker inspect -f '{{.State.Pid}}' "gh-$$")
+		g -n "$pid" ep add web type ipv4 addr 127.0.0.1 port "$HP" && g -n "$pid" map add -i 0.0.0.0:80=web &&
+			pass "endpoint and mapping defined in the holder's namespace" || fail "ep/map add in docker ns"
+		docker run -d --name "gw-$$" --network "container:gh-$$" -v "$LIB:/graft/libgraft.so:ro" -v "$TMP/run:/run/graft" \
+			-e LD_PRELOAD=/graft/libgraft.so -e GRAFT_SOCKET=/run/graft/graft.sock \
+			graft-test:1 /bin/socat TCP-LISTEN:80,fork,reuseaddr "SYSTEM:echo hello from docker" >/dev/null
+		out=$(until_ok 15 sh -c "socat -T 3 - TCP:127.0.0.1:$HP </dev/null | grep -q 'hello from docker'" && echo ok)
+		[[ $out == ok ]] && pass "the container's server is reached from the host on $HP" || fail "server on $HP not reachable: $(docker logs "gw-$$" 2>&1 | tail -2)"
+		ino=$(stat -L -c %i "/proc/$pid/ns/net")
+		docker rm -f "gw-$$" "gh-$$" >/dev/null 2>&1
+		if [[ -n $ino ]] && ns_released "$ino"; then pass "removing the containers removed their endpoints"; else fail "the broker still holds the docker namespace"; fi
 	fi
+	kill "$DOCKERD_PID" 2>/dev/null; wait "$DOCKERD_PID" 2>/dev/null
+	DOCKERD_PID=
+	unset DOCKER_HOST
+	[[ $( (iptables -S; nft list ruleset) 2>/dev/null | md5sum) == "$fw_before" ]] &&
+		pass "the host's firewall (FORWARD policy, NAT chains) is as it was" || fail "dockerd changed the firewall"
 fi
 
 # ---------------------------------------------------------------------------
