@@ -39,8 +39,11 @@ Deno.test("planSocket(): an IPV6_V6ONLY socket is refused an IPv4 endpoint", () 
   );
 });
 
-/** A fresh network namespace (lo up) for `fn`, removed after. */
-function withFreshNetns(fn: (nsFd: number) => void): void {
+/**
+ * A fresh network namespace (lo up), removed after: `fn` grafts into it (the
+ * target) from this thread's namespace (home).
+ */
+function withFreshNetns(fn: (where: { target: number; home: number }) => void): void {
   const name = `gbgt-${Deno.pid}`;
   const ip = (...args: string[]) => {
     if (!new Deno.Command("ip", { args, stderr: "null" }).outputSync().success) {
@@ -49,10 +52,12 @@ function withFreshNetns(fn: (nsFd: number) => void): void {
   };
   ip("netns", "add", name);
   const fd = openFd(`/run/netns/${name}`);
+  const home = openFd("/proc/thread-self/ns/net");
   try {
     ip("-n", name, "link", "set", "lo", "up");
-    fn(fd);
+    fn({ target: fd, home });
   } finally {
+    closeFd(home);
     closeFd(fd);
     ip("netns", "del", name);
   }
@@ -69,31 +74,17 @@ Deno.test({
   name: "makeBoundSockets(): a batch is made in the target namespace, bound with no port",
   ignore: Deno.uid() !== 0,
   fn() {
-    withFreshNetns((nsFd) => {
-      const home = openFd("/proc/thread-self/ns/net");
-      const before = namespaceKey(home);
-      try {
-        const made = makeBoundSockets(
-          planSocket(dyn, client),
-          client,
-          {
-            target: nsFd,
-            home,
-          },
-          0,
-          5,
-        );
-        assertEquals(made.fds.length, 5);
-        assertEquals(namespaceKey(home), before, "the thread came back home");
-        for (const fd of made.fds) {
-          assertEquals(String(socketNetnsCookie(fd)), namespaceKey(nsFd));
-          closeFd(fd);
-        }
-        // 127.0.0.1, port 0: connect() chooses the port (IP_BIND_ADDRESS_NO_PORT).
-        assertEquals([...made.addr.slice(2, 8)], [0, 0, 127, 0, 0, 1]);
-      } finally {
-        closeFd(home);
+    withFreshNetns((where) => {
+      const before = namespaceKey(where.home);
+      const made = makeBoundSockets(planSocket(dyn, client), client, where, 0, 5);
+      assertEquals(made.fds.length, 5);
+      assertEquals(namespaceKey(where.home), before, "the thread came back home");
+      for (const fd of made.fds) {
+        assertEquals(String(socketNetnsCookie(fd)), namespaceKey(where.target));
+        closeFd(fd);
       }
+      // 127.0.0.1, port 0: connect() chooses the port (IP_BIND_ADDRESS_NO_PORT).
+      assertEquals([...made.addr.slice(2, 8)], [0, 0, 127, 0, 0, 1]);
     });
   },
 });
@@ -102,16 +93,14 @@ Deno.test({
   name: "makeBoundSockets(): a batch that cannot bind is refused and leaves no descriptor",
   ignore: Deno.uid() !== 0,
   fn() {
-    withFreshNetns((nsFd) => {
-      const home = openFd("/proc/thread-self/ns/net");
+    withFreshNetns((where) => {
       const absent: Endpoint = { ...dyn, addr: "198.18.9.9" }; // not on the target
       const n = openFds();
       throws(
-        () => makeBoundSockets(planSocket(absent, client), client, { target: nsFd, home }, 0, 8),
+        () => makeBoundSockets(planSocket(absent, client), client, where, 0, 8),
         (e) => e instanceof Refusal && e.errno === Errno.EADDRNOTAVAIL,
       );
       assertEquals(openFds(), n);
-      closeFd(home);
     });
   },
 });
