@@ -10,9 +10,13 @@
  *
  * Each thread keeps up to POOL_SLOTS (endpoint, family, protocol) stocks.
  * The first graft of a stock waits for one batch; after that, a stock that
- * falls to POOL_LOW asks the broker for the next batch without waiting
- * (graft_broker_post) and picks the reply up on a later graft, so the
- * broker works while the application does. Sockets are handed out oldest
+ * falls POOL_SLACK below its depth asks the broker for the next batch
+ * without waiting (graft_broker_post) and picks the reply up on a later
+ * graft, so the broker works while the application does. The depth starts
+ * at one batch and adapts: it doubles (up to POOL_CAP) each time the stock
+ * ran dry with a refill still on its way (the application connects faster
+ * than one batch covers the broker's answer, as on a loaded machine), and
+ * halves when sockets grow too old unused (a slow client keeps few). Sockets are handed out oldest
  * first; one older than POOL_TTL_NS is thrown away (so an endpoint redefined
  * in the broker is picked up), a stocked descriptor is checked by inode
  * before it is handed out (an application that closed it, or reused the
@@ -36,8 +40,9 @@
 #include "tlist.h"
 
 #define POOL_BATCH GRAFT_SOCKETS_MAX
-#define POOL_LOW (POOL_BATCH * 3 / 4)
-#define POOL_CAP (2 * POOL_BATCH) /* a refill lands on top of POOL_LOW */
+#define POOL_SLACK (POOL_BATCH / 4) /* refill this far below the depth */
+#define POOL_DEPTH_MAX (4 * POOL_BATCH)
+#define POOL_CAP (POOL_DEPTH_MAX + POOL_BATCH) /* a refill lands on top */
 #define POOL_SLOTS 4
 #define POOL_TTL_NS (2ULL * 1000 * 1000 * 1000)
 
@@ -53,6 +58,7 @@ struct pool_slot {
 	bool used;
 	bool off; /* the broker will not batch for this endpoint */
 	int head, n; /* ring: the oldest at head */
+	int depth;   /* the stock to keep: POOL_BATCH..POOL_DEPTH_MAX */
 	struct pool_sock socks[POOL_CAP];
 	int host_family;
 	socklen_t addrlen;
@@ -226,6 +232,7 @@ static int slot_for(struct pool *pl, const struct graft_request *req)
 	slot_drain(sl);
 	memset(sl, 0, sizeof(*sl));
 	sl->used = true;
+	sl->depth = POOL_BATCH;
 	sl->family = req->family;
 	sl->protocol = req->protocol;
 	strncpy(sl->ep, req->ep, sizeof(sl->ep) - 1);
@@ -272,6 +279,8 @@ static int slot_take(struct pool_slot *sl)
 			now = now_ns();
 		if (now - ps.born > POOL_TTL_NS) {
 			graft_real.close(ps.fd);
+			if (sl->depth > POOL_BATCH)
+				sl->depth /= 2; /* more than this thread uses */
 			continue;
 		}
 		return ps.fd;
@@ -325,7 +334,7 @@ static void pool_refill_ahead(struct pool *pl, int i)
 {
 	struct graft_request req = batch_request(&pl->slot[i]);
 
-	if (pl->pending >= 0 || pl->slot[i].n > POOL_LOW ||
+	if (pl->pending >= 0 || pl->slot[i].n > pl->slot[i].depth - POOL_SLACK ||
 	    pl->slot[i].off)
 		return;
 	if (graft_broker_post(&req, POOL_BATCH) == 0)
@@ -366,10 +375,14 @@ int graft_pool_request(const struct graft_request *req, struct graft_result *res
 		return GRAFT_POOL_SKIP;
 	/* Look for the refill only once the stock is half gone: each look is a
 	 * system call, and the broker needs the time anyway. */
-	if (sl->n <= POOL_LOW / 2)
+	if (sl->n <= sl->depth / 2)
 		pool_harvest(pl, false);
 	fd = slot_take(sl);
 	if (fd < 0 && pl->pending == i) {
+		/* Dry with a refill on its way: the broker answers slower than
+		 * this thread connects; keep a deeper stock from now on. */
+		if (sl->depth < POOL_DEPTH_MAX)
+			sl->depth *= 2;
 		pool_harvest(pl, true);
 		fd = slot_take(sl);
 	}
