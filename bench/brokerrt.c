@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../preload/graft_proto.h"
+#include "../preload/graft_reply.h"
 
 static double now_us(void)
 {
@@ -47,18 +47,9 @@ static void die(const char *what)
 static int round_trip(int s, const char *ep, uint32_t seq, uint32_t batch, int *fds)
 {
 	struct graft_socks_req rq;
-	union {
-		struct graft_sock_resp resp;
-		uint8_t raw[1024];
-	} u;
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(GRAFT_SOCKETS_MAX * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = &u, .iov_len = sizeof(u) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct graft_reply r;
 	size_t len = batch ? sizeof(rq) : sizeof(rq.req);
-	int got = 0;
+	int got;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.req.hdr.magic = GRAFT_PROTO_MAGIC;
@@ -72,26 +63,13 @@ static int round_trip(int s, const char *ep, uint32_t seq, uint32_t batch, int *
 	rq.count = batch;
 	if (send(s, &rq, len, MSG_NOSIGNAL) != (ssize_t)len)
 		die("send");
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	if (recvmsg(s, &mh, MSG_CMSG_CLOEXEC) < (ssize_t)sizeof(u.resp))
+	graft_reply_init(&r);
+	if (recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC) < (ssize_t)sizeof(r.u.resp))
 		die("recvmsg");
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		for (size_t i = 0; i < n; i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
-			if (got < GRAFT_SOCKETS_MAX)
-				fds[got++] = f;
-			else
-				close(f);
-		}
-	}
-	if (u.resp.status != 0 || u.resp.hdr.seq != seq || got == 0) {
-		fprintf(stderr, "brokerrt: refused (%d): %.*s\n", u.resp.status,
-			GRAFT_MSG_MAX, u.resp.msg);
+	got = graft_reply_fds(&r.mh, fds, GRAFT_SOCKETS_MAX, close);
+	if (r.u.resp.status != 0 || r.u.resp.hdr.seq != seq || got == 0) {
+		fprintf(stderr, "brokerrt: refused (%d): %.*s\n", r.u.resp.status,
+			GRAFT_MSG_MAX, r.u.resp.msg);
 		exit(1);
 	}
 	return got;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "graft_reply.h"
 #include "libgraft.h"
 #include "tlist.h"
 
@@ -141,31 +142,6 @@ static int broker_send(int s, const struct graft_request *req, uint32_t seq,
 	return -1;
 }
 
-/* Collect up to `max` passed descriptors into fds; close any beyond. */
-static int take_fds(struct msghdr *mh, int *fds, int max)
-{
-	struct cmsghdr *c;
-	int got = 0;
-
-	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		size_t i, n;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
-			if (got < max)
-				fds[got++] = f;
-			else
-				graft_real.close(f);
-		}
-	}
-	return got;
-}
-
 static void close_fds(const int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -180,29 +156,15 @@ static void close_fds(const int *fds, int n)
 static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
 		       int max, int *nfds, struct graft_result *res)
 {
-	union {
-		struct graft_sock_resp resp;
-		uint8_t raw[1024];
-	} u;
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(GRAFT_SOCKETS_MAX * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = &u, .iov_len = sizeof(u) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
-	const struct graft_sock_resp *rp = &u.resp;
+	struct graft_reply r;
+	const struct graft_sock_resp *rp = &r.u.resp;
 	ssize_t n;
 	int got;
 
 	*nfds = 0;
-	memset(&u, 0, sizeof(u));
+	graft_reply_init(&r);
 	do
-		n = graft_real.recvmsg(s, &mh, MSG_CMSG_CLOEXEC | flags);
+		n = graft_real.recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (flags & MSG_DONTWAIT) &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -214,7 +176,7 @@ static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
 			 errno == EAGAIN ? "timed out" : strerror(errno));
 		return EADDRNOTAVAIL;
 	}
-	got = take_fds(&mh, fds, max);
+	got = graft_reply_fds(&r.mh, fds, max, graft_real.close);
 	if (n == 0) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "the graft broker at %s closed the connection",
@@ -242,7 +204,7 @@ static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
 	if (got == 0) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "the graft broker sent no socket with its reply%s",
-			 (mh.msg_flags & MSG_CTRUNC) ? " (truncated)" : "");
+			 (r.mh.msg_flags & MSG_CTRUNC) ? " (truncated)" : "");
 		goto bad;
 	}
 	*nfds = got;
