@@ -184,12 +184,23 @@ for _ in $(seq 100); do [[ -S $TMP/go.sock ]] && break; sleep 0.1; done
 out=$(curl -s --max-time 5 --unix-socket "$TMP/go.sock" http://graft/names)
 [[ $out == "local [::]:8080 remote [::]:0" ]] && pass "Unix endpoint: host curl --unix-socket reached the Go server, which sees INET names: $out" ||
 	fail "Go on a Unix endpoint: $out $(cat "$TMP/ugo.log")"
-# A blocking accept() (parked in the broker until the connection comes), and getpeername().
-bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 127.0.0.1:9000=upy -- /usr/bin/python3 -c 'import socket
+# A blocking accept() (parked in the broker until the connection comes), interrupted
+# by signals (each restart is a new notification; the broker drops the old one),
+# and getpeername().
+bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 127.0.0.1:9000=upy -- /usr/bin/python3 -c 'import socket, signal
+signal.signal(signal.SIGUSR1, lambda *a: print("signal", flush=True))
 s = socket.socket(); s.bind(("127.0.0.1", 9000)); s.listen(); print("bound", s.getsockname(), flush=True)
 c, a = s.accept(); c.sendall(f"peer {a} local {c.getsockname()} getpeername {c.getpeername()}".encode())' >"$TMP/py.out" 2>&1
-for _ in $(seq 100); do [[ -S $TMP/py.sock ]] && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q bound "$TMP/py.out" && break; sleep 0.1; done
 sleep 1
+parked_fds=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+pypid=$(pgrep -f -n "^/usr/bin/python3 -c import socket, signal")
+for _ in 1 2 3 4 5; do [[ -n $pypid ]] && kill -USR1 "$pypid"; sleep 0.3; done
+sleep 0.5
+after_fds=$(ls "/proc/$BROKER_PID/fd" | wc -l)
+[[ $(grep -c signal "$TMP/py.out") -eq 5 && $after_fds -le $parked_fds ]] &&
+	pass "5 signals interrupted the parked accept(); the broker kept $after_fds descriptors ($parked_fds before)" ||
+	fail "parked accept and signals (pid ${pypid:-none}): $(cat "$TMP/py.out"), fds $parked_fds -> $after_fds"
 out=$(python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]); print(s.recv(200).decode())' "$TMP/py.sock" 2>&1)
 [[ $out == "peer ('0.0.0.0', 0) local ('127.0.0.1', 9000) getpeername ('0.0.0.0', 0)" ]] &&
