@@ -170,11 +170,21 @@ lib_leaks() {
 		[[ -e $f ]] && echo "file $f still exists"
 	done
 	# The scanner must not carry the tag itself; the shell and this subshell do.
-	env -u GRAFT_TEST_RUN "$PY" - "$GRAFT_TEST_RUN" "$$,$BASHPID" "${TMP:-/nonexistent}" "${LIB_NSINO[@]}" <<'PY'
+	# A namespace's inode is its own only while it lives: once ours are gone, the
+	# kernel may give the number to another suite's new namespace, which then
+	# has a name in /run/netns (ours no longer do).
+	env -u GRAFT_TEST_RUN LIB_NETNS_NAMES="${LIB_NETNS[*]}" "$PY" - "$GRAFT_TEST_RUN" "$$,$BASHPID" "${TMP:-/nonexistent}" "${LIB_NSINO[@]}" <<'PY'
 import os, sys
 tag, tmp, inodes = sys.argv[1], sys.argv[3], set(sys.argv[4:])
 me = {int(p) for p in sys.argv[2].split(",")}
 want = ("GRAFT_TEST_RUN=" + tag).encode()
+ours = set(os.environ["LIB_NETNS_NAMES"].split())
+for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
+    try:
+        if name not in ours:
+            inodes.discard(str(os.stat(f"/run/netns/{name}").st_ino))
+    except OSError:
+        pass
 for d in os.listdir("/proc"):
     if not d.isdigit() or int(d) in me or int(d) == os.getpid():
         continue
