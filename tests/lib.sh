@@ -137,14 +137,20 @@ stop_group() {
 	return 0
 }
 
+# stop_bg: stop every process group bg started (TERM, KILL after 5 s).
+stop_bg() {
+	local p
+	for p in "${LIB_PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
+	for p in "${LIB_PIDS[@]}"; do stop_group "$p"; done
+	LIB_PIDS=()
+}
+
 lib_cleanup() {
 	set +e
 	local i p
 	for ((i = ${#LIB_HOOKS[@]} - 1; i >= 0; i--)); do eval "${LIB_HOOKS[i]}" >/dev/null 2>&1; done
 	LIB_HOOKS=()
-	for p in "${LIB_PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
-	for p in "${LIB_PIDS[@]}"; do stop_group "$p"; done
-	LIB_PIDS=()
+	stop_bg
 	for p in "${LIB_MOUNTS[@]}"; do mountpoint -q "$p" && umount "$p"; done
 	for p in "${LIB_NETNS[@]}"; do ip netns del "$p" 2>/dev/null; done
 	for p in "${LIB_FILES[@]}"; do rm -rf "$p"; done

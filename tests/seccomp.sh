@@ -18,79 +18,31 @@
 # checks nothing of it remains.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-GRAFT=${GRAFT:-$ROOT/.tools/bin/graft}
+source tests/lib.sh
+
+lib_init seccomp
 EXEC=$ROOT/exec/build/graft-exec
-TMP=$(mktemp -d /tmp/graft-seccomp.XXXXXX)
-chmod 755 "$TMP"
 C1=gsc1-$$
 C3=gsc3-$$
 CTR=graft-sc-$$
-PIDS=()
-BROKER_PID=
 export GRAFT_SOCKET=$TMP/graft.sock
 SECCOMP_SOCK=$TMP/graft.seccomp.sock
 g() { "$GRAFT" --backend broker "$@"; }
-
-npass=0
-nfail=0
-pass() { npass=$((npass + 1)); printf '  ok    %s\n' "$*"; }
-fail() { nfail=$((nfail + 1)); printf '  FAIL  %s\n' "$*"; }
-section() { printf '\n== %s\n' "$*"; }
-bg() { "$@" & PIDS+=($!); }
-
-cleanup() {
-	set +e
-	runc --root "$TMP/runc" kill "$CTR" KILL 2>/dev/null
-	runc --root "$TMP/runc" delete -f "$CTR" 2>/dev/null
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for ns in "$C1" "$C3"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
-	if [[ -n $BROKER_PID ]]; then
-		kill "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+at_exit 'runc --root "$TMP/runc" kill "$CTR" KILL; runc --root "$TMP/runc" delete -f "$CTR"'
 
 for tool in go runc curl python3 iperf3 setpriv; do
 	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (./scripts/setup installs it)"; exit 77; }
 done
 [[ -x $EXEC ]] || { echo "FAIL: $EXEC is not built (./scripts/setup)"; exit 1; }
 
-free_port() {
-	python3 -c 'import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); break
-    except OSError: pass
-print(p)'
-}
-wait_listen() { # tcp|udp PORT
-	local flag=-Hltn
-	[[ $1 == udp ]] && flag=-Hlun
-	for _ in $(seq 150); do
-		[[ -n $(ss "$flag" "sport = :$2" 2>/dev/null) ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 fetch() { curl -s --max-time 5 --retry 3 --retry-connrefused --retry-delay 1 "$@"; }
 
 # ---------------------------------------------------------------------------
 section "setup"
-ip netns add "$C1" && ip -n "$C1" link set lo up
-ip netns add "$C3" && ip -n "$C3" link set lo up
-"$GRAFT" daemon -v --socket "$GRAFT_SOCKET" 2>"$TMP/broker.log" &
-BROKER_PID=$!
-for _ in $(seq 150); do [[ -S $SECCOMP_SOCK ]] && break; sleep 0.1; done
-[[ -S $SECCOMP_SOCK ]] && pass "broker and its seccomp socket up ($SECCOMP_SOCK)" || {
+netns_new "$C1"
+netns_new "$C3"
+start_broker -v || exit 1
+wait_for 15 test -S "$SECCOMP_SOCK" && pass "and its seccomp socket ($SECCOMP_SOCK)" || {
 	fail "broker did not start: $(cat "$TMP/broker.log")"
 	exit 1
 }
@@ -122,7 +74,7 @@ g -n "$C1" ep add web type ipv4 addr 127.0.0.1 port "$P_WEB" &&
 	g -n "$C1" ep add udg type unix path "$TMP/dg.sock" &&
 	pass "endpoints in $C1" || fail "adding endpoints"
 bg python3 -m http.server "$P_HOST" --bind 127.0.0.1 --directory "$TMP/www" >/dev/null 2>&1
-wait_listen tcp "$P_HOST" || fail "host http.server did not start"
+wait_listen -t 15 tcp "$P_HOST" || fail "host http.server did not start"
 
 # ---------------------------------------------------------------------------
 section "which engine: detection before exec"
@@ -140,7 +92,7 @@ expect_usage=$(g run --mode bogus -- true 2>&1)
 # ---------------------------------------------------------------------------
 section "static Go server and client (ingress, egress, UDP, IPv6)"
 bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:80=web -- "$GOTOOL" server 0.0.0.0:80 2>"$TMP/gosrv.log"
-wait_listen tcp "$P_WEB" && out=$(fetch "http://127.0.0.1:$P_WEB/ingress")
+wait_listen -t 15 tcp "$P_WEB" && out=$(fetch "http://127.0.0.1:$P_WEB/ingress")
 [[ ${out:-} == "go-server-ok /ingress" ]] && pass "host curl reached the static Go server in $C1: $out" ||
 	fail "Go ingress: ${out:-} $(cat "$TMP/gosrv.log")"
 [[ -z $(ip netns exec "$C1" ss -Hltn "sport = :80") ]] && pass "nothing listens in $C1 itself" || fail "port 80 open in $C1"
@@ -152,11 +104,11 @@ bg python3 -c 'import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",int(sys.argv[1])))
 while True:
     d,a=s.recvfrom(2048); s.sendto(b"host-echo "+d,a)' "$P_HOST"
-wait_listen udp "$P_HOST" || fail "host UDP echo did not start"
+wait_listen -t 15 udp "$P_HOST" || fail "host UDP echo did not start"
 out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$GOTOOL" udpsend "127.0.0.1:$P_HOST" "$TOKEN" 2>/dev/null)
 [[ $out == "host-echo $TOKEN" ]] && pass "UDP egress: bind(0.0.0.0:0) then sendto() grafted, host echo came back" || fail "UDP egress: $out"
 bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:53=udp -- "$GOTOOL" udpecho 0.0.0.0:53
-wait_listen udp "$P_UDP"
+wait_listen -t 15 udp "$P_UDP"
 out=$(python3 -c 'import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)
 for _ in range(5):
@@ -165,18 +117,18 @@ for _ in range(5):
     except OSError: pass' "$P_UDP" "$TOKEN")
 [[ $out == "echo $TOKEN" ]] && pass "UDP ingress: the Go echo server in $C1 answered on the host port" || fail "UDP ingress: $out"
 bg "$GRAFT" --backend broker -n "$C1" run -i "[::]:80=web6" -- "$GOTOOL" server "[::]:80"
-wait_listen tcp "$P_WEB6" && out=$(fetch -g "http://[::1]:$P_WEB6/v6")
+wait_listen -t 15 tcp "$P_WEB6" && out=$(fetch -g "http://[::1]:$P_WEB6/v6")
 [[ ${out:-} == "go-server-ok /v6" ]] && pass "IPv6 ingress: host curl [::1]:$P_WEB6 reached the Go server" || fail "IPv6: ${out:-}"
 
 # ---------------------------------------------------------------------------
 section "what the program sees: getsockname() and Unix endpoints"
 bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:80=names -- "$GOTOOL" server 0.0.0.0:80 2>"$TMP/names.log"
-wait_listen tcp "$P_NAMES" && out=$(fetch "http://127.0.0.1:$P_NAMES/names")
+wait_listen -t 15 tcp "$P_NAMES" && out=$(fetch "http://127.0.0.1:$P_NAMES/names")
 [[ ${out:-} == "local 127.0.0.1:80 remote 127.0.0.1:"* ]] && grep -q "(bound \[::\]:80)" "$TMP/names.log" &&
 	pass "Go server's getsockname() shows what it bound: listener $(grep -o 'bound [^)]*' "$TMP/names.log"), connection $out (host port $P_NAMES)" ||
 	fail "program's view: ${out:-} $(cat "$TMP/names.log")"
 bg "$GRAFT" --backend broker -n "$C1" run --names host -i 0.0.0.0:80=names2 -- "$GOTOOL" server 0.0.0.0:80 2>"$TMP/names2.log"
-wait_listen tcp "$P_NAMES2" && out=$(fetch "http://127.0.0.1:$P_NAMES2/names")
+wait_listen -t 15 tcp "$P_NAMES2" && out=$(fetch "http://127.0.0.1:$P_NAMES2/names")
 [[ ${out:-} == "local 127.0.0.1:$P_NAMES2 remote 127.0.0.1:"* ]] && grep -q "(bound 127.0.0.1:$P_NAMES2)" "$TMP/names2.log" &&
 	pass "--names host: the Go server sees the host's port $P_NAMES2: $out" || fail "host view: ${out:-} $(cat "$TMP/names2.log")"
 bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:8080=ugo -- "$GOTOOL" server 0.0.0.0:8080 2>"$TMP/ugo.log"
@@ -215,11 +167,11 @@ section "Debian's caddy and busybox httpd, a setuid client"
 mkdir -p "$TMP/caddy"
 bg env HOME="$TMP/caddy" XDG_DATA_HOME="$TMP/caddy" XDG_CONFIG_HOME="$TMP/caddy" \
 	"$GRAFT" -n "$C1" run -i 0.0.0.0:80=caddy -- caddy file-server --listen 0.0.0.0:80 --root "$TMP/www" 2>"$TMP/caddy.log"
-wait_listen tcp "$P_CADDY" && out=$(fetch "http://127.0.0.1:$P_CADDY/token.txt")
+wait_listen -t 15 tcp "$P_CADDY" && out=$(fetch "http://127.0.0.1:$P_CADDY/token.txt")
 [[ ${out:-} == "$TOKEN" ]] && pass "caddy (Go, dynamic) in $C1 served the token on the host port" || fail "caddy: ${out:-} $(tail -2 "$TMP/caddy.log")"
 grep -q "grafting it with seccomp" "$TMP/caddy.log" && pass "caddy: auto mode chose seccomp" || fail "caddy mode line missing"
 bg "$GRAFT" --backend broker -n "$C1" run -i 0.0.0.0:80=bb -- busybox httpd -f -p 0.0.0.0:80 -h "$TMP/www"
-wait_listen tcp "$P_BB" && out=$(fetch "http://127.0.0.1:$P_BB/token.txt")
+wait_listen -t 15 tcp "$P_BB" && out=$(fetch "http://127.0.0.1:$P_BB/token.txt")
 [[ ${out:-} == "$TOKEN" ]] && pass "busybox httpd (static) in $C1 served the token" || fail "busybox httpd: ${out:-}"
 cp "$GOTOOL" "$TMP/suid-client" && chmod 4755 "$TMP/suid-client"
 out=$(g -n "$C1" run --mode seccomp -e 0.0.0.0/0=out -- setpriv --reuid=65534 --regid=65534 --clear-groups \
@@ -235,14 +187,14 @@ out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$TMP/curl-suid" -s --max-time 5 "http:
 # ---------------------------------------------------------------------------
 section "iperf3 and bench rr in seccomp mode"
 bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 0.0.0.0:5201=iperf -- iperf3 -s -1 -p 5201
-wait_listen tcp "$P_IPERF" && out=$(iperf3 -c 127.0.0.1 -p "$P_IPERF" -t 1 -J 2>/dev/null |
+wait_listen -t 15 tcp "$P_IPERF" && out=$(iperf3 -c 127.0.0.1 -p "$P_IPERF" -t 1 -J 2>/dev/null |
 	python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bytes"]))' 2>/dev/null)
 [[ ${out:-0} -gt 0 ]] && pass "iperf3 -s grafted by seccomp: host client moved $out bytes in 1 s" || fail "iperf3: ${out:-}"
 RR=$ROOT/bench/build/rr
 [[ -x $RR ]] || make -s -C bench >/dev/null 2>&1
 if [[ -x $RR ]]; then
 	bg "$GRAFT" --backend broker -n "$C1" run --mode seccomp -i 0.0.0.0:7000=rr -- "$RR" server -p 7000 -t 60
-	wait_listen tcp "$P_RR" && out=$("$RR" rr -H 127.0.0.1 -p "$P_RR" -d 1 2>&1)
+	wait_listen -t 15 tcp "$P_RR" && out=$("$RR" rr -H 127.0.0.1 -p "$P_RR" -d 1 2>&1)
 	[[ $out == *p50_us* ]] && pass "bench rr server grafted by seccomp answered: $(tr '\n' ' ' <<<"$out" | cut -c1-80)" || fail "rr: ${out:-}"
 else
 	fail "bench/build/rr could not be built"
@@ -272,7 +224,7 @@ json.dump(c, open(path, "w"), indent=1)
 PY
 runc --root "$TMP/runc" run -d --bundle "$TMP/bundle" "$CTR" >"$TMP/runc.log" 2>&1 </dev/null
 rc=$?
-if [[ $rc -eq 0 ]] && wait_listen tcp "$P_CTR"; then
+if [[ $rc -eq 0 ]] && wait_listen -t 15 tcp "$P_CTR"; then
 	out=$(fetch "http://127.0.0.1:$P_CTR/from-runc")
 	[[ $out == "go-server-ok /from-runc" ]] && pass "runc container's static server reached on the host through ctr-web: $out" ||
 		fail "runc: $out"
@@ -324,7 +276,7 @@ out=$(g -n "$C1" run -e 0.0.0.0/0=out -- "$GOTOOL" client "http://127.0.0.1:$P_H
 # The TOCTOU race: a thread flips the sockaddr between mapped 127.0.0.3 (nothing
 # listens there) and unmapped 127.0.0.1 (the host's peers.py; nothing in $C1).
 bg python3 tests/seccomp/peers.py "$P_RACE" "$TMP/peers.txt"
-wait_listen tcp "$P_RACE"
+wait_listen -t 15 tcp "$P_RACE"
 out=$(g -n "$C1" run --mode seccomp -e 127.0.0.3/32=out2 -- /usr/bin/python3 tests/seccomp/race.py 127.0.0.3 127.0.0.1 "$P_RACE" 300 2>&1)
 sleep 0.5
 others=$(grep -cv '^127\.0\.0\.2$' "$TMP/peers.txt" 2>/dev/null)
@@ -342,17 +294,12 @@ if grep -E "internal error|TypeError|RangeError" "$TMP/broker.log"; then fail "b
 fi
 
 # ---------------------------------------------------------------------------
-section "leak check"
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-PIDS=()
+section "stopping"
+# The suite's processes and the broker (SIGTERM: it removes its sockets).
+stop_bg
 sleep 0.5
 left=$(ip netns pids "$C1"; ip netns pids "$C3")
 [[ -z $left ]] && pass "no process left in $C1 or $C3" || fail "processes left: $left"
-kill "$BROKER_PID" && wait "$BROKER_PID" 2>/dev/null
-BROKER_PID=
 [[ ! -e $SECCOMP_SOCK && ! -e $GRAFT_SOCKET ]] && pass "the broker removed both sockets on exit" || fail "sockets left behind"
 runc --root "$TMP/runc" list 2>/dev/null | grep -q "$CTR" && fail "runc container $CTR left" || pass "runc container deleted"
-
-printf '\n%d passed, %d failed (seccomp)\n' "$npass" "$nfail"
-((nfail == 0))
+finish seccomp
