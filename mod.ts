@@ -47,12 +47,8 @@ export {
   spawnGrafted,
   type SpawnOptions,
 } from "./cli/api/endpoints.ts";
-export {
-  type BackendChoice,
-  type EndpointBackend,
-  selectBackend,
-  type Where,
-} from "./cli/backends/backend.ts";
+export type { BackendChoice, EndpointBackend, Where } from "./cli/backends/backend.ts";
+export { selectBackend } from "./cli/backends/select.ts";
 export { Broker, type BrokerOptions, type LogLevel, type PollSource } from "./cli/broker/server.ts";
 export type { Header, SockOpt, SockRequest } from "./cli/broker/proto.ts";
 export type { PeerCred } from "./cli/sys/unix.ts";

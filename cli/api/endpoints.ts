@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type BackendChoice, type EndpointBackend, selectBackend } from "../backends/backend.ts";
+import type { BackendChoice, EndpointBackend } from "../backends/backend.ts";
+import { selectBackend } from "../backends/select.ts";
 import { type Endpoint, parseEndpointWords } from "../model/endpoint.ts";
 import { UsageError } from "../model/errors.ts";
 import { closeFd } from "../sys/ffi.ts";

@@ -1,15 +1,13 @@
 /**
  * The two ways endpoints are kept: in the kernel (af_graft.ko, over generic
- * netlink) or in the broker (`graft daemon`). Both offer the same operations.
+ * netlink) or in the broker (`graft daemon`). Both offer the same operations,
+ * described here; select.ts picks one.
  *
  * @module
  */
 
 import type { Endpoint } from "../model/endpoint.ts";
 import type { MapKind, NamespaceMaps } from "../model/nsmap.ts";
-import { GraftError, UsageError } from "../model/errors.ts";
-import { brokerBackend } from "./broker.ts";
-import { kernelAvailable, kernelBackend } from "./kernel.ts";
 
 /** Which backend to use; "auto" picks the kernel when its netlink family exists. */
 export type BackendChoice = "auto" | "kernel" | "broker";
@@ -36,24 +34,4 @@ export interface EndpointBackend {
   mapDel(kind: MapKind, mapping: string, where: Where): void;
   /** A namespace's default mappings. */
   mapList(where: Where): NamespaceMaps;
-}
-
-/** Resolve a backend choice to a backend. */
-export function selectBackend(choice: BackendChoice): EndpointBackend {
-  switch (choice) {
-    case "broker":
-      return brokerBackend;
-    case "kernel":
-      if (!kernelAvailable()) {
-        throw new GraftError(
-          "kernel backend unavailable: the af_graft module is not loaded " +
-            "(load it with modprobe af_graft, or use --backend broker)",
-        );
-      }
-      return kernelBackend;
-    case "auto":
-      return kernelAvailable() ? kernelBackend : brokerBackend;
-    default:
-      throw new UsageError(`unknown backend "${choice}" (auto, kernel or broker)`);
-  }
 }

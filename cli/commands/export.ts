@@ -5,7 +5,7 @@
  */
 
 import { exportObject, exportState } from "../api/apply.ts";
-import { selectBackend } from "../backends/backend.ts";
+import { selectBackend } from "../backends/select.ts";
 import { UsageError } from "../model/errors.ts";
 import { type Command, parseJsonOnly } from "./options.ts";
 
