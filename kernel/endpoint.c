@@ -5,21 +5,37 @@
 #include <linux/slab.h>
 #include <linux/mutex.h>
 #include <linux/string.h>
-#include <net/netns/generic.h>
 
 #include "endpoint.h"
+#include "pernet.h"
 
-struct graft_net {
-	struct mutex lock;	/* protects eps and count */
-	struct list_head eps;
-	unsigned int count;
-};
-
-static unsigned int graft_net_id __read_mostly;
-
-static struct graft_net *graft_pernet(struct net *net)
+static struct graft_ep_net *graft_pernet(struct net *net)
 {
-	return net_generic(net, graft_net_id);
+	return &graft_net(net)->eps;
+}
+
+void graft_ep_net_init(struct graft_ep_net *gn)
+{
+	mutex_init(&gn->lock);
+	INIT_LIST_HEAD(&gn->eps);
+	gn->count = 0;
+}
+
+/* The namespace goes: free its endpoints. */
+void graft_ep_net_exit(struct graft_ep_net *gn)
+{
+	struct graft_ep *ep, *tmp;
+	LIST_HEAD(dead);
+
+	mutex_lock(&gn->lock);
+	list_splice_init(&gn->eps, &dead);
+	gn->count = 0;
+	mutex_unlock(&gn->lock);
+	list_for_each_entry_safe(ep, tmp, &dead, list) {
+		list_del(&ep->list);
+		graft_ep_free(ep);
+	}
+	mutex_destroy(&gn->lock);
 }
 
 int graft_ep_family(const struct graft_target *t)
@@ -42,7 +58,7 @@ void graft_ep_free(struct graft_ep *ep)
 	kfree(ep);
 }
 
-static struct graft_ep *graft_ep_find(struct graft_net *gn, const char *name)
+static struct graft_ep *graft_ep_find(struct graft_ep_net *gn, const char *name)
 {
 	struct graft_ep *ep;
 
@@ -54,7 +70,7 @@ static struct graft_ep *graft_ep_find(struct graft_net *gn, const char *name)
 
 int graft_ep_add(struct net *net, struct graft_ep *ep)
 {
-	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep_net *gn = graft_pernet(net);
 	int ret = 0;
 
 	mutex_lock(&gn->lock);
@@ -72,7 +88,7 @@ int graft_ep_add(struct net *net, struct graft_ep *ep)
 
 int graft_ep_del(struct net *net, const char *name)
 {
-	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep_net *gn = graft_pernet(net);
 	struct graft_ep *ep;
 
 	mutex_lock(&gn->lock);
@@ -96,7 +112,7 @@ static void graft_target_copy(struct graft_target *t, const struct graft_ep *ep)
 
 int graft_ep_lookup(struct net *net, const char *name, struct graft_target *t)
 {
-	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep_net *gn = graft_pernet(net);
 	struct graft_ep *ep;
 
 	mutex_lock(&gn->lock);
@@ -110,7 +126,7 @@ int graft_ep_lookup(struct net *net, const char *name, struct graft_target *t)
 int graft_ep_lookup_default(struct net *net, int family, char *name,
 			    struct graft_target *t)
 {
-	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep_net *gn = graft_pernet(net);
 	struct graft_ep *ep, *found = NULL;
 
 	mutex_lock(&gn->lock);
@@ -132,7 +148,7 @@ int graft_ep_lookup_default(struct net *net, int family, char *name,
 int graft_ep_walk(struct net *net, unsigned long *idx,
 		  int (*fn)(const struct graft_ep *ep, void *arg), void *arg)
 {
-	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep_net *gn = graft_pernet(net);
 	struct graft_ep *ep;
 	unsigned long i = 0;
 	int ret = 0;
@@ -153,7 +169,7 @@ int graft_ep_walk(struct net *net, unsigned long *idx,
 int graft_ep_get(struct net *net, const char *name,
 		 int (*fn)(const struct graft_ep *ep, void *arg), void *arg)
 {
-	struct graft_net *gn = graft_pernet(net);
+	struct graft_ep_net *gn = graft_pernet(net);
 	struct graft_ep *ep;
 	int ret;
 
@@ -162,47 +178,4 @@ int graft_ep_get(struct net *net, const char *name,
 	ret = ep ? fn(ep, arg) : -ENOENT;
 	mutex_unlock(&gn->lock);
 	return ret;
-}
-
-static int __net_init graft_net_init(struct net *net)
-{
-	struct graft_net *gn = graft_pernet(net);
-
-	mutex_init(&gn->lock);
-	INIT_LIST_HEAD(&gn->eps);
-	gn->count = 0;
-	return 0;
-}
-
-static void __net_exit graft_net_exit(struct net *net)
-{
-	struct graft_net *gn = graft_pernet(net);
-	struct graft_ep *ep, *tmp;
-	LIST_HEAD(dead);
-
-	mutex_lock(&gn->lock);
-	list_splice_init(&gn->eps, &dead);
-	gn->count = 0;
-	mutex_unlock(&gn->lock);
-	list_for_each_entry_safe(ep, tmp, &dead, list) {
-		list_del(&ep->list);
-		graft_ep_free(ep);
-	}
-}
-
-static struct pernet_operations graft_net_ops = {
-	.init = graft_net_init,
-	.exit = graft_net_exit,
-	.id = &graft_net_id,
-	.size = sizeof(struct graft_net),
-};
-
-int __init graft_ep_init(void)
-{
-	return register_pernet_subsys(&graft_net_ops);
-}
-
-void graft_ep_exit(void)
-{
-	unregister_pernet_subsys(&graft_net_ops);
 }

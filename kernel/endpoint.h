@@ -3,6 +3,7 @@
 #define _GRAFT_ENDPOINT_H
 
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/socket.h>
 #include <linux/in.h>
 #include <linux/in6.h>
@@ -40,6 +41,16 @@ struct graft_ep {
 	u32 netns_pid;			/* as given at add time, 0 if none */
 };
 
+/* The endpoints of a namespace (struct graft_net, pernet.h). */
+struct graft_ep_net {
+	struct mutex lock;	/* protects eps and count */
+	struct list_head eps;
+	unsigned int count;
+};
+
+void graft_ep_net_init(struct graft_ep_net *gn);
+void graft_ep_net_exit(struct graft_ep_net *gn);
+
 int graft_ep_family(const struct graft_target *t);
 
 /* Takes ownership of @ep (and of its target netns reference) on success. */
@@ -64,8 +75,5 @@ int graft_ep_walk(struct net *net, unsigned long *idx,
 		  int (*fn)(const struct graft_ep *ep, void *arg), void *arg);
 int graft_ep_get(struct net *net, const char *name,
 		 int (*fn)(const struct graft_ep *ep, void *arg), void *arg);
-
-int graft_ep_init(void);
-void graft_ep_exit(void);
 
 #endif /* _GRAFT_ENDPOINT_H */

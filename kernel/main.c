@@ -7,47 +7,45 @@
 #include <linux/net.h>
 #include <net/genetlink.h>
 
-#include "endpoint.h"
 #include "netlink.h"
+#include "pernet.h"
 #include "socket.h"
-#include "socklist.h"
+
+/* The module's parts, set up in this order and taken down in reverse. */
+static const struct graft_part {
+	int (*init)(void);
+	void (*exit)(void);
+} graft_parts[] = {
+	{ graft_pernet_init, graft_pernet_exit },
+	{ graft_genl_init, graft_genl_exit },
+	{ graft_socket_init, graft_socket_exit },
+};
+
+static void graft_parts_exit(size_t n)
+{
+	while (n--)
+		graft_parts[n].exit();
+}
 
 static int __init graft_init(void)
 {
+	size_t i;
 	int ret;
 
-	ret = graft_ep_init();
-	if (ret)
-		goto err_ep;
-	ret = graft_genl_init();
-	if (ret)
-		goto err_genl;
-	ret = graft_socklist_init();
-	if (ret)
-		goto err_socklist;
-	ret = graft_socket_init();
-	if (ret)
-		goto err_socket;
-
+	for (i = 0; i < ARRAY_SIZE(graft_parts); i++) {
+		ret = graft_parts[i].init();
+		if (ret) {
+			graft_parts_exit(i);
+			return ret;
+		}
+	}
 	pr_info("AF_GRAFT (family %d) registered\n", AF_GRAFT);
 	return 0;
-
-err_socket:
-	graft_socklist_exit();
-err_socklist:
-	graft_genl_exit();
-err_genl:
-	graft_ep_exit();
-err_ep:
-	return ret;
 }
 
 static void __exit graft_exit(void)
 {
-	graft_socket_exit();
-	graft_socklist_exit();
-	graft_genl_exit();
-	graft_ep_exit();
+	graft_parts_exit(ARRAY_SIZE(graft_parts));
 }
 
 module_init(graft_init);

@@ -313,6 +313,45 @@ struct graft_fill {
 	int flags;
 };
 
+/* A dump's fill state: multi-part messages to the dumping socket. */
+static void graft_fill_dump(struct graft_fill *f, struct sk_buff *skb,
+			    struct netlink_callback *cb)
+{
+	*f = (struct graft_fill){
+		.skb = skb,
+		.net = sock_net(skb->sk),
+		.portid = NETLINK_CB(cb->skb).portid,
+		.seq = cb->nlh->nlmsg_seq,
+		.flags = NLM_F_MULTI,
+	};
+}
+
+/*
+ * One message of @cmd in f->skb, its attributes put by @put(f, @obj); taken
+ * back (-EMSGSIZE) when they do not fit.  In a socket dump (f->cb set), a
+ * part that follows a change of the list is flagged.
+ */
+static int graft_fill_msg(struct graft_fill *f, u8 cmd,
+			  int (*put)(struct graft_fill *f, const void *obj),
+			  const void *obj)
+{
+	void *hdr = genlmsg_put(f->skb, f->portid, f->seq, &graft_genl_family,
+				f->flags, cmd);
+
+	if (!hdr)
+		return -EMSGSIZE;
+	if (f->cb) {
+		f->cb->seq = f->gen;
+		genl_dump_check_consistent(f->cb, hdr);
+	}
+	if (put(f, obj)) {
+		genlmsg_cancel(f->skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(f->skb, hdr);
+	return 0;
+}
+
 /* End a dump part at @idx: a full part with more to come is no error. */
 static int graft_dump_done(struct sk_buff *skb, struct netlink_callback *cb,
 			   unsigned long idx, int ret)
@@ -323,21 +362,16 @@ static int graft_dump_done(struct sk_buff *skb, struct netlink_callback *cb,
 	return ret ? ret : skb->len;
 }
 
-static int graft_fill_ep(const struct graft_ep *ep, void *arg)
+/* An endpoint's attributes; -EMSGSIZE when they do not fit. */
+static int graft_put_ep(struct graft_fill *f, const void *obj)
 {
-	struct graft_fill *f = arg;
+	const struct graft_ep *ep = obj;
 	const struct graft_target *t = &ep->target;
-	void *hdr;
-
-	hdr = genlmsg_put(f->skb, f->portid, f->seq, &graft_genl_family,
-			  f->flags, GRAFT_CMD_EP_GET);
-	if (!hdr)
-		return -EMSGSIZE;
 
 	if (nla_put_string(f->skb, GRAFT_A_EP_NAME, ep->name) ||
 	    nla_put_u8(f->skb, GRAFT_A_EP_TYPE, t->type) ||
 	    nla_put_u32(f->skb, GRAFT_A_EP_FLAGS, t->flags))
-		goto nla_put_failure;
+		return -EMSGSIZE;
 
 	switch (t->type) {
 	case GRAFT_EP_TYPE_IPV4:
@@ -345,37 +379,36 @@ static int graft_fill_ep(const struct graft_ep *ep, void *arg)
 				    t->addr.sin.sin_addr.s_addr) ||
 		    nla_put_u16(f->skb, GRAFT_A_EP_PORT,
 				ntohs(t->addr.sin.sin_port)))
-			goto nla_put_failure;
+			return -EMSGSIZE;
 		break;
 	case GRAFT_EP_TYPE_IPV6:
 		if (nla_put_in6_addr(f->skb, GRAFT_A_EP_ADDR,
 				     &t->addr.sin6.sin6_addr) ||
 		    nla_put_u16(f->skb, GRAFT_A_EP_PORT,
 				ntohs(t->addr.sin6.sin6_port)))
-			goto nla_put_failure;
+			return -EMSGSIZE;
 		break;
 	case GRAFT_EP_TYPE_UNIX:
 		if (nla_put_string(f->skb, GRAFT_A_EP_PATH,
 				   t->addr.sun.sun_path))
-			goto nla_put_failure;
+			return -EMSGSIZE;
 		break;
 	}
 
 	if (ep->netns_pid &&
 	    nla_put_u32(f->skb, GRAFT_A_EP_NETNS_PID, ep->netns_pid))
-		goto nla_put_failure;
+		return -EMSGSIZE;
 	/* The initial namespace is the default target: not reported. */
 	if (!net_eq(t->net, &init_net) &&
 	    nla_put_s32(f->skb, GRAFT_A_EP_NETNSID,
 			peernet2id_alloc(f->net, t->net, GFP_KERNEL)))
-		goto nla_put_failure;
-
-	genlmsg_end(f->skb, hdr);
+		return -EMSGSIZE;
 	return 0;
+}
 
-nla_put_failure:
-	genlmsg_cancel(f->skb, hdr);
-	return -EMSGSIZE;
+static int graft_fill_ep(const struct graft_ep *ep, void *arg)
+{
+	return graft_fill_msg(arg, GRAFT_CMD_EP_GET, graft_put_ep, ep);
 }
 
 static int graft_nl_ep_get(struct sk_buff *skb, struct genl_info *info)
@@ -409,16 +442,11 @@ static int graft_nl_ep_get(struct sk_buff *skb, struct genl_info *info)
 
 static int graft_nl_ep_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct graft_fill f = {
-		.skb = skb,
-		.net = sock_net(skb->sk),
-		.portid = NETLINK_CB(cb->skb).portid,
-		.seq = cb->nlh->nlmsg_seq,
-		.flags = NLM_F_MULTI,
-	};
 	unsigned long idx = cb->args[0];
+	struct graft_fill f;
 	int ret;
 
+	graft_fill_dump(&f, skb, cb);
 	ret = graft_ep_walk(f.net, &idx, graft_fill_ep, &f);
 	return graft_dump_done(skb, cb, idx, ret);
 }
@@ -429,21 +457,13 @@ static bool graft_sk_is_tcp(const struct sock *sk)
 	       sk->sk_type == SOCK_STREAM && sk->sk_protocol == IPPROTO_TCP;
 }
 
-static int graft_fill_sock(const struct graft_sock_desc *d, void *arg)
+/* A bound socket's attributes; -EMSGSIZE when they do not fit. */
+static int graft_put_sock(struct graft_fill *f, const void *obj)
 {
-	struct graft_fill *f = arg;
+	const struct graft_sock_desc *d = obj;
 	struct sock *hsk = d->host->sk;
 	struct sockaddr_storage addr;
-	void *hdr;
 	int len;
-
-	hdr = genlmsg_put(f->skb, f->portid, f->seq, &graft_genl_family,
-			  f->flags, GRAFT_CMD_SOCK_GET);
-	if (!hdr)
-		return -EMSGSIZE;
-	/* Flag a part that follows a change of the list. */
-	f->cb->seq = f->gen;
-	genl_dump_check_consistent(f->cb, hdr);
 
 	if (nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_INODE, d->ino,
 			      GRAFT_A_UNSPEC) ||
@@ -455,17 +475,17 @@ static int graft_fill_sock(const struct graft_sock_desc *d, void *arg)
 	    nla_put_u32(f->skb, GRAFT_A_SOCK_NETNS_INO, d->host_net->ns.inum) ||
 	    nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_HOST_INODE, sock_i_ino(hsk),
 			      GRAFT_A_UNSPEC))
-		goto nla_put_failure;
+		return -EMSGSIZE;
 
 	/* Errors (ENOTCONN above all) just leave the address out. */
 	memset(&addr, 0, sizeof(addr));
 	len = kernel_getsockname(d->host, (struct sockaddr *)&addr);
 	if (len > 0 && nla_put(f->skb, GRAFT_A_SOCK_LOCAL, len, &addr))
-		goto nla_put_failure;
+		return -EMSGSIZE;
 	memset(&addr, 0, sizeof(addr));
 	len = kernel_getpeername(d->host, (struct sockaddr *)&addr);
 	if (len > 0 && nla_put(f->skb, GRAFT_A_SOCK_PEER, len, &addr))
-		goto nla_put_failure;
+		return -EMSGSIZE;
 
 	if (graft_sk_is_tcp(hsk) &&
 	    (nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_BYTES_SENT,
@@ -474,52 +494,33 @@ static int graft_fill_sock(const struct graft_sock_desc *d, void *arg)
 	     nla_put_u64_64bit(f->skb, GRAFT_A_SOCK_BYTES_RECEIVED,
 			       READ_ONCE(tcp_sk(hsk)->bytes_received),
 			       GRAFT_A_UNSPEC)))
-		goto nla_put_failure;
-
-	genlmsg_end(f->skb, hdr);
+		return -EMSGSIZE;
 	return 0;
+}
 
-nla_put_failure:
-	genlmsg_cancel(f->skb, hdr);
-	return -EMSGSIZE;
+static int graft_fill_sock(const struct graft_sock_desc *d, void *arg)
+{
+	return graft_fill_msg(arg, GRAFT_CMD_SOCK_GET, graft_put_sock, d);
 }
 
 static int graft_nl_sock_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct graft_fill f = {
-		.skb = skb,
-		.net = sock_net(skb->sk),
-		.cb = cb,
-		.portid = NETLINK_CB(cb->skb).portid,
-		.seq = cb->nlh->nlmsg_seq,
-		.flags = NLM_F_MULTI,
-	};
 	unsigned long idx = cb->args[0];
+	struct graft_fill f;
 	int ret;
 
+	graft_fill_dump(&f, skb, cb);
+	f.cb = cb;	/* list generations: flag parts after a change */
 	ret = graft_sock_walk(f.net, &idx, &f.gen, graft_fill_sock, &f);
 	return graft_dump_done(skb, cb, idx, ret);
 }
 
+/* CAP_NET_ADMIN for EP_ADD and EP_DEL is checked by the handlers (graft_admin). */
 static const struct genl_ops graft_genl_ops[] = {
-	{
-		/* CAP_NET_ADMIN is checked by the handler (graft_admin). */
-		.cmd = GRAFT_CMD_EP_ADD,
-		.doit = graft_nl_ep_add,
-	},
-	{
-		.cmd = GRAFT_CMD_EP_DEL,
-		.doit = graft_nl_ep_del,
-	},
-	{
-		.cmd = GRAFT_CMD_EP_GET,
-		.doit = graft_nl_ep_get,
-		.dumpit = graft_nl_ep_dump,
-	},
-	{
-		.cmd = GRAFT_CMD_SOCK_GET,
-		.dumpit = graft_nl_sock_dump,
-	},
+	{ .cmd = GRAFT_CMD_EP_ADD, .doit = graft_nl_ep_add },
+	{ .cmd = GRAFT_CMD_EP_DEL, .doit = graft_nl_ep_del },
+	{ .cmd = GRAFT_CMD_EP_GET, .doit = graft_nl_ep_get, .dumpit = graft_nl_ep_dump },
+	{ .cmd = GRAFT_CMD_SOCK_GET, .dumpit = graft_nl_sock_dump },
 };
 
 static struct genl_family graft_genl_family __ro_after_init = {
@@ -534,7 +535,7 @@ static struct genl_family graft_genl_family __ro_after_init = {
 	GRAFT_GENL_RESV_START_OP(GRAFT_CMD_EP_ADD)
 };
 
-int __init graft_genl_init(void)
+int graft_genl_init(void)
 {
 	return genl_register_family(&graft_genl_family);
 }

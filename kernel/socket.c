@@ -484,7 +484,7 @@ static const struct net_proto_family graft_family = {
 	.owner = THIS_MODULE,
 };
 
-int __init graft_socket_init(void)
+int graft_socket_init(void)
 {
 	int ret;
 

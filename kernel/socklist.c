@@ -6,24 +6,15 @@
  * under the list's mutex, so a walker holding that mutex may use the host
  * socket of every socket it finds.
  */
-#include <linux/mutex.h>
-#include <net/netns/generic.h>
 #include <net/sock.h>
 
+#include "pernet.h"
 #include "socket.h"
 #include "socklist.h"
 
-struct graft_sock_net {
-	struct mutex lock;		/* protects socks and gen */
-	struct list_head socks;
-	unsigned int gen;		/* bumped on every change of socks */
-};
-
-static unsigned int graft_sock_net_id __read_mostly;
-
 static struct graft_sock_net *graft_sock_pernet(struct net *net)
 {
-	return net_generic(net, graft_sock_net_id);
+	return &graft_net(net)->socks;
 }
 
 void graft_sock_link(struct graft_sock *gsk)
@@ -76,35 +67,15 @@ int graft_sock_walk(struct net *net, unsigned long *idx, unsigned int *gen,
 	return ret;
 }
 
-static int __net_init graft_sock_net_init(struct net *net)
+void graft_sock_net_init(struct graft_sock_net *gsn)
 {
-	struct graft_sock_net *gsn = graft_sock_pernet(net);
-
 	mutex_init(&gsn->lock);
 	INIT_LIST_HEAD(&gsn->socks);
 	gsn->gen = 1;
-	return 0;
 }
 
 /* Every graft socket holds its namespace: the list is empty by now. */
-static void __net_exit graft_sock_net_exit(struct net *net)
+void graft_sock_net_exit(struct graft_sock_net *gsn)
 {
-	mutex_destroy(&graft_sock_pernet(net)->lock);
-}
-
-static struct pernet_operations graft_sock_net_ops = {
-	.init = graft_sock_net_init,
-	.exit = graft_sock_net_exit,
-	.id = &graft_sock_net_id,
-	.size = sizeof(struct graft_sock_net),
-};
-
-int __init graft_socklist_init(void)
-{
-	return register_pernet_subsys(&graft_sock_net_ops);
-}
-
-void graft_socklist_exit(void)
-{
-	unregister_pernet_subsys(&graft_sock_net_ops);
+	mutex_destroy(&gsn->lock);
 }

@@ -2,10 +2,22 @@
 #ifndef _GRAFT_SOCKLIST_H
 #define _GRAFT_SOCKLIST_H
 
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/net.h>
 #include <net/net_namespace.h>
 
 struct graft_sock;
+
+/* The bound graft sockets of a namespace (struct graft_net, pernet.h). */
+struct graft_sock_net {
+	struct mutex lock;		/* protects socks and gen */
+	struct list_head socks;
+	unsigned int gen;		/* bumped on every change of socks */
+};
+
+void graft_sock_net_init(struct graft_sock_net *gsn);
+void graft_sock_net_exit(struct graft_sock_net *gsn);
 
 /* A bound graft socket, as GRAFT_CMD_SOCK_GET reports it. */
 struct graft_sock_desc {
@@ -30,8 +42,5 @@ void graft_sock_unlink(struct graft_sock *gsk);
 int graft_sock_walk(struct net *net, unsigned long *idx, unsigned int *gen,
 		    int (*fn)(const struct graft_sock_desc *d, void *arg),
 		    void *arg);
-
-int graft_socklist_init(void);
-void graft_socklist_exit(void);
 
 #endif /* _GRAFT_SOCKLIST_H */

@@ -4,6 +4,9 @@
 GRAFT_REPO=${GRAFT_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 GRAFT_VM_OUT=${GRAFT_VM_OUT:-$GRAFT_REPO/kernel/build}
 KO=${GRAFT_VM_KO:-$GRAFT_VM_OUT/af_graft.ko}
+BIN=$GRAFT_VM_OUT/tests
+NL=$BIN/nltest
+GS=$BIN/graftsock
 
 log() { printf '%s\n' "vm: $*"; }
 
@@ -24,8 +27,34 @@ check_dmesg() {
 	return 0
 }
 
-# Check bookkeeping for the test scripts, which set T (a scratch directory),
-# FAILS=0 and START=$(date +%s) first.
+# test_begin NAME NETNS...: a test script's start: the scratch directory $T
+# (/tmp/NAME.*), the check counters, the namespaces NETNS... made (lo up),
+# and at exit a cleanup: processes started by bg and those in NETNS...
+# killed, the namespaces deleted, the test's own cleanup_extra (if it defines
+# one) run, $T removed.
+test_begin() {
+	T=$(mktemp -d "/tmp/$1.XXXXXX"); shift
+	TEST_NS="$*" PIDS="" FAILS=0 START=$(date +%s)
+	trap test_cleanup EXIT
+	for n in $TEST_NS; do
+		ip netns add "$n" && ip -n "$n" link set lo up || { log "cannot create $n"; exit 1; }
+	done
+}
+test_cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for n in $TEST_NS; do kill $(ip netns pids "$n" 2>/dev/null) 2>/dev/null; done
+	for n in $TEST_NS; do ip netns del "$n" 2>/dev/null; done
+	command -v cleanup_extra >/dev/null && cleanup_extra
+	rm -rf "$T"
+}
+bg() { # bg LOGNAME CMD...: run in the background, output in $T/LOGNAME.log; pid in LASTPID
+	name=$1; shift
+	"$@" >"$T/$name.log" 2>&1 &
+	LASTPID=$!
+	PIDS="$PIDS $LASTPID"
+}
+
+# Check bookkeeping for the test scripts (test_begin sets T, FAILS, START).
 pass() { log "ok   [$(( $(date +%s) - START ))s] $*"; }
 fail() { log "FAIL $*"; FAILS=$((FAILS + 1)); }
 check() { # check DESCRIPTION CMD...

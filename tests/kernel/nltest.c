@@ -178,16 +178,27 @@ static int nl_request(int fd, struct msg *m, reply_cb cb, void *arg)
 	return -EIO;
 }
 
-static void family_cb(struct nlmsghdr *nlh, void *arg)
+/* Call @fn for each attribute of a generic netlink message: its type, payload and length. */
+static void genl_attrs(struct nlmsghdr *nlh, void (*fn)(int type, void *p, int plen, void *arg),
+		       void *arg)
 {
-	struct genlmsghdr *g = NLMSG_DATA(nlh);
+	struct nlattr *a = (struct nlattr *)((char *)NLMSG_DATA(nlh) + GENL_HDRLEN);
 	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
 
 	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
 	     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
-		if (a->nla_type == CTRL_ATTR_FAMILY_ID && a->nla_len == NLA_HDRLEN + 2)
-			memcpy(arg, (char *)a + NLA_HDRLEN, 2);
+		fn(a->nla_type, (char *)a + NLA_HDRLEN, a->nla_len - NLA_HDRLEN, arg);
+}
+
+static void family_attr(int type, void *p, int plen, void *arg)
+{
+	if (type == CTRL_ATTR_FAMILY_ID && plen == 2)
+		memcpy(arg, p, 2);
+}
+
+static void family_cb(struct nlmsghdr *nlh, void *arg)
+{
+	genl_attrs(nlh, family_attr, arg);
 }
 
 static uint16_t resolve_family(int fd)
@@ -216,31 +227,28 @@ struct ep_desc {
 	bool has_nsid;
 };
 
+static void ep_attr(int type, void *p, int plen, void *arg)
+{
+	struct ep_desc *d = arg;
+
+	switch (type) {
+	case GRAFT_A_EP_NAME: snprintf(d->name, sizeof(d->name), "%.*s", plen, (char *)p); break;
+	case GRAFT_A_EP_TYPE: d->type = *(uint8_t *)p; break;
+	case GRAFT_A_EP_FLAGS: d->flags = *(uint32_t *)p; break;
+	case GRAFT_A_EP_PORT: d->port = *(uint16_t *)p; break;
+	case GRAFT_A_EP_PATH: snprintf(d->path, sizeof(d->path), "%.*s", plen, (char *)p); break;
+	case GRAFT_A_EP_NETNS_PID: d->pid = *(uint32_t *)p; break;
+	case GRAFT_A_EP_NETNSID: d->netnsid = *(int32_t *)p; d->has_nsid = true; break;
+	case GRAFT_A_EP_ADDR:
+		inet_ntop(plen == 16 ? AF_INET6 : AF_INET, p, d->addr, sizeof(d->addr));
+		break;
+	}
+}
+
 static void ep_parse(struct nlmsghdr *nlh, struct ep_desc *d)
 {
-	struct genlmsghdr *g = NLMSG_DATA(nlh);
-	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-
 	memset(d, 0, sizeof(*d));
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-		void *p = (char *)a + NLA_HDRLEN;
-		int plen = a->nla_len - NLA_HDRLEN;
-
-		switch (a->nla_type) {
-		case GRAFT_A_EP_NAME: snprintf(d->name, sizeof(d->name), "%.*s", plen, (char *)p); break;
-		case GRAFT_A_EP_TYPE: d->type = *(uint8_t *)p; break;
-		case GRAFT_A_EP_FLAGS: d->flags = *(uint32_t *)p; break;
-		case GRAFT_A_EP_PORT: d->port = *(uint16_t *)p; break;
-		case GRAFT_A_EP_PATH: snprintf(d->path, sizeof(d->path), "%.*s", plen, (char *)p); break;
-		case GRAFT_A_EP_NETNS_PID: d->pid = *(uint32_t *)p; break;
-		case GRAFT_A_EP_NETNSID: d->netnsid = *(int32_t *)p; d->has_nsid = true; break;
-		case GRAFT_A_EP_ADDR:
-			inet_ntop(plen == 16 ? AF_INET6 : AF_INET, p, d->addr, sizeof(d->addr));
-			break;
-		}
-	}
+	genl_attrs(nlh, ep_attr, d);
 }
 
 static void ep_format(const struct ep_desc *d, char *out, size_t n)
@@ -332,36 +340,33 @@ static void sockaddr_format(const void *p, int len, char *out, size_t n)
 	}
 }
 
+static void sock_attr(int type, void *p, int plen, void *arg)
+{
+	struct sock_desc *d = arg;
+
+	switch (type) {
+	case GRAFT_A_SOCK_INODE: memcpy(&d->ino, p, 8); break;
+	case GRAFT_A_SOCK_HOST_INODE: memcpy(&d->host_ino, p, 8); break;
+	case GRAFT_A_EP_NAME: snprintf(d->ep, sizeof(d->ep), "%.*s", plen, (char *)p); break;
+	case GRAFT_A_SOCK_FAMILY: d->family = *(uint16_t *)p; break;
+	case GRAFT_A_SOCK_TYPE: d->type = *(uint16_t *)p; break;
+	case GRAFT_A_SOCK_PROTOCOL: d->protocol = *(uint16_t *)p; break;
+	case GRAFT_A_SOCK_STATE: d->state = *(uint8_t *)p; break;
+	case GRAFT_A_SOCK_NETNS_INO: d->netns_ino = *(uint32_t *)p; break;
+	case GRAFT_A_SOCK_LOCAL: sockaddr_format(p, plen, d->local, sizeof(d->local)); break;
+	case GRAFT_A_SOCK_PEER:
+		sockaddr_format(p, plen, d->peer, sizeof(d->peer));
+		d->has_peer = true;
+		break;
+	case GRAFT_A_SOCK_BYTES_SENT: memcpy(&d->sent, p, 8); d->has_bytes = true; break;
+	case GRAFT_A_SOCK_BYTES_RECEIVED: memcpy(&d->received, p, 8); break;
+	}
+}
+
 static void sock_parse(struct nlmsghdr *nlh, struct sock_desc *d)
 {
-	struct genlmsghdr *g = NLMSG_DATA(nlh);
-	int len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-	struct nlattr *a = (struct nlattr *)((char *)g + GENL_HDRLEN);
-
 	memset(d, 0, sizeof(*d));
-	for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-	     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len))) {
-		void *p = (char *)a + NLA_HDRLEN;
-		int plen = a->nla_len - NLA_HDRLEN;
-
-		switch (a->nla_type) {
-		case GRAFT_A_SOCK_INODE: memcpy(&d->ino, p, 8); break;
-		case GRAFT_A_SOCK_HOST_INODE: memcpy(&d->host_ino, p, 8); break;
-		case GRAFT_A_EP_NAME: snprintf(d->ep, sizeof(d->ep), "%.*s", plen, (char *)p); break;
-		case GRAFT_A_SOCK_FAMILY: d->family = *(uint16_t *)p; break;
-		case GRAFT_A_SOCK_TYPE: d->type = *(uint16_t *)p; break;
-		case GRAFT_A_SOCK_PROTOCOL: d->protocol = *(uint16_t *)p; break;
-		case GRAFT_A_SOCK_STATE: d->state = *(uint8_t *)p; break;
-		case GRAFT_A_SOCK_NETNS_INO: d->netns_ino = *(uint32_t *)p; break;
-		case GRAFT_A_SOCK_LOCAL: sockaddr_format(p, plen, d->local, sizeof(d->local)); break;
-		case GRAFT_A_SOCK_PEER:
-			sockaddr_format(p, plen, d->peer, sizeof(d->peer));
-			d->has_peer = true;
-			break;
-		case GRAFT_A_SOCK_BYTES_SENT: memcpy(&d->sent, p, 8); d->has_bytes = true; break;
-		case GRAFT_A_SOCK_BYTES_RECEIVED: memcpy(&d->received, p, 8); break;
-		}
-	}
+	genl_attrs(nlh, sock_attr, d);
 }
 
 static void sock_format(const struct sock_desc *d, char *out, size_t n)

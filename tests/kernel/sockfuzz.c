@@ -369,28 +369,41 @@ static socklen_t pick_addr(struct worker *w, struct sockaddr_storage *ss)
 	}
 }
 
+/*
+ * Move the calling thread into slot @s's namespace (its generation in *@gen
+ * if wanted); -1 when the slot has none or setns fails.  The caller goes
+ * back with setns(host_ns).
+ */
+static int enter_slot(unsigned s, unsigned *gen)
+{
+	int nsfd = -1;
+
+	pthread_mutex_lock(&slot_lock);
+	if (slot[s].nsfd >= 0)
+		nsfd = dup(slot[s].nsfd);
+	if (gen)
+		*gen = slot[s].gen;
+	pthread_mutex_unlock(&slot_lock);
+	if (nsfd < 0)
+		return -1;
+	if (setns(nsfd, CLONE_NEWNET)) {
+		close(nsfd);
+		return -1;
+	}
+	close(nsfd);
+	return 0;
+}
+
 static int do_socket(struct worker *w)
 {
 	static const int types[] = { SOCK_STREAM, SOCK_STREAM, SOCK_DGRAM, SOCK_DGRAM,
 				     SOCK_SEQPACKET, SOCK_RAW, 0, 11 };
 	static const int protos[] = { 0, 0, 0, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, 255, -1 };
 	int type = types[fz_below(&w->r, 8)] | SOCK_NONBLOCK | SOCK_CLOEXEC;
-	int fd, in_ns = !fz_one_in(&w->r, 8), nsfd = -1;
+	int fd, in_ns = !fz_one_in(&w->r, 8);
 
-	if (in_ns) {
-		pthread_mutex_lock(&slot_lock);
-		int s = fz_below(&w->r, SLOTS);
-
-		if (slot[s].nsfd >= 0)
-			nsfd = dup(slot[s].nsfd);
-		pthread_mutex_unlock(&slot_lock);
-		if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-			if (nsfd >= 0)
-				close(nsfd);
-			return -1;
-		}
-		close(nsfd);
-	}
+	if (in_ns && enter_slot(fz_below(&w->r, SLOTS), NULL))
+		return -1;
 	fd = socket(AF_GRAFT, type, protos[fz_below(&w->r, 8)]);
 	if (in_ns && setns(host_ns, CLONE_NEWNET))
 		fz_die(PROG, "setns(host): %s", strerror(errno));
@@ -637,19 +650,9 @@ static int do_chain(struct worker *w)
 	struct pollfd p;
 	int tcp = fz_one_in(&w->r, 3), l, c, a;
 	unsigned s = fz_below(&w->r, SLOTS), gen;
-	int nsfd = -1;
 
-	pthread_mutex_lock(&slot_lock);
-	if (slot[s].nsfd >= 0)
-		nsfd = dup(slot[s].nsfd);
-	gen = slot[s].gen;
-	pthread_mutex_unlock(&slot_lock);
-	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
-		if (nsfd >= 0)
-			close(nsfd);
+	if (enter_slot(s, &gen))
 		return -1;
-	}
-	close(nsfd);
 	l = socket(AF_GRAFT, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c = tcp ? socket(AF_GRAFT, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
 	if (setns(host_ns, CLONE_NEWNET))

@@ -23,8 +23,6 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-BIN=$GRAFT_VM_OUT/tests
-NL=$BIN/nltest
 LT=$BIN/losstest
 RUNS=${GRAFT_LOSS_RUNS:-10}
 RANDOM_RUNS=${GRAFT_LOSS_RANDOM_RUNS:-2}
@@ -33,18 +31,6 @@ RANDOM_BYTES=${GRAFT_LOSS_RANDOM_BYTES:-1048576}
 LOSS=${GRAFT_LOSS:-20%}
 IDLE=${GRAFT_LOSS_IDLE:-45}
 C=gl-c-$$ S=gl-s-$$ R=gl-r-$$
-T=$(mktemp -d /tmp/gl.XXXXXX)
-PIDS=""
-FAILS=0
-START=$(date +%s)
-
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for n in $C $S $R; do kill $(ip netns pids "$n" 2>/dev/null) 2>/dev/null; done
-	for n in $C $S $R; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
 
 orphans() { awk '/^TCP:/ { for (i = 2; i < NF; i++) if ($i == "orphan") print $(i + 1) }' /proc/net/sockstat; }
 loss() { ip netns exec "$S" tc qdisc change dev vS root netem loss "$1"; }
@@ -54,10 +40,8 @@ modprobe -q veth 2>/dev/null
 # Let SO_SNDBUF hold the whole blackout payload.
 sysctl -qw net.core.wmem_max=16777216
 ORPHANS0=$(orphans)
-for n in $C $S $R; do
-	ip netns add "$n" && ip -n "$n" link set lo up || { log "cannot create $n"; exit 1; }
-	ip netns set "$n" auto
-done
+test_begin gl "$C" "$S" "$R"
+for n in $C $S $R; do ip netns set "$n" auto; done
 NSIDS=$(ip netns list-id | awk -v a="$C" -v b="$S" -v c="$R" '$NF==a")" || $NF==b")" || $NF==c")" {print $2}' | tr -d ')')
 ip link add vS netns "$S" type veth peer name vR netns "$R" || exit 1
 ip -n "$S" addr add 198.18.0.1/30 dev vS && ip -n "$S" link set vS up

@@ -14,7 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-BIN=$GRAFT_VM_OUT/tests
 SEED=${GRAFT_FUZZ_SEED:-$(date +%s)}
 NLN=${GRAFT_FUZZ_NL:-100000}
 SECS=${GRAFT_FUZZ_SECS:-60}

@@ -17,39 +17,19 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-BIN=$GRAFT_VM_OUT/tests
-NL=$BIN/nltest
-GS=$BIN/graftsock
 C=gp-c-$$
 IFA=gpa$$ IFB=gpb$$
 ABS=graft-abs-$$
-T=$(mktemp -d /tmp/gp.XXXXXX)
-PIDS=""
-FAILS=0
-START=$(date +%s)
-
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	kill $(ip netns pids "$C" 2>/dev/null) 2>/dev/null
-	ip netns del "$C" 2>/dev/null
-	ip link del "$IFA" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+cleanup_extra() { ip link del "$IFA" 2>/dev/null; }
+test_begin gp "$C"
 
 n1() { ip netns exec "$C" "$@"; }
-bg() { # bg LOGNAME CMD...
-	name=$1; shift
-	"$@" >"$T/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
-}
 refused() { # refused MESSAGE CMD... : CMD fails and says MESSAGE
 	msg=$1; shift
 	if "$@" >"$T/refused.out" 2>&1; then echo "succeeded: $(cat "$T/refused.out")"; return 1; fi
 	grep -q "$msg" "$T/refused.out" || { echo "refused without '$msg': $(cat "$T/refused.out")"; return 1; }
 }
 
-ip netns add "$C" && ip -n "$C" link set lo up || exit 1
 ip netns exec "$C" sleep 600 &
 PIDS="$PIDS $!"
 i=0 CPID=""

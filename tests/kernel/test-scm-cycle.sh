@@ -13,23 +13,19 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-BIN=$GRAFT_VM_OUT/tests
-T=$(mktemp -d /tmp/gs.XXXXXX)
-FAILS=0
-START=$(date +%s)
-cleanup() { "$BIN/nltest" del ep-scm 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
+cleanup_extra() { "$NL" del ep-scm 2>/dev/null; }
+test_begin gs
 
 refcnt() { cat /sys/module/af_graft/refcnt; }
 chmod 1777 "$T"
 R0=$(refcnt)
-check "unix endpoint ep-scm" "$BIN/nltest" add ep-scm unix "$T/scm.sock"
+check "unix endpoint ep-scm" "$NL" add ep-scm unix "$T/scm.sock"
 check "as uid 65534: 3 graft sockets sent into their own host's queue, closed" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN/scmcycle" ep-scm "$T/scm.sock" 3
 i=0
 while [ "$(refcnt)" != "$R0" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "module use count back to $R0 (now $(refcnt), after $((i / 10)).$((i % 10)) s)" test "$(refcnt)" = "$R0"
-"$BIN/nltest" del ep-scm
+"$NL" del ep-scm
 if [ "${GRAFT_VM_LOAD:-1}" = 1 ] && [ "$R0" = 0 ]; then
 	check "rmmod af_graft succeeds" rmmod af_graft
 	check "insmod af_graft again" insmod "$KO"

@@ -19,35 +19,15 @@
 . "$(dirname "$0")/lib.sh"
 set -u
 
-BIN=$GRAFT_VM_OUT/tests
-NL=$BIN/nltest
-GS=$BIN/graftsock
 C1=gt-c1-$$
 C2=gt-c2-$$
 C3=gt-c3-$$
-T=$(mktemp -d /tmp/gt.XXXXXX)
+test_begin gt "$C1" "$C2" "$C3"
 UNIXPATH=$T/unix.sock
-PIDS=""
-FAILS=0
 
-cleanup() {
-	for n in $C1 $C2 $C3; do kill $(ip netns pids "$n" 2>/dev/null) 2>/dev/null; done
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for n in $C1 $C2 $C3; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-START=$(date +%s)
 n1() { ip netns exec "$C1" "$@"; }
 n2() { ip netns exec "$C2" "$@"; }
 n3() { ip netns exec "$C3" "$@"; }
-bg() { # bg LOGNAME CMD... : run in background, remember its pid
-	name=$1; shift
-	"$@" >"$T/$name.log" 2>&1 &
-	PIDS="$PIDS $!"
-	LASTPID=$!
-}
 wait_pid() { # wait_pid PID : bounded wait, status of the process
 	i=0
 	while kill -0 "$1" 2>/dev/null; do
@@ -62,6 +42,20 @@ expect_out() { # expect_out WANT CMD... : CMD's stdout must be WANT
 	got=$("$@" 2>&1)
 	[ "$got" = "$want" ] || { echo "got '$got', want '$want'"; return 1; }
 }
+# served NAME DESC SEND WANT CLIENT SERVER...: graftsock SERVER... runs in $C1;
+# once it is ready, "printf SEND | CLIENT" must print WANT (the check DESC),
+# then the server must exit cleanly.
+served() {
+	sname=$1 sdesc=$2 ssend=$3 swant=$4 sclient=$5; shift 5
+	bg "$sname" n1 "$GS" "$@"
+	spid=$LASTPID
+	if wait_for "$sname" ready; then
+		check "$sdesc" expect_out "$swant" sh -c "printf $ssend | $sclient"
+		check "graft server ($*) exits cleanly" wait_pid "$spid"
+	else
+		fail "graft server ($*) did not start"
+	fi
+}
 udp_echo_host() { # a host UDP server answering "re:" + data once
 	python3 -c '
 import socket, sys
@@ -74,10 +68,6 @@ d, a = s.recvfrom(2048)
 s.sendto(b"re:" + d, a)
 ' "$@"
 }
-
-for n in $C1 $C2 $C3; do
-	ip netns add "$n" && ip -n "$n" link set lo up || { log "cannot create $n"; exit 1; }
-done
 
 # nsids in the init namespace for the test namespaces: the kernel drops them
 # when a namespace is freed, which is how the end checks nothing leaked.
@@ -143,15 +133,8 @@ check "default endpoint has no IPv6 match: EDESTADDRREQ" \
 	sh -c "ip netns exec $C1 $GS tcp-client - ::1 18092 x 2>&1 | grep -q 'errno 89'"
 
 # ---- IPv6 server ------------------------------------------------------------
-bg srv6 n1 "$GS" tcp-server ep-v6 1
-SRV6=$LASTPID
-if wait_for srv6 ready; then
-	check "host IPv6 client echoes through the graft server" \
-		expect_out hello-six sh -c 'printf hello-six | timeout 10 socat -t2 - TCP6:[::1]:18082'
-	check "graft IPv6 server exits cleanly" wait_pid "$SRV6"
-else
-	fail "graft IPv6 server did not start"
-fi
+served srv6 "host IPv6 client echoes through the graft server" hello-six hello-six \
+	'timeout 10 socat -t2 - TCP6:[::1]:18082' tcp-server ep-v6 1
 
 # ---- IPV6_V6ONLY: kept on the host socket, honoured without IPv6 --------------
 # v6only_kept VAL LOCAL IPV4: a graft socket with IPV6_V6ONLY VAL on ep-v6any
@@ -173,15 +156,8 @@ check "IPV6_V6ONLY 0 kept: host socket *:18083, IPv4 accepted" v6only_kept 0 '*:
 check "IPV6_V6ONLY 1 onto the ipv4 ep-out: EADDRNOTAVAIL (0 binds)" n1 "$GS" v6only-refused ep-out
 
 # ---- UDP both ways ----------------------------------------------------------
-bg usrv n1 "$GS" udp-server ep-udp
-USRV=$LASTPID
-if wait_for usrv ready; then
-	check "host UDP client gets the graft server's answer" \
-		expect_out re:ping sh -c 'printf ping | timeout 10 socat -t2 - UDP4:127.0.0.1:18081'
-	check "graft UDP server exits cleanly" wait_pid "$USRV"
-else
-	fail "graft UDP server did not start"
-fi
+served usrv "host UDP client gets the graft server's answer" ping re:ping \
+	'timeout 10 socat -t2 - UDP4:127.0.0.1:18081' udp-server ep-udp
 bg uecho udp_echo_host 127.0.0.1 18091
 UECHO=$LASTPID
 if wait_for uecho ready; then
@@ -192,15 +168,8 @@ else
 fi
 
 # ---- unix path endpoint -----------------------------------------------------
-bg usock n1 "$GS" tcp-server ep-unix 1
-USOCK=$LASTPID
-if wait_for usock ready; then
-	check "host unix client echoes through the graft server" \
-		expect_out hello-unix sh -c "printf hello-unix | timeout 10 socat -t2 - UNIX-CONNECT:$UNIXPATH"
-	check "graft unix server exits cleanly" wait_pid "$USOCK"
-else
-	fail "graft unix server did not start"
-fi
+served usock "host unix client echoes through the graft server" hello-unix hello-unix \
+	"timeout 10 socat -t2 - UNIX-CONNECT:$UNIXPATH" tcp-server ep-unix 1
 
 # ---- options ----------------------------------------------------------------
 check "GRAFT_PORT_HINT binds the dynamic endpoint to port 18777" n1 "$GS" port-hint ep-hint 18777
@@ -217,15 +186,8 @@ i=0; C2PID=""
 while [ -z "$C2PID" ] && [ $i -lt 50 ]; do C2PID=$(ip netns pids "$C2" | head -n1); sleep 0.1; i=$((i + 1)); done
 check "add ep-c2 in $C1 targeting $C2 by pid" n1 "$NL" add ep-c2 ipv4 127.0.0.1 18100 pid "$C2PID"
 check "ep-c2 shows its netns pid and nsid" sh -c "ip netns exec $C1 $NL get ep-c2 | grep -q 'netns $C2PID nsid'"
-bg srvc2 n1 "$GS" tcp-server ep-c2 1
-SRVC2=$LASTPID
-if wait_for srvc2 ready; then
-	check "client inside $C2 reaches the graft server of $C1" \
-		expect_out via-c2 sh -c "printf via-c2 | ip netns exec $C2 timeout 10 socat -t2 - TCP:127.0.0.1:18100"
-	check "graft server on ep-c2 exits cleanly" wait_pid "$SRVC2"
-else
-	fail "graft server on ep-c2 did not start"
-fi
+served srvc2 "client inside $C2 reaches the graft server of $C1" via-c2 via-c2 \
+	"ip netns exec $C2 timeout 10 socat -t2 - TCP:127.0.0.1:18100" tcp-server ep-c2 1
 kill "$C2PID" 2>/dev/null
 
 # ---- namespace deletion -----------------------------------------------------
