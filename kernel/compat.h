@@ -71,4 +71,33 @@ static inline void graft_take_sol_socket(struct socket *sock)
 }
 #endif
 
+/*
+ * unixgc.c reads which files a unix socket's queued message carries: the
+ * fp member of the message's control block, UNIXCB(skb).  Up to 6.12 that
+ * is in <net/af_unix.h>.  Later kernels (7.2) moved struct unix_skb_parms
+ * and UNIXCB into net/unix/af_unix.h, which no headers package ships; their
+ * public header still has struct unix_sock and its scm_stat.  The private
+ * struct starts { struct pid *pid; kuid_t uid; kgid_t gid; struct
+ * scm_fp_list *fp; ... } in every kernel since 5.x, mirrored here up to fp.
+ * With a randomized struct layout (CONFIG_RANDSTRUCT) nothing can be
+ * mirrored, and GRAFT_UNIX_SKB_FP stays undefined: unixgc.c then does
+ * nothing.  unixgc.c also refuses a pointer that cannot be a kmalloc()ed
+ * scm_fp_list (virt_addr_valid()), in case the layout moved after all.
+ */
+#if defined(COMPAT_HAVE_UNIXCB)
+#define GRAFT_UNIX_SKB_FP(skb) (UNIXCB(skb).fp)
+#elif defined(COMPAT_HAVE_UNIX_SCM_STAT) && \
+	!defined(CONFIG_RANDSTRUCT) && !defined(CONFIG_GCC_PLUGIN_RANDSTRUCT)
+#include <linux/uidgid.h>
+struct scm_fp_list;
+struct graft_unix_skb_parms {
+	struct pid *pid;
+	kuid_t uid;
+	kgid_t gid;
+	struct scm_fp_list *fp;
+};
+#define GRAFT_UNIX_SKB_FP(skb) \
+	(((struct graft_unix_skb_parms *)&(skb)->cb)->fp)
+#endif
+
 #endif /* _GRAFT_COMPAT_H */

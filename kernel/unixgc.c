@@ -19,6 +19,7 @@
  */
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 #include <net/af_unix.h>
@@ -32,7 +33,27 @@
 #define GRAFT_GC_DELAY (HZ / 10)
 #define GRAFT_GC_PERIOD (HZ / 2)
 
-#ifdef COMPAT_HAVE_UNIXCB
+#ifdef GRAFT_UNIX_SKB_FP	/* compat.h: where a unix message's files are */
+
+/*
+ * The files @skb carries, or NULL.  A value no scm_fp_list can have means
+ * the control block is not laid out as compat.h believes: then nothing is
+ * read from any of them.
+ */
+static struct scm_fp_list *graft_skb_fp(struct sk_buff *skb)
+{
+	static bool broken;
+	struct scm_fp_list *fp = GRAFT_UNIX_SKB_FP(skb);
+
+	if (!fp || READ_ONCE(broken))
+		return NULL;
+	if (!virt_addr_valid(fp) || fp->count < 0 || fp->count > SCM_MAX_FD) {
+		WRITE_ONCE(broken, true);
+		pr_warn("unix message control block not as expected: descriptor cycles through unix host sockets are not collected\n");
+		return NULL;
+	}
+	return fp;
+}
 
 static void graft_unix_data_ready(struct sock *hsk)
 {
@@ -67,14 +88,14 @@ static int graft_unixgc_scan(struct sock *hsk, struct file *file,
 
 	spin_lock_irqsave(&q->lock, flags);
 	skb_queue_walk(q, skb) {
-		struct scm_fp_list *fp = UNIXCB(skb).fp;
+		struct scm_fp_list *fp = graft_skb_fp(skb);
 
 		for (i = 0; fp && i < fp->count; i++)
 			self += fp->fp[i] == file;
 	}
 	if (self && file_count(file) == self) {
 		skb_queue_walk_safe(q, skb, tmp) {
-			struct scm_fp_list *fp = UNIXCB(skb).fp;
+			struct scm_fp_list *fp = graft_skb_fp(skb);
 
 			for (i = 0; fp && i < fp->count; i++) {
 				if (fp->fp[i] == file) {
@@ -151,7 +172,7 @@ void graft_unixgc_detach(struct graft_sock *gsk)
 	cancel_delayed_work_sync(&gsk->gc_work);
 }
 
-#else /* !COMPAT_HAVE_UNIXCB: the queue's descriptors cannot be read */
+#else /* !GRAFT_UNIX_SKB_FP: the queue's descriptors cannot be read */
 
 void graft_unixgc_init(struct graft_sock *gsk)
 {
