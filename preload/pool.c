@@ -69,6 +69,7 @@ struct pool {
 	struct graft_tnode node; /* node.pid: the process the stock belongs to */
 	unsigned next;
 	int pending; /* slot whose refill is on its way, or -1 */
+	uint64_t pending_since; /* when it was asked for */
 	struct pool_slot slot[POOL_SLOTS];
 };
 
@@ -239,12 +240,12 @@ static int slot_for(struct pool *pl, const struct graft_request *req)
 	return i;
 }
 
-/* Stock a batch the broker sent (fds[0..n-1]), with res's address. */
+/* Stock a batch the broker sent (fds[0..n-1]), with res's address. Its age
+ * counts from `born`, when it was asked for: the broker made it then from
+ * the endpoint as it was, however late the batch is picked up. */
 static void slot_stock(struct pool_slot *sl, const int *fds, int n,
-		       const struct graft_result *res)
+		       const struct graft_result *res, uint64_t born)
 {
-	uint64_t born = now_ns();
-
 	sl->host_family = res->family;
 	sl->addrlen = res->addrlen;
 	memcpy(&sl->addr, &res->addr, res->addrlen);
@@ -303,7 +304,7 @@ static void pool_harvest(struct pool *pl, bool wait)
 	sl = &pl->slot[pl->pending];
 	pl->pending = -1;
 	if (err == 0)
-		slot_stock(sl, fds, n, &res);
+		slot_stock(sl, fds, n, &res, pl->pending_since);
 	else if ((err == EINVAL || err == EPROTO) && res.broker_replied)
 		sl->off = true;
 }
@@ -337,8 +338,10 @@ static void pool_refill_ahead(struct pool *pl, int i)
 	if (pl->pending >= 0 || pl->slot[i].n > pl->slot[i].depth - POOL_SLACK ||
 	    pl->slot[i].off)
 		return;
-	if (graft_broker_post(&req, POOL_BATCH) == 0)
+	if (graft_broker_post(&req, POOL_BATCH) == 0) {
 		pl->pending = i;
+		pl->pending_since = now_ns();
+	}
 }
 
 /* Fill an empty stock with one round trip. 0, an errno or GRAFT_POOL_SKIP. */
@@ -347,8 +350,10 @@ static int slot_fill(struct pool *pl, struct pool_slot *sl,
 {
 	struct graft_request req = batch_request(sl);
 	int fds[POOL_BATCH], n, err;
+	uint64_t asked;
 
 	pool_harvest(pl, true);
+	asked = now_ns();
 	err = graft_broker_request_many(&req, POOL_BATCH, fds, &n, res);
 	if ((err == EINVAL || err == EPROTO) && res->broker_replied) {
 		sl->off = true; /* a fixed port, or a broker without batches */
@@ -357,7 +362,7 @@ static int slot_fill(struct pool *pl, struct pool_slot *sl,
 	}
 	if (err)
 		return err;
-	slot_stock(sl, fds, n, res);
+	slot_stock(sl, fds, n, res, asked);
 	return 0;
 }
 
