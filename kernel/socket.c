@@ -13,6 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/termios.h>
 #include <linux/sockios.h>
+#include <linux/in.h>
 #include <linux/un.h>
 #include <net/sock.h>
 
@@ -123,6 +124,22 @@ static int graft_host_create(struct net *net, int family, int type, int proto,
 }
 
 /*
+ * A stream socket whose port the kernel picks: let connect() pick it with
+ * the whole 4-tuple, as for an unbound socket (a port in TIME_WAIT towards
+ * another peer is fine then), instead of bind() reserving one; listen()
+ * picks one too.  The broker does the same.
+ */
+static int graft_host_port_later(struct graft_sock *gsk, struct socket *host)
+{
+	int one = 1;
+
+	if (!gsk->kernel_port || host->type != SOCK_STREAM)
+		return 0;
+	return host->ops->setsockopt(host, SOL_IP, IP_BIND_ADDRESS_NO_PORT,
+				     KERNEL_SOCKPTR(&one), sizeof(one));
+}
+
+/*
  * Create the host socket for @t, replay the stored options, bind it and
  * publish it.  Called with gsk->lock held; consumes the reference on t->net.
  */
@@ -158,6 +175,9 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 		else if (family == AF_INET6)
 			t->addr.sin6.sin6_port = htons(gsk->port_hint);
 	}
+	ret = graft_host_port_later(gsk, host);
+	if (ret)
+		goto err_sock;
 
 	ret = kernel_bind(host, (struct sockaddr_unsized *)&t->addr.sa, t->addrlen);
 	if (ret)

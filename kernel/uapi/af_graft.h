@@ -62,7 +62,10 @@
  *                           Inherited by accepted sockets.
  *   GRAFT_PORT_HINT         0..65535, host byte order.  When the endpoint's
  *                           port is dynamic, bind the host socket to this
- *                           port; 0 (default) means an ephemeral port.
+ *                           port; 0 (default) means an ephemeral port (for
+ *                           a stream socket chosen by connect() or listen(),
+ *                           IP_BIND_ADDRESS_NO_PORT: until then the host
+ *                           socket shows port 0).
  *   GRAFT_REUSEPORT         0 (default) or 1: SO_REUSEPORT, with its policy
  *                           (above), for kernels whose socket layer refuses
  *                           SO_REUSEPORT on AF_GRAFT sockets; both set and

@@ -30,6 +30,10 @@
  *                                        GRAFT_PORT_HINT HINT unless 0) binds
  *                                        EP; want ERRNO (0: bound, and the
  *                                        option reads back 1)
+ *   graftsock port-later EP ADDR PORT    a stream socket bound to the dynamic
+ *                                        EP reserves no port (the host socket
+ *                                        shows port 0) until connect() to
+ *                                        ADDR:PORT picks one
  *   graftsock v6only EP VAL              IPV6_V6ONLY VAL before bind, bind EP
  *                                        (ipv6), listen: it reads back VAL;
  *                                        "ready", then hold the socket 30 s
@@ -542,6 +546,40 @@ static int reuseport_udp(const char *ep, int hint, int want)
 	return 0;
 }
 
+/* The host socket's port (GRAFT_NAME_TRANSPARENT getsockname). */
+static int host_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int one = 1;
+
+	if (setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one, sizeof(one)) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len))
+		fail("transparent getsockname");
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int port_later(const char *ep, const char *host, const char *port)
+{
+	int fd = graft_socket(SOCK_STREAM), before, after;
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(host, port, &ss);
+
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	before = host_port(fd);
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		fail("connect(%s:%s)", host, port);
+	after = host_port(fd);
+	if (before != 0 || after == 0)
+		fail("host port %d after bind, %d after connect: want 0, then one", before, after);
+	printf("host port 0 after bind, %d after connect\n", after);
+	close(fd);
+	return 0;
+}
+
 static int set_v6only(int fd, int val)
 {
 	return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &val, sizeof(val));
@@ -623,6 +661,8 @@ int main(int argc, char **argv)
 		return reuseport(argv[2], atoi(argv[3]), argc == 5 ? atoi(argv[4]) : 1);
 	if (argc == 5 && !strcmp(argv[1], "reuseport-udp"))
 		return reuseport_udp(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "port-later"))
+		return port_later(argv[2], argv[3], argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "v6only"))
 		return v6only(argv[2], atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "v6only-refused"))

@@ -126,6 +126,8 @@ until ss -ltn | grep -q 127.0.0.1:18090 && ss -ltn | grep -q '\[::1\]:18092'; do
 	sleep 0.1
 done
 check "TCP client via dynamic endpoint ep-out" n1 "$GS" tcp-client ep-out 127.0.0.1 18090 hello-out
+check "a stream socket on dynamic ep-out reserves no port until connect()" \
+	n1 "$GS" port-later ep-out 127.0.0.1 18090
 check "TCP client via the default endpoint (no bind)" n1 "$GS" tcp-client - 127.0.0.1 18090 hello-default
 check "IPv6 TCP client via ep-out6" n1 "$GS" tcp-client ep-out6 ::1 18092 hello-v6
 check "non-blocking connect refused: poll + SO_ERROR" n1 "$GS" tcp-refused ep-out 127.0.0.1 18099
