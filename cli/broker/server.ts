@@ -258,17 +258,12 @@ export class Broker {
     try {
       let lastYield = Date.now();
       while (!this.#stopping) {
-        const fds = [this.#wakeRead, this.#listenFd, ...this.#clients.keys()];
         // Who owned each descriptor when it was polled: handling one ready
         // descriptor can close another (an eviction) and accept() can reuse
         // its number, and the new owner must not get the old one's events.
         const owners = new Map<number, Client | PollSource>(this.#clients);
-        for (const s of this.#sources) {
-          for (const fd of s.fds()) {
-            fds.push(fd);
-            owners.set(fd, s);
-          }
-        }
+        for (const s of this.#sources) for (const fd of s.fds()) owners.set(fd, s);
+        const fds = [this.#wakeRead, this.#listenFd, ...owners.keys()];
         // Wait for requests on this thread (a hop to a worker thread and back
         // would cost more than the request), in slices short enough that
         // signals (handled by the event loop) are seen within 20 ms.
@@ -285,7 +280,7 @@ export class Broker {
           if (owner === undefined) continue;
           if (!("handle" in owner)) {
             if (this.#clients.get(fd) === owner) this.#serviceClient(owner, revents);
-          } else if (owner.fds().includes(fd)) owner.handle(fd, revents);
+          } else owner.handle(fd, revents); // a source checks its own descriptors
         }
         // New connections last: their descriptors may reuse numbers closed above.
         if (accept && !this.#stopping) this.#acceptAll();
