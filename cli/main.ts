@@ -5,8 +5,6 @@
  * @module
  */
 
-import { GRAFT_EXEC, LIBGRAFT } from "./backends/helper_file.ts";
-import { embeddedExec, embeddedPreload } from "./backends/embedded.ts";
 import { GraftError, UsageError } from "./model/errors.ts";
 import { SysError } from "./sys/ffi.ts";
 import { applyCommand } from "./commands/apply.ts";
@@ -87,9 +85,6 @@ function report(e: unknown): number {
 export async function main(argv: string[]): Promise<number> {
   try {
     const { globals, rest } = parseGlobals(argv);
-    // A compiled graft carries its own helpers; GRAFT_PRELOAD and GRAFT_EXEC still win.
-    await LIBGRAFT.useEmbedded(embeddedPreload);
-    await GRAFT_EXEC.useEmbedded(embeddedExec);
     const [name, ...args] = rest;
     if (name === "help") {
       console.log(usage());

@@ -15,20 +15,26 @@ export interface Versions {
   graft: string;
   /** The version tag compiled into libgraft.so. */
   preload: string | null;
-  /** Where that libgraft.so is. */
+  /** Where that libgraft.so is (null when it is the copy compiled into graft, not written out yet). */
   preloadFile: string | null;
+  /** That libgraft.so is the one compiled into this graft. */
+  preloadEmbedded?: boolean;
   /** af_graft.ko's version when it is loaded. */
   kernel: string | null;
 }
 
-/** The versions of this code, the preload library and the kernel module. */
+/**
+ * The versions of this code, the preload library and the kernel module.
+ * A compiled-in libgraft.so is read where it is, not written out.
+ */
 export async function versions(): Promise<Versions> {
+  const where = LIBGRAFT.locate();
+  const preloadFile = where?.path;
   let preload: string | undefined;
-  let preloadFile: string | undefined;
   try {
-    preloadFile = LIBGRAFT.path();
-    preload = preloadVersion(await Deno.readFile(preloadFile));
-  } catch { /* not built */ }
+    const bytes = where?.embedded ?? (preloadFile ? await Deno.readFile(preloadFile) : undefined);
+    preload = bytes && preloadVersion(bytes);
+  } catch { /* unreadable */ }
   let kernel: string | undefined;
   if (kernelAvailable()) {
     try {
@@ -41,6 +47,7 @@ export async function versions(): Promise<Versions> {
     graft: VERSION,
     preload: preload ?? null,
     preloadFile: preloadFile ?? null,
+    ...(where?.embedded ? { preloadEmbedded: true } : {}),
     kernel: kernel ?? null,
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The compiled `graft` binary carries libgraft.so inside it. The dynamic
- * loader needs a real file, so the library is written out once to a private,
+ * The compiled `graft` binary carries its helper files (libgraft.so,
+ * graft-exec) inside it. The dynamic loader and execve() need real files, so
+ * a helper is written out, when a command first needs it, to a private,
  * content-addressed path: a directory owned by the user and writable by
  * nobody else, a file named after its SHA-256, created under a temporary
  * name and renamed into place (two runs starting at once both end with the
@@ -9,10 +10,11 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { GraftError } from "../model/errors.ts";
 
 /**
- * Where an extracted library goes: /var/cache/graft/lib for root (not under
+ * Where extracted helper files go: /var/cache/graft/lib for root (not under
  * /run/graft, which is shared with containers), else $XDG_RUNTIME_DIR or
  * ~/.cache; never a directory every user can write to, such as /tmp.
  */
@@ -21,16 +23,15 @@ export function extractDir(env = Deno.env.toObject(), uid = Deno.uid()): string 
   const base = env.XDG_RUNTIME_DIR || (env.HOME ? `${env.HOME}/.cache` : undefined);
   if (!base) {
     throw new GraftError(
-      "cannot extract libgraft.so: neither XDG_RUNTIME_DIR nor HOME is set " +
-        "(graft does not fall back to /tmp); set one, or set GRAFT_PRELOAD",
+      "cannot extract graft's helper files: neither XDG_RUNTIME_DIR nor HOME is set " +
+        "(graft does not fall back to /tmp); set one, or GRAFT_PRELOAD/GRAFT_EXEC",
     );
   }
   return `${base}/graft/lib`;
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /**
@@ -43,7 +44,7 @@ function privateDir(dir: string): void {
   Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const uid = Deno.uid();
   const refuse = (why: string): never => {
-    throw new GraftError(`refusing to use ${dir} for libgraft.so: ${why}`);
+    throw new GraftError(`refusing to use ${dir} for graft's helper files: ${why}`);
   };
   const real = Deno.realPathSync(dir);
   const parts = real.split("/").filter(Boolean);
@@ -63,74 +64,52 @@ function privateDir(dir: string): void {
   }
 }
 
-/**
- * Write `bytes` to `<dir>/libgraft-<sha256>.so` unless an identical file is
- * already there; returns the path.
- */
-export function extractLibrary(
-  bytes: Uint8Array<ArrayBuffer>,
-  dir = extractDir(),
-): Promise<string> {
-  return extractFile(bytes, dir, "libgraft-", ".so", 0o644);
+/** How the extracted copy of a file compiled into the graft binary is named. */
+export interface EmbeddedFile {
+  /** The extracted file's name before its hash ("libgraft-"). */
+  prefix: string;
+  /** ... and after it (".so"). */
+  suffix: string;
+  /** Its permission bits (0o755 for a program). */
+  mode: number;
+}
+
+/** The compiled-in bytes at `url`; undefined outside a compiled graft or where it was not included. */
+export function compiledIn(url: URL): Uint8Array<ArrayBuffer> | undefined {
+  if (!Deno.build.standalone) return undefined;
+  try {
+    return Deno.readFileSync(url);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Write `bytes` to `<dir>/<prefix><sha256><suffix>` with `mode` unless an
- * identical file is already there; returns the path.
+ * Write `bytes` to `<dir>/<prefix><sha256><suffix>` with the file's mode
+ * unless an identical file is already there; returns the path.
  */
-async function extractFile(
+export function extractFile(
   bytes: Uint8Array<ArrayBuffer>,
-  dir: string,
-  prefix: string,
-  suffix: string,
-  mode: number,
-): Promise<string> {
-  const hash = await sha256(bytes);
+  file: EmbeddedFile,
+  dir = extractDir(),
+): string {
+  const hash = sha256(bytes);
   privateDir(dir);
-  const path = `${dir}/${prefix}${hash.slice(0, 32)}${suffix}`;
+  const path = `${dir}/${file.prefix}${hash.slice(0, 32)}${file.suffix}`;
   try {
-    const existing = await Deno.readFile(path);
-    if ((await sha256(existing)) === hash) return path;
+    if (sha256(Deno.readFileSync(path)) === hash) return path;
   } catch { /* not there yet */ }
   const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID()}`;
   try {
-    await Deno.writeFile(tmp, bytes, { mode, createNew: true });
-    await Deno.rename(tmp, path);
+    Deno.writeFileSync(tmp, bytes, { mode: file.mode, createNew: true });
+    Deno.renameSync(tmp, path);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never made */ }
     throw new GraftError(`cannot write ${path}: ${(e as Error).message}`);
   }
   return path;
-}
-
-/** In a `deno compile`d graft, extract the embedded library; elsewhere undefined. */
-export async function embeddedPreload(): Promise<string | undefined> {
-  if (!Deno.build.standalone) return undefined;
-  const url = new URL("../../preload/build/libgraft.so", import.meta.url);
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = await Deno.readFile(url);
-  } catch {
-    return undefined;
-  }
-  return await extractLibrary(bytes);
-}
-
-/** Write the graft-exec helper to `<dir>/graft-exec-<sha256>` (executable); returns the path. */
-export function extractExec(bytes: Uint8Array<ArrayBuffer>, dir = extractDir()): Promise<string> {
-  return extractFile(bytes, dir, "graft-exec-", "", 0o755);
-}
-
-/** In a `deno compile`d graft, extract the embedded graft-exec; elsewhere undefined. */
-export async function embeddedExec(): Promise<string | undefined> {
-  if (!Deno.build.standalone) return undefined;
-  try {
-    return await extractExec(
-      await Deno.readFile(new URL("../../exec/build/graft-exec", import.meta.url)),
-    );
-  } catch {
-    return undefined;
-  }
 }
 
 /** The version tag compiled into a libgraft.so ("@(#)libgraft X.Y.Z"), if any. */

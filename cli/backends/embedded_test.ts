@@ -5,17 +5,39 @@ import {
   rejects,
   throws,
 } from "node:assert/strict";
-import { extractDir, extractExec, extractLibrary, preloadVersion } from "./embedded.ts";
+import { extractDir, extractFile, preloadVersion } from "./embedded.ts";
+
+const LIB = { prefix: "libgraft-", suffix: ".so", mode: 0o644 };
+const extractLibrary = (bytes: Uint8Array<ArrayBuffer>, dir: string) =>
+  Promise.resolve().then(() => extractFile(bytes, LIB, dir));
 
 const lib = (s: string) => new TextEncoder().encode(`\x7fELF...${s}...`);
 
-Deno.test("extractLibrary() writes a content-addressed file once, even when raced", async () => {
+/** extractFile() in worker threads of their own, so that they really run at once. */
+async function extractInWorkers(n: number, bytes: Uint8Array, dir: string): Promise<string[]> {
+  const code = `import { extractFile } from "${new URL("./embedded.ts", import.meta.url)}";
+    self.onmessage = (e) => postMessage(extractFile(e.data.bytes, e.data.lib, e.data.dir));`;
+  const url = URL.createObjectURL(new Blob([code], { type: "application/javascript" }));
+  const workers = Array.from({ length: n }, () => new Worker(url, { type: "module" }));
+  try {
+    return await Promise.all(workers.map((w) =>
+      new Promise<string>((resolve, reject) => {
+        w.onmessage = (e) => resolve(e.data);
+        w.onerror = (e) => (e.preventDefault(), reject(new Error(e.message)));
+        w.postMessage({ bytes, lib: LIB, dir });
+      })
+    ));
+  } finally {
+    workers.forEach((w) => w.terminate());
+    URL.revokeObjectURL(url);
+  }
+}
+
+Deno.test("extractFile() writes a content-addressed file once, even when raced", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const bytes = lib("@(#)libgraft 1.2.3");
-    const paths = await Promise.all(
-      Array.from({ length: 8 }, () => extractLibrary(bytes, `${dir}/lib`)),
-    );
+    const paths = await extractInWorkers(8, bytes, `${dir}/lib`);
     assertEquals(new Set(paths).size, 1);
     assertEquals(await Deno.readFile(paths[0]), bytes);
     // Nothing half-written left behind.
@@ -27,7 +49,7 @@ Deno.test("extractLibrary() writes a content-addressed file once, even when race
   }
 });
 
-Deno.test("extractLibrary() replaces a file whose content was changed", async () => {
+Deno.test("extractFile() replaces a file whose content was changed", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const bytes = lib("x");
@@ -40,7 +62,7 @@ Deno.test("extractLibrary() replaces a file whose content was changed", async ()
   }
 });
 
-Deno.test("extractLibrary() refuses a directory others can write to", async () => {
+Deno.test("extractFile() refuses a directory others can write to", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.chmod(dir, 0o777);
@@ -58,10 +80,14 @@ Deno.test("preloadVersion() reads the tag out of the real libgraft.so", async ()
   assertEquals(preloadVersion(lib("no tag")), undefined);
 });
 
-Deno.test("extractExec() writes an executable, content-addressed graft-exec", async () => {
+Deno.test("extractFile() writes an executable, content-addressed graft-exec", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const path = await extractExec(lib("graft-exec"), dir);
+    const path = extractFile(
+      lib("graft-exec"),
+      { prefix: "graft-exec-", suffix: "", mode: 0o755 },
+      dir,
+    );
     ok(/\/graft-exec-[0-9a-f]{32}$/.test(path), path);
     assertEquals((Deno.statSync(path).mode ?? 0) & 0o777, 0o755);
   } finally {
@@ -79,7 +105,7 @@ Deno.test("extractDir() never falls back to /tmp, and keeps root out of /run/gra
   ok(!extractDir({}, 0).startsWith("/run/graft/"));
 });
 
-Deno.test("extractLibrary() refuses a directory below one that others own or can write", async () => {
+Deno.test("extractFile() refuses a directory below one that others own or can write", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // Writable by everyone, not sticky: anyone could rename graft/ and put their own there.

@@ -19,9 +19,8 @@ export const versionCommand: Command = {
       console.log(JSON.stringify(v));
     } else {
       console.log(`graft ${v.graft}`);
-      console.log(
-        `libgraft.so ${v.preload ?? "not found"}${v.preloadFile ? ` (${v.preloadFile})` : ""}`,
-      );
+      const where = v.preloadFile ?? (v.preloadEmbedded ? "embedded" : undefined);
+      console.log(`libgraft.so ${v.preload ?? "not found"}${where ? ` (${where})` : ""}`);
       console.log(`af_graft.ko ${v.kernel ?? "not loaded"}`);
     }
     return 0;
