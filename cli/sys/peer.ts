@@ -10,6 +10,7 @@
 
 import { C, closeFd, Errno, errno, libc, SysError } from "./ffi.ts";
 import { withNetns } from "./netns.ts";
+import { getOpt } from "./unix.ts";
 
 /** Socket options and syscalls newer than the rest of the table. */
 const S = {
@@ -44,12 +45,10 @@ export function hasCap(caps: PeerCaps, cap: number): boolean {
   return caps.initUserns && (caps.effective & (1n << BigInt(cap))) !== 0n;
 }
 
-function getOpt(fd: number, name: number, size: number): Uint8Array | undefined {
+/** A SOL_SOCKET option's bytes (at most `size`); a SysError when the kernel refuses it. */
+function optBytes(fd: number, name: number, size: number, context?: string): Uint8Array {
   const b = new Uint8Array(size);
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, size, true);
-  if (libc().getsockopt(fd, C.SOL_SOCKET, name, b, len) < 0) return undefined;
-  return b.subarray(0, new DataView(len.buffer).getUint32(0, true));
+  return b.subarray(0, getOpt(fd, C.SOL_SOCKET, name, b, context));
 }
 
 /**
@@ -58,8 +57,8 @@ function getOpt(fd: number, name: number, size: number): Uint8Array | undefined 
  * SO_NETNS_COOKIE (before 5.14).
  */
 export function socketNetnsCookie(fd: number): bigint {
-  const b = getOpt(fd, S.SO_NETNS_COOKIE, 8);
-  if (!b || b.length !== 8) throw new SysError("getsockopt", errno(), "SO_NETNS_COOKIE");
+  const b = optBytes(fd, S.SO_NETNS_COOKIE, 8, "SO_NETNS_COOKIE");
+  if (b.length !== 8) throw new SysError("getsockopt", Errno.EINVAL, "SO_NETNS_COOKIE");
   return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
 }
 
@@ -88,8 +87,14 @@ export function setPassRights(fd: number, on: boolean): boolean {
 
 /** Bytes this socket sent that the peer has not read yet (Unix sockets). */
 export function unreadBytes(fd: number): number {
-  const b = getOpt(fd, S.SO_MEMINFO, 36);
-  if (!b || b.length < 12) return 0;
+  let b: Uint8Array;
+  try {
+    b = optBytes(fd, S.SO_MEMINFO, 36);
+  } catch (e) {
+    if (e instanceof SysError) return 0;
+    throw e;
+  }
+  if (b.length < 12) return 0;
   return new DataView(b.buffer, b.byteOffset, b.length).getUint32(
     4 * S.SK_MEMINFO_WMEM_ALLOC,
     true,
@@ -112,9 +117,12 @@ function pidOfPidfd(pidfd: number): number {
  */
 function peerPidfd(fd: number, credPid: number): number | undefined {
   if (fd >= 0) {
-    const b = getOpt(fd, S.SO_PEERPIDFD, 4);
-    if (b && b.length === 4) return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
-    if (errno() !== Errno.ENOPROTOOPT) return undefined;
+    try {
+      const b = optBytes(fd, S.SO_PEERPIDFD, 4);
+      return b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true) : undefined;
+    } catch (e) {
+      if (!(e instanceof SysError) || e.errno !== Errno.ENOPROTOOPT) return undefined;
+    }
   }
   if (credPid <= 0) return undefined;
   // Before 6.5: the PID the socket recorded may have been reused since; the

@@ -12,6 +12,7 @@
  */
 
 import { C, check, Errno, errno, libc, openFd, succeeded } from "./ffi.ts";
+import { getIntOpt } from "./unix.ts";
 
 const SYMBOLS = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
@@ -266,20 +267,6 @@ export function pidfdOpen(tid: number): number {
 export function pidfdGetfd(pidfd: number, fd: number): number {
   const r = Number(sys().syscall(SYS.pidfd_getfd, BigInt(pidfd), BigInt(fd), 0n, 0n, 0n, 0n));
   return check("pidfd_getfd", r);
-}
-
-/** getsockopt into `buf`; returns the length the kernel wrote. */
-export function getOpt(fd: number, level: number, name: number, buf: Uint8Array): number {
-  const len = new Uint32Array([buf.length]);
-  check("getsockopt", libc().getsockopt(fd, level, name, buf, new Uint8Array(len.buffer)));
-  return len[0];
-}
-
-/** An integer socket option. */
-export function getIntOpt(fd: number, level: number, name: number): number {
-  const b = new Int32Array(1);
-  getOpt(fd, level, name, new Uint8Array(b.buffer));
-  return b[0];
 }
 
 const SO_PROTOCOL = 38;

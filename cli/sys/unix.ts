@@ -125,12 +125,33 @@ export function recvPacket(
   };
 }
 
+/**
+ * getsockopt into `buf`; returns the length the kernel wrote. A failure
+ * throws a SysError (its errno says why); `context` names the option in it.
+ */
+export function getOpt(
+  fd: number,
+  level: number,
+  name: number,
+  buf: Uint8Array,
+  context?: string,
+): number {
+  const len = new Uint32Array([buf.length]);
+  check("getsockopt", libc().getsockopt(fd, level, name, buf, new Uint8Array(len.buffer)), context);
+  return len[0];
+}
+
+/** An integer socket option. */
+export function getIntOpt(fd: number, level: number, name: number): number {
+  const b = new Int32Array(1);
+  getOpt(fd, level, name, new Uint8Array(b.buffer));
+  return b[0];
+}
+
 /** The credentials of the peer of a connected Unix socket. */
 export function peerCred(fd: number): PeerCred {
   const b = new Uint8Array(12);
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, 12, true);
-  check("getsockopt", libc().getsockopt(fd, C.SOL_SOCKET, C.SO_PEERCRED, b, len), "SO_PEERCRED");
+  getOpt(fd, C.SOL_SOCKET, C.SO_PEERCRED, b, "SO_PEERCRED");
   const v = new DataView(b.buffer);
   return { pid: v.getInt32(0, true), uid: v.getUint32(4, true), gid: v.getUint32(8, true) };
 }

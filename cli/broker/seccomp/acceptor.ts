@@ -21,11 +21,10 @@
  */
 
 import { C, closeFd } from "../../sys/ffi.ts";
-import { pollNow } from "../../sys/unix.ts";
+import { getIntOpt, pollNow } from "../../sys/unix.ts";
 import {
   acceptLater,
   acceptNow,
-  getIntOpt,
   isNonblocking,
   notifAddFd,
   type Notification,

@@ -21,7 +21,8 @@
 
 import { C } from "../../sys/ffi.ts";
 import { socketNetnsCookie } from "../../sys/peer.ts";
-import { getIntOpt, type Notification, sockName } from "../../sys/seccomp.ts";
+import { type Notification, sockName } from "../../sys/seccomp.ts";
+import { getIntOpt } from "../../sys/unix.ts";
 import { type Answer, CONTINUE, storeName } from "./answer.ts";
 import { isWildcard, parseInet } from "./match.ts";
 

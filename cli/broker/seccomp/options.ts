@@ -8,7 +8,7 @@
  */
 
 import { C, closeFd, libc } from "../../sys/ffi.ts";
-import { getOpt } from "../../sys/seccomp.ts";
+import { getOpt } from "../../sys/unix.ts";
 
 /** One option and a fresh socket's value of it. */
 export interface OptionDefault {

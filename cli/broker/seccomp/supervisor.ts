@@ -39,11 +39,9 @@
 import { C, closeFd, Errno } from "../../sys/ffi.ts";
 import type { EgressMapping, IngressMapping } from "../../model/mapping.ts";
 import { socketNetnsCookie } from "../../sys/peer.ts";
-import { pollNow } from "../../sys/unix.ts";
+import { getIntOpt, getOpt, pollNow } from "../../sys/unix.ts";
 import type { SockOpt, SockRequest } from "../proto.ts";
 import {
-  getIntOpt,
-  getOpt,
   isNonblocking,
   notifAddFd,
   type Notification,
