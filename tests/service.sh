@@ -215,6 +215,44 @@ stop_broker
 umount "$RO"
 
 # ---------------------------------------------------------------------------
+section "an idle broker sleeps in long polls; signals still act within 1 s"
+# ms_until T0 CMD...: milliseconds from T0 (date +%s%N) until CMD succeeds (gives up after 3 s).
+ms_until() {
+	local t0=$1
+	shift
+	for _ in $(seq 300); do "$@" && break; sleep 0.01; done
+	echo $((($(date +%s%N) - t0) / 1000000))
+}
+gone() { [[ ! -e /proc/$1 || $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) == Z ]]; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+start_daemon "$TMP/broker7.log" || fail "the broker did not start"
+sleep 1 # idle long enough to reach the longest slice
+t0=$(ticks "$BROKER")
+if command -v strace >/dev/null; then
+	# Busy slices of 20 ms would be ~150 poll() calls in 3 s; idle ones of 250 ms, 12.
+	timeout 3 strace -f -c -e trace=poll -o "$TMP/idle.strace" -p "$BROKER" 2>/dev/null
+	polls=$(awk '$NF == "poll" { print $4 }' "$TMP/idle.strace")
+	[[ -n $polls && $polls -le 20 ]] && pass "idle: $polls poll() wakeups in 3 s (at most 20)" ||
+		fail "idle: ${polls:-no} poll() calls in 3 s: $(cat "$TMP/idle.strace")"
+else
+	skip "strace is not installed: poll() wakeups not counted"
+	sleep 3
+fi
+sleep 2
+echo "  (idle CPU: $(($(ticks "$BROKER") - t0)) clock ticks of $(getconf CLK_TCK)/s in 5 s)"
+t=$(date +%s%N)
+kill -HUP "$BROKER"
+ms=$(ms_until "$t" grep -q 'state reloaded' "$TMP/broker7.log")
+[[ $ms -le 1000 ]] && pass "SIGHUP to an idle broker: reloaded in $ms ms" || fail "SIGHUP: $ms ms: $(cat "$TMP/broker7.log")"
+sleep 1
+t=$(date +%s%N)
+kill "$BROKER"
+ms=$(ms_until "$t" gone "$BROKER")
+[[ $ms -le 1000 ]] && pass "SIGTERM to an idle broker: gone in $ms ms" || fail "SIGTERM: still there after $ms ms"
+wait "$BROKER" 2>/dev/null
+BROKER=
+
+# ---------------------------------------------------------------------------
 section "socket activation and readiness"
 ACT=$TMP/act.sock
 bg python3 -c '

@@ -62,8 +62,14 @@ const NS_INFLIGHT_MAX = 256;
 /** Changes within this long of the last state write are written together, this much later. */
 const SAVE_GAP_MS = 50;
 
-/** Longest time the broker's thread waits in poll() before letting the event loop run. */
+/**
+ * How long the broker's thread waits in poll() before letting the event loop
+ * run (signal handlers, the seccomp acceptor's finished accepts): 20 ms while
+ * there is work, doubling on every idle slice up to 250 ms, so an idle broker
+ * wakes 4 times a second and a signal is still handled within 250 ms.
+ */
 const POLL_SLICE_MS = 20;
+const IDLE_SLICE_MS = 250;
 
 /** Options for {@link Broker}. */
 export interface BrokerOptions {
@@ -93,6 +99,8 @@ export interface PollSource {
   handle(fd: number, revents: number): boolean;
   /** Called once per loop turn (timeouts). */
   tick(): void;
+  /** Work of this source waits for the event loop (a promise to settle): keep slices short. */
+  pending?(): boolean;
   /** Release everything. */
   close(): void;
 }
@@ -257,6 +265,7 @@ export class Broker {
     if (this.#listenFd < 0) this.listen();
     try {
       let lastYield = Date.now();
+      let slice = POLL_SLICE_MS;
       while (!this.#stopping) {
         // Who owned each descriptor when it was polled: handling one ready
         // descriptor can close another (an eviction) and accept() can reuse
@@ -266,8 +275,10 @@ export class Broker {
         const fds = [this.#wakeRead, this.#listenFd, ...owners.keys()];
         // Wait for requests on this thread (a hop to a worker thread and back
         // would cost more than the request), in slices short enough that
-        // signals (handled by the event loop) are seen within 20 ms.
-        const ready = pollNow(fds, POLL_SLICE_MS);
+        // signals (handled by the event loop) are seen soon.
+        const ready = pollNow(fds, this.#sliceLeft(slice));
+        const busy = ready.length > 0 || this.#sources.some((s) => s.pending?.());
+        slice = busy ? POLL_SLICE_MS : Math.min(IDLE_SLICE_MS, slice * 2);
         if (ready.length === 0 || Date.now() - lastYield > POLL_SLICE_MS) {
           await new Promise((r) => setTimeout(r, 0));
           lastYield = Date.now();
@@ -292,6 +303,12 @@ export class Broker {
     } finally {
       this.#shutdown();
     }
+  }
+
+  /** The poll timeout: the slice, cut short where unsaved changes fall due sooner. */
+  #sliceLeft(slice: number): number {
+    if (!this.#dirty) return slice;
+    return Math.max(0, Math.min(slice, SAVE_GAP_MS - (Date.now() - this.#savedAt)));
   }
 
   #shutdown(): void {

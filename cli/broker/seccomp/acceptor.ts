@@ -111,6 +111,11 @@ export class Acceptor {
     return true;
   }
 
+  /** An accept runs on another thread: its result comes through the event loop. */
+  pending(): boolean {
+    return this.#busy.size > 0;
+  }
+
   /** Drop parked calls whose caller went away. */
   tick(): void {
     for (const p of [...this.#parked.values()]) {

@@ -72,6 +72,7 @@ export function attachSeccomp(
       agent.expire();
       supervisor.tick();
     },
+    pending: () => supervisor.pending(),
     close() {
       supervisor.close();
       agent.close();

@@ -194,6 +194,11 @@ export class SeccompSupervisor {
     this.#acceptor.tick();
   }
 
+  /** Work waits for the event loop (an accept on another thread). */
+  pending(): boolean {
+    return this.#acceptor.pending();
+  }
+
   /** Stop supervising everything (pending and future calls of the programs fail with ENOSYS). */
   close(): void {
     this.#acceptor.close();
