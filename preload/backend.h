@@ -73,6 +73,27 @@ int graft_pool_request(const struct graft_request *req,
 /* Read a refill still due, so the connection is free for another request. */
 void graft_pool_settle(void);
 
+/* May an option set before connect() be set on a socket the broker already
+ * bound (a stocked one)? */
+bool graft_option_fits_after_bind(int level, int name);
+
+/*
+ * A stocked socket for a speculative socket() (spec.c): from the stock of
+ * the endpoint this thread (else this process) last grafted a client of
+ * `family` onto, once the process has grafted one through the stock at all.
+ * 0 and *out filled, ENOENT when there is nothing to speculate on, or the
+ * errno of a failed refill.
+ */
+struct graft_spec_sock {
+	int fd; /* close-on-exec, blocking */
+	int host_family;
+	uint64_t born; /* when the broker made it (CLOCK_MONOTONIC ns) */
+	char ep[GRAFT_EPNAME_MAX];
+};
+int graft_pool_speculate(int family, int protocol, struct graft_spec_sock *out);
+/* Is a stocked socket made at `born` still young enough to use? */
+bool graft_pool_fresh(uint64_t born);
+
 /* fork() handlers: the child closes every thread's stock. */
 void graft_pool_atfork_prepare(void);
 void graft_pool_atfork_parent(void);

@@ -21,6 +21,9 @@ enum graft_state {
 	GRAFT_GRAFTING,  /* a thread is talking to the backend for it */
 	GRAFT_GRAFTED,   /* now a host-namespace socket */
 	GRAFT_PASSED,    /* left alone: an unmatched bind/connect/send ran */
+	GRAFT_SPECULATIVE, /* socket() gave a stocked host socket (spec.c):
+			    * grafted if it connects through `ep`, else
+			    * swapped back for a namespace socket first */
 };
 
 struct graft_sock {
@@ -36,6 +39,7 @@ struct graft_sock {
 	bool bound_any;	 /* bound to a wildcard with port 0 in the namespace,
 			  * still a candidate for egress */
 	char ep[GRAFT_EPNAME_MAX];
+	uint64_t born;	 /* speculative: when the broker made the socket */
 	socklen_t local_len; /* the address the program bound (bound) */
 	struct sockaddr_storage local;
 	uint16_t nopts;

@@ -4,7 +4,8 @@
  * covers is grafted onto the mapping's endpoint. An unmatched bind leaves
  * the socket alone, except a bind to a wildcard address with port 0 (a
  * client picking its local port, as dig and Node's dgram do): that socket
- * stays a candidate for egress.
+ * stays a candidate for egress. bind() and listen() on a speculative socket
+ * (spec.c) put a namespace socket in its place first.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 
 #include "graft.h"
 #include "hooks.h"
+#include "spec.h"
 
 /* Does the socket refuse IPv4 traffic (IPV6_V6ONLY, set or by default)? */
 static bool is_v6only(int fd, const struct sockaddr *addr)
@@ -107,7 +109,13 @@ int graft_bind_impl(int fd, const struct sockaddr *addr, socklen_t len)
 	bool v6only;
 
 	graft_init();
-	if (graft_nothing_tracked() || !graft_addr_is_inet(addr, len))
+	if (graft_nothing_tracked())
+		return graft_real.bind(fd, addr, len);
+	/* Any bind of a stocked socket, even to 0.0.0.0:0: the program wants
+	 * a local address of its own, which is the namespace's. */
+	if (graft_spec_settle(fd, "bind()") < 0)
+		return -1;
+	if (!graft_addr_is_inet(addr, len))
 		return graft_real.bind(fd, addr, len);
 
 	v6only = is_v6only(fd, addr);
@@ -143,4 +151,13 @@ int graft_bind_impl(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/* listen() on a stocked socket: a server in the namespace, not a client. */
+int graft_listen_impl(int fd, int backlog)
+{
+	graft_init();
+	if (graft_spec_settle(fd, "listen()") < 0)
+		return -1;
+	return graft_real.listen(fd, backlog);
 }

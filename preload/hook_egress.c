@@ -6,8 +6,74 @@
 #include <errno.h>
 #include <string.h>
 
+#include "backend.h"
 #include "graft.h"
 #include "hooks.h"
+#include "spec.h"
+
+/*
+ * A speculative socket's connect or send to dst, under the table lock:
+ * grafted already when its endpoint is the one dst's mapping names (and the
+ * stocked socket is young enough to reflect the endpoint as defined now).
+ */
+static bool spec_grafted(int fd, struct graft_sock *s,
+			 const struct sockaddr *dst, socklen_t dlen,
+			 const char *call)
+{
+	const struct graft_egress *m;
+	char what[GRAFT_ADDRSTR_MAX];
+
+	if (!graft_addr_is_inet(dst, dlen) || s->family != dst->sa_family ||
+	    !graft_pool_fresh(s->born))
+		return false;
+	m = graft_maps_egress(&graft_cfg.maps, dst, dlen);
+	if (!m || strcmp(m->ep, s->ep))
+		return false;
+	s->state = GRAFT_GRAFTED;
+	s->foreign = false;
+	s->bound = false;
+	s->nopts = 0;
+	s->local_len = graft_addr_unspec(s->family, &s->local);
+	if (graft_cfg.verbose)
+		graft_trace("%s(): use %s for %s (fd %d from the stock)", call,
+			    m->ep, graft_addr_str(dst, dlen, what), fd);
+	return true;
+}
+
+/*
+ * The entry of fd for egress_prepare(), locked (NULL: unlocked, nothing to
+ * do). A speculative socket either is grafted already (*grafted) or gets
+ * a namespace socket in its place first; -1 with errno when that failed.
+ */
+static struct graft_sock *egress_entry(int fd, const struct sockaddr *dst,
+				       socklen_t dlen, const char *call,
+				       bool *grafted, int *rc)
+{
+	struct graft_sock *s;
+
+	*grafted = false;
+	*rc = 0;
+	for (int round = 0; round < 2; round++) {
+		graft_fdt_lock();
+		s = graft_fdt_get(fd);
+		if (!s) {
+			graft_fdt_unlock();
+			return NULL;
+		}
+		if (s->state != GRAFT_SPECULATIVE)
+			return s;
+		if (spec_grafted(fd, s, dst, dlen, call)) {
+			*grafted = true;
+			return s;
+		}
+		graft_fdt_unlock();
+		if (graft_spec_settle(fd, call) < 0) {
+			*rc = -1;
+			return NULL;
+		}
+	}
+	return NULL; /* speculative again: a new socket on that number */
+}
 
 /*
  * Before fd connects or sends to dst: graft it if it is a candidate and an
@@ -22,16 +88,21 @@ static int egress_prepare(int fd, const struct sockaddr *dst, socklen_t dlen,
 	const struct graft_egress *m;
 	char what[GRAFT_ADDRSTR_MAX];
 	struct graft_sock snap, *s;
-	int err, host_family;
+	int err, host_family, rc;
+	bool grafted;
 	socklen_t clen;
 
 	*use = dst;
 	*uselen = dlen;
-	if (!graft_addr_is_inet(dst, dlen))
+	s = egress_entry(fd, dst, dlen, call, &grafted, &rc);
+	if (!s)
+		return rc;
+	if (grafted) {
+		graft_fdt_unlock();
+		graft_spec_outcome(true);
 		return 0;
-	graft_fdt_lock();
-	s = graft_fdt_get(fd);
-	if (!s) {
+	}
+	if (!graft_addr_is_inet(dst, dlen)) {
 		graft_fdt_unlock();
 		return 0;
 	}

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hook_fd.c — close(), close_range(), dup(), dup2(), dup3(), fcntl(): the
- * table follows descriptor numbers as the application moves them.
+ * table follows descriptor numbers as the application moves them. A
+ * speculative socket (spec.c) is swapped back before it is duplicated.
  */
 #include <errno.h>
 #include <fcntl.h>
 
 #include "hooks.h"
+#include "spec.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -62,6 +64,9 @@ int graft_dup_impl(int fd)
 	int nfd;
 
 	graft_init();
+	/* Two numbers on a stocked socket could not both be swapped back. */
+	if (graft_spec_settle(fd, "dup()") < 0)
+		return -1;
 	nfd = graft_real.dup(fd);
 	track_dup(fd, nfd);
 	return nfd;
@@ -72,6 +77,8 @@ int graft_dup2_impl(int fd, int fd2)
 	int rc;
 
 	graft_init();
+	if (fd != fd2 && graft_spec_settle(fd, "dup2()") < 0)
+		return -1;
 	if (fd != fd2)
 		graft_forget_fd(fd2); /* before the number changes hands */
 	rc = graft_real.dup2(fd, fd2);
@@ -85,6 +92,8 @@ int graft_dup3_impl(int fd, int fd2, int flags)
 	int rc;
 
 	graft_init();
+	if (fd != fd2 && graft_spec_settle(fd, "dup3()") < 0)
+		return -1;
 	if (fd != fd2)
 		graft_forget_fd(fd2); /* before the number changes hands */
 	rc = graft_real.dup3(fd, fd2, flags);
@@ -100,6 +109,9 @@ int graft_fcntl_impl(bool is64, int fd, int cmd, void *arg)
 
 	graft_init();
 	real = is64 && graft_real.fcntl64 ? graft_real.fcntl64 : graft_real.fcntl;
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) &&
+	    graft_spec_settle(fd, "fcntl()") < 0)
+		return -1;
 	rc = real(fd, cmd, arg);
 	if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
 		track_dup(fd, rc);

@@ -10,7 +10,9 @@
  * accepts) shows the program's view by default: the address and port it
  * bound, as behind a container runtime's port mapping. GRAFT_NAMES=host
  * shows the host socket's name instead. getpeername() is always the real
- * peer (translated to the program's family when foreign).
+ * peer (translated to the program's family when foreign). A speculative
+ * socket (spec.c) shows the unspecified address with port 0 until it
+ * connects, as the namespace socket it stands for would.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -167,6 +169,7 @@ struct name_view {
 	bool foreign;
 	bool program;	 /* show the program's view (getsockname only) */
 	bool accepted;
+	bool spec;	 /* speculative: not bound by the program yet */
 	socklen_t local_len;
 	struct sockaddr_storage local;
 };
@@ -179,7 +182,12 @@ static bool name_view_get(int fd, enum graft_name_kind kind,
 
 	graft_fdt_lock();
 	s = graft_fdt_get(fd);
-	if (s && s->state == GRAFT_GRAFTED) {
+	if (s && s->state == GRAFT_SPECULATIVE && kind == GRAFT_NAME_SOCK &&
+	    !graft_cfg.names_host) {
+		v->family = s->family;
+		v->host_family = s->host_family;
+		v->spec = found = true;
+	} else if (s && s->state == GRAFT_GRAFTED) {
 		v->family = s->family;
 		v->host_family = s->host_family;
 		v->foreign = s->foreign;
@@ -254,7 +262,7 @@ int graft_name_impl(int fd, struct sockaddr *addr, socklen_t *len,
 					: graft_real.getpeername;
 	struct sockaddr_storage truth, out;
 	socklen_t tlen = sizeof(truth), olen;
-	struct name_view v;
+	struct name_view v = { .spec = false };
 
 	graft_init();
 	if (graft_nothing_tracked() || !addr || !len ||
@@ -269,7 +277,9 @@ int graft_name_impl(int fd, struct sockaddr *addr, socklen_t *len,
 		graft_addr_copyout(&truth, tlen, addr, len);
 		return 0;
 	}
-	if (v.program)
+	if (v.spec) /* what an unbound namespace socket shows */
+		olen = graft_addr_unspec(v.family, &out);
+	else if (v.program)
 		olen = program_name(&v, &truth, tlen, &out);
 	else
 		olen = graft_addr_convert((struct sockaddr *)&truth, tlen,

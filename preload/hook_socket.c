@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "hooks.h"
+#include "spec.h"
 
 static bool is_tracked_socket(int domain, int type)
 {
@@ -36,6 +38,9 @@ int graft_socket_impl(int domain, int type, int protocol)
 				    fd, domain, type);
 		return fd;
 	}
+	fd = graft_spec_socket(domain, type, protocol);
+	if (fd >= 0)
+		return fd;
 	fd = graft_real.socket(domain, type, protocol);
 	if (fd < 0)
 		return fd;
@@ -69,14 +74,26 @@ static bool option_is_local(int level, int name)
 	return false;
 }
 
+/* Can this option be recorded (replayed onto another socket later)? */
+static bool option_recordable(const struct graft_sock *s, int level, int name,
+			      const void *val, socklen_t len)
+{
+	if (!val || len == 0 || len > GRAFT_SOCKOPT_VAL_MAX ||
+	    option_is_local(level, name))
+		return false;
+	for (uint16_t i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == level && s->opts[i].name == name)
+			return true;
+	return s->nopts < GRAFT_SOCKOPT_MAX;
+}
+
 static void record_option(int fd, struct graft_sock *s, int level, int name,
 			  const void *val, socklen_t len)
 {
 	struct graft_sockopt *o = NULL;
 	uint16_t i;
 
-	if (!val || len == 0 || len > GRAFT_SOCKOPT_VAL_MAX ||
-	    option_is_local(level, name)) {
+	if (!option_recordable(s, level, name, val, len)) {
 		graft_trace("setsockopt(): fd %d option %d/%d (%u bytes) "
 			    "cannot be passed on to the graft",
 			    fd, level, name, (unsigned int)len);
@@ -85,20 +102,40 @@ static void record_option(int fd, struct graft_sock *s, int level, int name,
 	for (i = 0; i < s->nopts; i++)
 		if (s->opts[i].level == level && s->opts[i].name == name)
 			o = &s->opts[i];
-	if (!o) {
-		if (s->nopts >= GRAFT_SOCKOPT_MAX) {
-			graft_trace("setsockopt(): fd %d has more than %d "
-				    "options; option %d/%d not passed on",
-				    fd, GRAFT_SOCKOPT_MAX, level, name);
-			return;
-		}
+	if (!o)
 		o = &s->opts[s->nopts++];
-	}
 	memset(o, 0, sizeof(*o));
 	o->level = level;
 	o->name = name;
 	o->len = len;
 	memcpy(o->val, val, len);
+}
+
+/*
+ * Before an option on fd: 1 when fd is speculative and keeps its stocked
+ * socket (an option that may follow the bind, recorded for a swap back),
+ * 0 when it is not speculative (any more: an option that must precede the
+ * bind, or that cannot be recorded, swaps it back first), -1 with errno
+ * when the swap failed.
+ */
+static int spec_option(int fd, int level, int name, const void *val,
+		       socklen_t len)
+{
+	struct graft_sock *s;
+	bool spec, keep = false;
+
+	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	spec = s && s->state == GRAFT_SPECULATIVE;
+	if (spec)
+		keep = graft_option_fits_after_bind(level, name) &&
+		       option_recordable(s, level, name, val, len);
+	graft_fdt_unlock();
+	if (!spec)
+		return 0;
+	if (keep)
+		return 1;
+	return graft_spec_settle(fd, "setsockopt()");
 }
 
 static bool is_inet_level(int level)
@@ -112,16 +149,23 @@ int graft_setsockopt_impl(int fd, int level, int name, const void *val,
 {
 	struct graft_sock *s;
 	bool fake_ok = false;
-	int rc, err;
+	int rc, err, spec;
 
 	graft_init();
-	rc = graft_real.setsockopt(fd, level, name, val, len);
 	if (graft_nothing_tracked())
-		return rc;
+		return graft_real.setsockopt(fd, level, name, val, len);
+	spec = spec_option(fd, level, name, val, len);
+	if (spec < 0)
+		return -1;
+	rc = graft_real.setsockopt(fd, level, name, val, len);
+	/* Refused by the host socket: the namespace's decides. */
+	if (rc < 0 && spec && graft_spec_settle(fd, "setsockopt()") == 0)
+		rc = graft_real.setsockopt(fd, level, name, val, len);
 	err = errno;
 	graft_fdt_lock();
 	s = graft_fdt_get(fd);
-	if (s && rc == 0 && s->state == GRAFT_CANDIDATE)
+	if (s && rc == 0 &&
+	    (s->state == GRAFT_CANDIDATE || s->state == GRAFT_SPECULATIVE))
 		record_option(fd, s, level, name, val, len);
 	/* An INET option on a socket now living on a unix endpoint: the
 	 * application cannot know, and nothing would honour it. */

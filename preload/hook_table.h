@@ -29,10 +29,12 @@
 	     (int fd, int level, int name, void *__restrict val,              \
 	      socklen_t *__restrict len),                                     \
 	     graft_getsockopt_impl(fd, level, name, val, len))                \
-	/* bind: hook_bind.c */                                               \
+	/* bind and listen: hook_bind.c */                                    \
 	HOOK(bind, true, int,                                                 \
 	     (int fd, __CONST_SOCKADDR_ARG addr, socklen_t len),              \
 	     graft_bind_impl(fd, addr.__sockaddr__, len))                     \
+	HOOK(listen, true, int, (int fd, int backlog),                        \
+	     graft_listen_impl(fd, backlog))                                  \
 	/* egress: hook_egress.c */                                           \
 	HOOK(connect, true, int,                                              \
 	     (int fd, __CONST_SOCKADDR_ARG addr, socklen_t len),              \

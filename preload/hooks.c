@@ -7,15 +7,23 @@
 #include <string.h>
 
 #include "hooks.h"
+#include "spec.h"
 
 /* A new descriptor number must not inherit a stale entry. */
 void graft_forget_fd(int fd)
 {
+	struct graft_sock *s;
+	bool unused;
+
 	if (fd < 0 || graft_fdt_count() == 0)
 		return;
 	graft_fdt_lock();
+	s = graft_fdt_get(fd);
+	unused = s && s->state == GRAFT_SPECULATIVE;
 	graft_fdt_drop(fd);
 	graft_fdt_unlock();
+	if (unused)
+		graft_spec_outcome(false);
 }
 
 /* Record the outcome of a graft on the entry it started from. */

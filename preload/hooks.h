@@ -4,7 +4,7 @@
  * they share, grouped by the socket's life:
  *
  *   hook_socket.c   socket(), setsockopt(), getsockopt(): create, options
- *   hook_bind.c     bind(): ingress grafts
+ *   hook_bind.c     bind(): ingress grafts; listen()
  *   hook_egress.c   connect(), sendto(), sendmsg(), sendmmsg(): egress grafts
  *   hook_foreign.c  accept(), recvfrom(), recvmsg(), getsockname(),
  *                   getpeername(): the addresses a grafted socket shows
@@ -16,6 +16,9 @@
  * recorded; the first bind() matching an ingress mapping, or connect() /
  * sendto() / sendmsg() to a destination matching an egress mapping, grafts
  * it; any other first bind/connect/send leaves it alone for good.
+ * A socket() served from the stock (spec.c) starts as GRAFT_SPECULATIVE
+ * instead: grafted by a connect through its endpoint, turned into a
+ * candidate (a namespace socket put in its place) by anything else.
  */
 #ifndef GRAFT_HOOKS_H
 #define GRAFT_HOOKS_H
@@ -49,6 +52,7 @@ int graft_setsockopt_impl(int fd, int level, int name, const void *val,
 int graft_getsockopt_impl(int fd, int level, int name, void *val,
 			  socklen_t *len);
 int graft_bind_impl(int fd, const struct sockaddr *addr, socklen_t len);
+int graft_listen_impl(int fd, int backlog);
 int graft_connect_impl(int fd, const struct sockaddr *addr, socklen_t len);
 ssize_t graft_sendto_impl(int fd, const void *buf, size_t n, int flags,
 			  const struct sockaddr *addr, socklen_t len);

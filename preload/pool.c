@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,7 @@ struct pool_slot {
 	int family, protocol;
 	bool used;
 	bool off; /* the broker will not batch for this endpoint */
+	bool foreign; /* its sockets have another family than the program's */
 	int head, n; /* ring: the oldest at head */
 	int depth;   /* the stock to keep: POOL_BATCH..POOL_DEPTH_MAX */
 	struct pool_sock socks[POOL_CAP];
@@ -69,12 +71,25 @@ struct pool {
 	struct graft_tnode node; /* node.pid: the process the stock belongs to */
 	unsigned next;
 	int pending; /* slot whose refill is on its way, or -1 */
+	int last[2]; /* 1 + the slot last grafted through, IPv4 and IPv6 */
 	uint64_t pending_since; /* when it was asked for */
 	struct pool_slot slot[POOL_SLOTS];
 };
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static bool pool_enabled;
+
+/* Set once this process grafted a client through the stock: from then on
+ * socket() may hand out stocked sockets (spec.c). */
+static atomic_bool spec_armed;
+
+/* The endpoint the process last grafted a client onto, IPv4 and IPv6: what
+ * a thread with no stock of its own speculates on. */
+static struct {
+	pthread_mutex_t lock;
+	char ep[2][GRAFT_EPNAME_MAX];
+	int protocol[2];
+} proc_last = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t now_ns(void)
 {
@@ -145,25 +160,28 @@ static struct pool *pool_get(void)
 void graft_pool_atfork_prepare(void)
 {
 	graft_tlist_atfork_prepare(&pools);
+	pthread_mutex_lock(&proc_last.lock);
 }
 
 void graft_pool_atfork_parent(void)
 {
+	pthread_mutex_unlock(&proc_last.lock);
 	graft_tlist_atfork_parent(&pools);
 }
 
 /* In the child: close every thread's stock; keep only this thread's entry. */
 void graft_pool_atfork_child(void)
 {
+	pthread_mutex_unlock(&proc_last.lock);
 	graft_tlist_atfork_child(&pools);
 }
 
 /* Options that may follow the bind (the port is chosen at connect()). */
-static bool option_fits_after_bind(const struct graft_sockopt *o)
+bool graft_option_fits_after_bind(int level, int name)
 {
-	switch (o->level) {
+	switch (level) {
 	case SOL_SOCKET:
-		switch (o->name) {
+		switch (name) {
 		case SO_REUSEADDR:
 		case SO_REUSEPORT:
 		case SO_KEEPALIVE:
@@ -180,9 +198,9 @@ static bool option_fits_after_bind(const struct graft_sockopt *o)
 	case IPPROTO_TCP:
 		return true;
 	case IPPROTO_IP:
-		return o->name == IP_TOS || o->name == IP_TTL;
+		return name == IP_TOS || name == IP_TTL;
 	case IPPROTO_IPV6:
-		return o->name == IPV6_TCLASS;
+		return name == IPV6_TCLASS;
 	}
 	return false;
 }
@@ -193,7 +211,8 @@ static bool pool_applies(const struct graft_request *req)
 	    req->port != 0)
 		return false;
 	for (int i = 0; i < req->nopts; i++)
-		if (!option_fits_after_bind(&req->opts[i]))
+		if (!graft_option_fits_after_bind(req->opts[i].level,
+						  req->opts[i].name))
 			return false;
 	return true;
 }
@@ -264,8 +283,8 @@ static void slot_stock(struct pool_slot *sl, const int *fds, int n,
 	}
 }
 
-/* The oldest usable socket of the stock, or -1. */
-static int slot_take(struct pool_slot *sl)
+/* The oldest usable socket of the stock (and when it was made), or -1. */
+static int slot_take(struct pool_slot *sl, uint64_t *born)
 {
 	uint64_t now = 0;
 
@@ -284,6 +303,7 @@ static int slot_take(struct pool_slot *sl)
 				sl->depth /= 2; /* more than this thread uses */
 			continue;
 		}
+		*born = ps.born;
 		return ps.fd;
 	}
 	return -1;
@@ -366,39 +386,142 @@ static int slot_fill(struct pool *pl, struct pool_slot *sl,
 	return 0;
 }
 
-int graft_pool_request(const struct graft_request *req, struct graft_result *res)
+/*
+ * Take one socket of slot i: pick up a refill that has arrived, wait for one
+ * on its way when dry, fill an empty stock with one round trip, and ask for
+ * the next batch ahead of need. 0 with *fd (and its *born), an errno, or
+ * GRAFT_POOL_SKIP.
+ */
+static int pool_take(struct pool *pl, int i, struct graft_result *res, int *fd,
+		     uint64_t *born)
 {
-	struct pool_slot *sl;
-	struct pool *pl;
-	int i, fd, err;
+	struct pool_slot *sl = &pl->slot[i];
+	int err;
 
-	if (!pool_applies(req) || !(pl = pool_get()))
-		return GRAFT_POOL_SKIP;
-	i = slot_for(pl, req);
-	sl = &pl->slot[i];
-	if (sl->off)
-		return GRAFT_POOL_SKIP;
 	/* Look for the refill only once the stock is half gone: each look is a
 	 * system call, and the broker needs the time anyway. */
 	if (sl->n <= sl->depth / 2)
 		pool_harvest(pl, false);
-	fd = slot_take(sl);
-	if (fd < 0 && pl->pending == i) {
+	*fd = slot_take(sl, born);
+	if (*fd < 0 && pl->pending == i) {
 		/* Dry with a refill on its way: the broker answers slower than
 		 * this thread connects; keep a deeper stock from now on. */
 		if (sl->depth < POOL_DEPTH_MAX)
 			sl->depth *= 2;
 		pool_harvest(pl, true);
-		fd = slot_take(sl);
+		*fd = slot_take(sl, born);
 	}
-	if (fd < 0) {
+	if (*fd < 0) {
 		err = slot_fill(pl, sl, res);
 		if (err)
 			return err;
-		fd = slot_take(sl);
-		if (fd < 0)
+		*fd = slot_take(sl, born);
+		if (*fd < 0)
 			return GRAFT_POOL_SKIP;
 	}
 	pool_refill_ahead(pl, i);
-	return give(sl, fd, req, res);
+	return 0;
+}
+
+static int fam_index(int family)
+{
+	return family == AF_INET6;
+}
+
+/* Protocols 0 and IPPROTO_TCP make the same stream socket. */
+static bool same_tcp(int a, int b)
+{
+	return (a ? a : IPPROTO_TCP) == (b ? b : IPPROTO_TCP);
+}
+
+/* This thread grafted a client through slot i: speculate on it from now on,
+ * and so may a thread of this process with no stock of its own. */
+static void pool_remember(struct pool *pl, int i)
+{
+	const struct pool_slot *sl = &pl->slot[i];
+	int f = fam_index(sl->family);
+
+	if (pl->last[f] == i + 1 && atomic_load_explicit(&spec_armed,
+							 memory_order_relaxed))
+		return;
+	pl->last[f] = i + 1;
+	pthread_mutex_lock(&proc_last.lock);
+	memcpy(proc_last.ep[f], sl->ep, sizeof(sl->ep));
+	proc_last.protocol[f] = sl->protocol;
+	pthread_mutex_unlock(&proc_last.lock);
+	atomic_store(&spec_armed, true);
+}
+
+int graft_pool_request(const struct graft_request *req, struct graft_result *res)
+{
+	struct pool *pl;
+	uint64_t born;
+	int i, fd, err;
+
+	if (!pool_applies(req) || !(pl = pool_get()))
+		return GRAFT_POOL_SKIP;
+	i = slot_for(pl, req);
+	if (pl->slot[i].off)
+		return GRAFT_POOL_SKIP;
+	err = pool_take(pl, i, res, &fd, &born);
+	if (err)
+		return err;
+	pool_remember(pl, i);
+	return give(&pl->slot[i], fd, req, res);
+}
+
+/* The slot to speculate on for family: this thread's last, else the
+ * process's last endpoint (a new slot of this thread), or -1. */
+static int spec_slot(struct pool *pl, int family, int protocol)
+{
+	struct graft_request req = { .family = family, .type = SOCK_STREAM };
+	char ep[GRAFT_EPNAME_MAX];
+	int f = fam_index(family), i = pl->last[f] - 1;
+
+	if (i >= 0 && pl->slot[i].used && pl->slot[i].family == family)
+		return i;
+	pthread_mutex_lock(&proc_last.lock);
+	memcpy(ep, proc_last.ep[f], sizeof(ep));
+	req.protocol = proc_last.protocol[f];
+	pthread_mutex_unlock(&proc_last.lock);
+	if (!ep[0] || !same_tcp(req.protocol, protocol))
+		return -1;
+	req.ep = ep;
+	i = slot_for(pl, &req);
+	pl->last[f] = i + 1;
+	return i;
+}
+
+int graft_pool_speculate(int family, int protocol, struct graft_spec_sock *out)
+{
+	struct graft_result res;
+	struct pool_slot *sl;
+	struct pool *pl;
+	int i, err;
+
+	if (!atomic_load_explicit(&spec_armed, memory_order_relaxed) ||
+	    !(pl = pool_get()) || (i = spec_slot(pl, family, protocol)) < 0)
+		return ENOENT;
+	sl = &pl->slot[i];
+	if (sl->off || sl->foreign || !same_tcp(sl->protocol, protocol))
+		return ENOENT;
+	memset(&res, 0, sizeof(res));
+	err = pool_take(pl, i, &res, &out->fd, &out->born);
+	if (err)
+		return err == GRAFT_POOL_SKIP ? ENOENT : err;
+	if (sl->host_family != family) {
+		/* Another family on the host (an IPv4 endpoint under an IPv6
+		 * socket, translated at each call): not speculated. */
+		graft_real.close(out->fd);
+		sl->foreign = true;
+		return ENOENT;
+	}
+	out->host_family = sl->host_family;
+	memcpy(out->ep, sl->ep, sizeof(out->ep));
+	return 0;
+}
+
+bool graft_pool_fresh(uint64_t born)
+{
+	return now_ns() - born <= POOL_TTL_NS;
 }

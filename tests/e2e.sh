@@ -255,6 +255,29 @@ sec_pool() {
 		fail "pool after redefining the endpoint: $out"
 	out=$(GRAFT_POOL=0 run_peer -e 127.0.0.0/8=ep-lo3)
 	[[ $out == "peer 127.0.0.3 "* ]] && pass "GRAFT_POOL=0 grafts one socket per connect ($out)" || fail "GRAFT_POOL=0: $out"
+	[[ $BACKEND == broker && ${MODE_ARGS[1]:-preload} == preload ]] && spec_checks
+}
+
+# socket() served from the stock (libgraft, broker backend); the broker counts the sockets it served.
+served() { g status | sed -n 's/^grafts: \([0-9]*\) sockets served.*/\1/p'; }
+spec() { timeout 60 "${RUN1[@]}" -e 127.0.0.1/32=ep-lo3 -- python3 tests/preload/spec_check.py "$1" "$P_PEER" 2>&1; }
+spec_checks() {
+	local out before n
+	out=$(spec v4mapped)
+	[[ $out == "v4mapped 127.0.0.3 True :: 0 127.0.0.3" ]] &&
+		pass "an IPv6 socket() on an IPv4 endpoint is served from the stock (v4-mapped) and connects" ||
+		fail "speculative IPv6 socket on an IPv4 endpoint: $out"
+	before=$(served)
+	out=$(spec never)
+	[[ $out == "never done" && $(served) == "$before" ]] &&
+		pass "a program that never grafts gets no socket from the broker ($before -> $(served) served)" ||
+		fail "a program that never grafts: $out, $before -> $(served) sockets served"
+	before=$(served)
+	out=$(spec adapt)
+	n=$(($(served) - before))
+	[[ $out == $'stocked 17\nlate namespace' && $n -le 64 ]] &&
+		pass "after 17 unused stocked sockets a program stops speculating ($n sockets served for 121 socket() calls)" ||
+		fail "adaptive speculation: $out, $n sockets served"
 }
 
 sec_udp() {

@@ -10,6 +10,7 @@
  *   ep-dual4  ipv4 127.0.0.1 port PORT+3      (fixed, dual-stack tests)
  *   ep-dual6  ipv6 ::1       port PORT+4      (fixed, dual-stack tests)
  *   ep-out    ipv4 127.0.0.2 port dynamic
+ *   ep-out2   ipv4 127.0.0.4 port dynamic
  *   ep-out6   ipv6 ::1       port dynamic
  *   ep-unix   unix UNIXPATH
  *
@@ -56,6 +57,7 @@ static const struct ep eps[] = {
 	{ "ep-dual4", AF_INET, "127.0.0.1", 3 },
 	{ "ep-dual6", AF_INET6, "::1", 4 },
 	{ "ep-out", AF_INET, "127.0.0.2", -1 },
+	{ "ep-out2", AF_INET, "127.0.0.4", -1 },
 	{ "ep-out6", AF_INET6, "::1", -1 },
 	{ "ep-unix", AF_UNIX, NULL, 0 },
 };
