@@ -17,7 +17,7 @@ import sys
 
 USER_HZ = os.sysconf("SC_CLK_TCK")
 
-ORDER = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "graft-broker", "graft-egress",
+ORDER = ["host", "veth", "nat", "proxy", "slirp4netns", "pasta", "rootlesskit", "graft-broker", "graft-egress",
          "graft-seccomp", "graft-seccomp-egress"]
 # Further tables, each against its own baseline: (title, baseline, paths).
 GROUPS = [
@@ -26,7 +26,7 @@ GROUPS = [
     ("IPv6 (::1)", "host6", ["host6", "graft-broker6", "graft-egress6"]),
 ]
 # The peers rootless users pick today: graft's paired ratios over each are reported.
-PEERS = ["slirp4netns", "pasta"]
+PEERS = ["slirp4netns", "pasta", "rootlesskit"]
 VM_ORDER = ["vm-loopback", "vm-veth", "graft-kernel", "graft-kernel-egress"]
 
 # key, label, unit, higher is better, decimals
@@ -48,6 +48,7 @@ LABELS = {
     "proxy": "proxy (socat)",
     "slirp4netns": "slirp4netns (port fwd)",
     "pasta": "pasta (port fwd)",
+    "rootlesskit": "rootlesskit (port fwd)",
     "graft-broker": "graft-broker (ingress)",
     "graft-egress": "graft-broker (egress)",
     "graft-seccomp": "graft-seccomp (ingress)",
@@ -333,7 +334,7 @@ def broker_lines(broker, res):
 
 COLORS = {
     "host": "#6b7280", "veth": "#60a5fa", "nat": "#f59e0b", "proxy": "#ef4444",
-    "slirp4netns": "#a855f7", "pasta": "#ec4899",
+    "slirp4netns": "#a855f7", "pasta": "#ec4899", "rootlesskit": "#0ea5e9",
     "graft-broker": "#16a34a", "graft-egress": "#86efac",
     "vm-loopback": "#6b7280", "vm-veth": "#60a5fa", "graft-kernel": "#15803d", "graft-kernel-egress": "#86efac",
 }
@@ -481,7 +482,8 @@ def main():
           f"bench/rr 64-byte request/response {meta['durations']['rr']} s; "
           f"short connections with {meta['crr_threads']} threads {meta['durations']['crr']} s; "
           f"UDP iperf3 {meta['durations'].get('utp', '-')} s, bench/rr -u {meta['durations'].get('urr', '-')} s); "
-          f"NAT by {meta.get('nat_tool') or 'none'}; whole run {meta['seconds']} s. "
+          f"NAT by {meta.get('nat_tool') or 'none'}; "
+          f"rootlesskit port driver {meta.get('rootlesskit_port_driver') or 'none'}; whole run {meta['seconds']} s. "
           f"Produced by `scripts/bench`; see docs/bench.md.", ""]
     if meta.get("quick"):
         md += ["**--quick run: 2 short repetitions, indicative only; the targets are judged on a full run.**", ""]
