@@ -11,19 +11,33 @@
  *   single  GRAFT_OP_SOCKET for a TCP client socket, one at a time: the
  *           round trip of one graft (request, socket made and bound in the
  *           target namespace, reply with the descriptor), percentiles in µs;
+ *           each request alternates with one to the floor (below);
  *   batch   GRAFT_OP_SOCKETS of BATCH sockets (libgraft's stock refill):
  *           µs per socket.
  * Every received descriptor is closed, after the clock has stopped. Prints
  * one JSON object.
+ *
+ * The floor: what this machine allows any separate process answering the
+ * same request. A forked child, written to be as small as a broker can be,
+ * waits in poll() on a SOCK_SEQPACKET pair, reads the request, makes the
+ * socket (socket, IP_BIND_ADDRESS_NO_PORT, bind to 127.0.0.1) and replies
+ * with it by SCM_RIGHTS: the same work without a namespace switch, a policy
+ * or a runtime. Its round trips are interleaved one for one with the
+ * broker's, so both see the same load; floor_round_trip_us is their median
+ * and single_over_floor the median of the per-pair ratios.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +102,71 @@ static double timed(int s, const char *ep, uint32_t seq, uint32_t batch, int *go
 	return t;
 }
 
+/* The floor's responder: serve GRAFT_OP_SOCKET requests on s until it is closed. */
+static void floor_serve(int s)
+{
+	union {
+		struct graft_sock_req req;
+		uint8_t raw[GRAFT_PACKET_MAX];
+	} in;
+
+	for (;;) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		struct graft_sock_resp resp;
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct iovec iov = { .iov_base = &resp, .iov_len = sizeof(resp) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		struct cmsghdr *c;
+		int one = 1, fd;
+
+		if (poll(&p, 1, -1) < 0 || recv(s, &in, sizeof(in), MSG_DONTWAIT) <= 0)
+			_exit(0);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
+		    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			_exit(1);
+		memset(&resp, 0, sizeof(resp));
+		resp.hdr = in.req.hdr;
+		resp.hdr.len = sizeof(resp);
+		resp.family = AF_INET;
+		resp.addrlen = sizeof(a);
+		memcpy(resp.addr, &a, sizeof(a));
+		memset(&ctl, 0, sizeof(ctl));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
+			_exit(0);
+		close(fd);
+	}
+}
+
+/* Fork the floor's responder; its end of the pair is returned in *child. */
+static int floor_start(pid_t *child)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair");
+	*child = fork();
+	if (*child < 0)
+		die("fork");
+	if (*child == 0) {
+		close(sv[0]);
+		floor_serve(sv[1]);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -99,11 +178,12 @@ int main(int argc, char **argv)
 {
 	const char *path = NULL, *ep = NULL;
 	long count = 2000, batch = GRAFT_SOCKETS_MAX;
-	double secs = 1, *lat, t1, deadline;
+	double secs = 1, *lat, *flat, *ratio, t1, deadline;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	long i, n, sockets = 0, batches = 0;
 	uint32_t seq = 1;
-	int opt, s, got;
+	int opt, s, f, got;
+	pid_t child;
 
 	while ((opt = getopt(argc, argv, "s:e:n:b:d:")) != -1) {
 		switch (opt) {
@@ -124,14 +204,26 @@ int main(int argc, char **argv)
 	if (s < 0 || connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		die(path);
 	lat = calloc((size_t)count, sizeof(*lat));
-	if (!lat)
+	flat = calloc((size_t)count, sizeof(*flat));
+	ratio = calloc((size_t)count, sizeof(*ratio));
+	if (!lat || !flat || !ratio)
 		die("calloc");
-	for (i = 0; i < 20; i++) /* warm up */
+	f = floor_start(&child);
+	for (i = 0; i < 20; i++) { /* warm up */
 		timed(s, ep, seq++, 0, &got);
+		timed(f, ep, seq++, 0, &got);
+	}
 	deadline = now_us() + secs * 1e6;
-	for (n = 0; n < count && now_us() < deadline; n++)
+	for (n = 0; n < count && now_us() < deadline; n++) {
 		lat[n] = timed(s, ep, seq++, 0, &got);
+		flat[n] = timed(f, ep, seq++, 0, &got);
+		ratio[n] = lat[n] / flat[n];
+	}
+	close(f);
+	waitpid(child, NULL, 0);
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	qsort(flat, (size_t)n, sizeof(*flat), cmp_double);
+	qsort(ratio, (size_t)n, sizeof(*ratio), cmp_double);
 	t1 = 0;
 	deadline = now_us() + secs * 1e6;
 	while (sockets < count && now_us() < deadline) {
@@ -140,10 +232,13 @@ int main(int argc, char **argv)
 		batches++;
 	}
 	printf("{\"single_n\": %ld, \"single_p50_us\": %.1f, \"single_p99_us\": %.1f, "
+	       "\"floor_round_trip_us\": %.1f, \"single_over_floor\": %.2f, "
 	       "\"batch\": %ld, \"batches\": %ld, \"batch_us_per_socket\": %.2f}\n",
-	       n, lat[n / 2], lat[n * 99 / 100], batch, batches,
+	       n, lat[n / 2], lat[n * 99 / 100], flat[n / 2], ratio[n / 2], batch, batches,
 	       sockets ? t1 / (double)sockets : 0.0);
 	free(lat);
+	free(flat);
+	free(ratio);
 	close(s);
 	return 0;
 usage:

@@ -7,6 +7,8 @@
 
 import { GraftError, UsageError } from "./model/errors.ts";
 import { SysError } from "./sys/ffi.ts";
+import { locateNativeWith } from "./sys/native.ts";
+import { NATIVE } from "./backends/helper_file.ts";
 import { applyCommand } from "./commands/apply.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { epCommand } from "./commands/ep.ts";
@@ -85,6 +87,8 @@ function report(e: unknown): number {
 export async function main(argv: string[]): Promise<number> {
   try {
     const { globals, rest } = parseGlobals(argv);
+    // The broker's library: GRAFT_NATIVE, else a compiled graft's own copy, else the build.
+    locateNativeWith(() => NATIVE.path());
     const [name, ...args] = rest;
     if (name === "help") {
       console.log(usage());

@@ -1,6 +1,6 @@
 /**
  * `deno task compile`: build the one-file `graft` executable with
- * libgraft.so and graft-exec embedded, at dist/graft.
+ * libgraft.so, graft-exec and libgraft-native.so embedded, at dist/graft.
  *
  * `deno compile` needs its runtime (denort). Where it cannot be downloaded,
  * point DENORT_BIN at a denort of the same Deno version.
@@ -18,7 +18,7 @@ async function run(cmd: string, cmdArgs: string[]): Promise<boolean> {
   return code === 0;
 }
 
-for (const dir of ["preload", "exec"]) {
+for (const dir of ["preload", "exec", "native"]) {
   if (!(await run("make", ["-s", "-C", dir]))) {
     console.error(`compile: building ${dir}/ failed`);
     Deno.exit(1);
@@ -34,6 +34,8 @@ const ok = await run(Deno.execPath(), [
   "preload/build/libgraft.so",
   "--include",
   "exec/build/graft-exec",
+  "--include",
+  "native/build/libgraft-native.so",
   "--output",
   output,
   "cli/main.ts",

@@ -1,6 +1,6 @@
 /**
  * The compiled `graft` binary carries its helper files (libgraft.so,
- * graft-exec) inside it. The dynamic loader and execve() need real files, so
+ * graft-exec, libgraft-native.so) inside it. The dynamic loader and execve() need real files, so
  * a helper is written out, when a command first needs it, to a private,
  * content-addressed path: a directory owned by the user and writable by
  * nobody else, a file named after its SHA-256, created under a temporary

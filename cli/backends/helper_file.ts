@@ -1,6 +1,6 @@
 /**
  * The helper files graft hands to the programs it launches, libgraft.so and
- * graft-exec, and where they are found: the path an environment variable
+ * graft-exec, and the broker's own libgraft-native.so, and where they are found: the path an environment variable
  * names, then the copy a compiled graft carries (written out only when a
  * command first asks for the path), then the build beside this checkout's cli/.
  *
@@ -8,6 +8,7 @@
  */
 
 import { GraftError } from "../model/errors.ts";
+import { NATIVE_ENV, NATIVE_NAME } from "../sys/native.ts";
 import { compiledIn, type EmbeddedFile, extractDir, extractFile } from "./embedded.ts";
 
 /** Where a helper file was found without writing anything out. */
@@ -103,4 +104,12 @@ export const GRAFT_EXEC = new HelperFile(
   "GRAFT_EXEC",
   new URL("../../exec/build/graft-exec", import.meta.url),
   { prefix: "graft-exec-", suffix: "", mode: 0o755 },
+);
+
+/** libgraft-native.so, the broker's socket factory (cli/sys/native.ts loads it). */
+export const NATIVE = new HelperFile(
+  NATIVE_NAME,
+  NATIVE_ENV,
+  new URL("../../native/build/libgraft-native.so", import.meta.url),
+  { prefix: "libgraft-native-", suffix: ".so", mode: 0o644 },
 );

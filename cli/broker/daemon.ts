@@ -55,6 +55,7 @@ function claim(broker: Broker, socketPath: string): void {
   try {
     broker.listen();
   } catch (e) {
+    if (e instanceof GraftError) throw e; // says what is missing (libgraft-native.so)
     if (e instanceof SysError && e.code === "EADDRINUSE") {
       throw new GraftError(
         `a broker is already listening on ${socketPath} (stop it, or use --socket)`,

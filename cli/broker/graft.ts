@@ -8,7 +8,8 @@
 
 import { parseIPv4, parseIPv6 } from "../model/addr.ts";
 import type { Endpoint } from "../model/endpoint.ts";
-import { C, check, closeFd, Errno, errno, libc, strerror } from "../sys/ffi.ts";
+import { C, closeFd, Errno, strerror, SysError } from "../sys/ffi.ts";
+import { makeSockets, NATIVE_NAME, type NativeResult, Step } from "../sys/native.ts";
 import { sockaddrIn, sockaddrIn6, sockaddrUn } from "../sys/sockaddr.ts";
 import { openTrustedParent, removeStaleSocket } from "../sys/unix_path.ts";
 import { errnoOf, FLAG_ABSTRACT, hasFlag, optionAllowed, Refusal } from "./policy.ts";
@@ -105,11 +106,11 @@ function intValue(v: number): Uint8Array<ArrayBuffer> {
   return b;
 }
 
-/** One option to set on every socket of a request (its value copied once). */
+/** One option to set on every socket of a request. */
 interface OptionToSet {
   level: number;
   name: number;
-  value: Uint8Array<ArrayBuffer>;
+  value: Uint8Array;
   /** The application's own option: skipped when the family does not know it. */
   optional: boolean;
 }
@@ -119,7 +120,7 @@ function optionsFor(plan: SocketPlan, req: SockRequest): OptionToSet[] {
   const out: OptionToSet[] = [];
   for (const o of req.opts) {
     if (!optionAllowed(o, plan.family, plan.forceDual)) continue;
-    out.push({ level: o.level, name: o.name, value: o.value.slice(), optional: true });
+    out.push({ level: o.level, name: o.name, value: o.value, optional: true });
   }
   if (plan.forceDual) {
     out.push({ level: C.IPPROTO_IPV6, name: C.IPV6_V6ONLY, value: INT_ZERO, optional: false });
@@ -134,32 +135,6 @@ function optionsFor(plan: SocketPlan, req: SockRequest): OptionToSet[] {
   return out;
 }
 
-/** Set the options on fd, bind it (and listen, for a Unix stream endpoint). */
-function configure(fd: number, plan: SocketPlan, opts: OptionToSet[]): void {
-  for (const o of opts) {
-    if (libc().setsockopt(fd, o.level, o.name, o.value, o.value.length) < 0) {
-      const e = errno();
-      // An option the endpoint's family does not know is skipped, as the kernel backend does.
-      if (!o.optional || e !== Errno.ENOPROTOOPT) {
-        throw new Refusal(e, `${plan.what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
-      }
-    }
-  }
-  if (libc().bind(fd, plan.sa, plan.sa.length) < 0) {
-    const e = errno();
-    throw new Refusal(e, `cannot bind ${plan.what}: ${strerror(e)}`);
-  }
-  if (plan.listen) check("listen", libc().listen(fd, 4096), plan.what);
-}
-
-function boundAddress(fd: number, what: string): Uint8Array {
-  const addr = new Uint8Array(128);
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, 128, true);
-  check("getsockname", libc().getsockname(fd, addr, len), what);
-  return addr.slice(0, new DataView(len.buffer).getUint32(0, true));
-}
-
 /** Where the sockets are created: the target namespace, and the broker's own to return to. */
 export interface NetnsSwitch {
   /** The target namespace. */
@@ -170,12 +145,24 @@ export interface NetnsSwitch {
 
 /** Sockets made for one request: all alike, bound to the same address. */
 export interface GraftedBatch {
-  /** The descriptors (the caller closes them after sending). */
+  /** The descriptors (the caller closes them after sending; already closed when sent here). */
   fds: number[];
   /** Their family. */
   family: number;
   /** The first one's bound address (raw sockaddr). */
   addr: Uint8Array;
+  /** With `reply`: 0 when the reply went out, else sendmsg()'s errno. */
+  sent?: number;
+}
+
+/** The reply to send the sockets in (struct graft_sock_resp), for {@link makeBoundSockets}. */
+export interface ReplyTo {
+  /** The client's connection. */
+  fd: number;
+  /** The request's sequence number. */
+  seq: number;
+  /** The request's operation, echoed. */
+  op: number;
 }
 
 /**
@@ -186,10 +173,10 @@ export interface GraftedBatch {
  * owner (the client's uid, as its own socket would have): the kernel groups
  * SO_REUSEPORT sockets of one owner only.
  *
- * The namespace switch and the owner change are made once for the whole
- * batch: only socket() depends on them (options and bind act on the socket's
- * own namespace), and a `port dynamic` batch is bound to one address with no
- * port, so one getsockname() answers for all.
+ * One call into libgraft-native.so does it all: the namespace switch and the
+ * owner change are made once for the whole batch (only socket() depends on
+ * them; options and bind act on the socket's own namespace), and with
+ * `reply` the sockets are sent to the client and closed in the same call.
  */
 export function makeBoundSockets(
   plan: SocketPlan,
@@ -197,67 +184,62 @@ export function makeBoundSockets(
   where: NetnsSwitch | undefined,
   owner: number | undefined,
   count: number,
+  reply?: ReplyTo,
 ): GraftedBatch {
   if (plan.path !== undefined) prepareUnixPath(plan.path, plan.what);
   const opts = optionsFor(plan, req);
-  const fds = createSockets(plan, req, where, plan.family === C.AF_UNIX ? undefined : owner, count);
-  let ok = 0;
-  try {
-    for (; ok < fds.length; ok++) {
-      try {
-        configure(fds[ok], plan, opts);
-      } catch (e) {
-        if (ok === 0) throw e;
-        break; // hand out what we have
-      }
-    }
-    return { fds: fds.slice(0, ok), family: plan.family, addr: boundAddress(fds[0], plan.what) };
-  } catch (e) {
-    ok = 0;
-    throw e;
-  } finally {
-    for (const fd of fds.slice(ok)) closeFd(fd);
-  }
-}
-
-/** socket() `count` times in the target namespace, as `owner`; at least one or it throws. */
-function createSockets(
-  plan: SocketPlan,
-  req: SockRequest,
-  where: NetnsSwitch | undefined,
-  owner: number | undefined,
-  count: number,
-): number[] {
-  const fds: number[] = [];
-  const make = () => {
-    for (let i = 0; i < count; i++) {
-      const fd = libc().socket(plan.family, req.type | C.SOCK_CLOEXEC, plan.protocol);
-      if (fd < 0 && i === 0) check("socket", fd);
-      if (fd < 0) break;
-      fds.push(fd);
-    }
-  };
-  try {
-    asOwner(owner, () => inNetns(where, make));
-  } catch (e) {
-    for (const fd of fds) closeFd(fd);
-    throw e;
-  }
-  return fds;
+  const r = makeSockets({
+    family: plan.family,
+    type: req.type,
+    protocol: plan.protocol,
+    netns: where,
+    owner: plan.family === C.AF_UNIX ? 0 : owner ?? 0,
+    count,
+    listen: plan.listen === true,
+    getName: needsName(plan, opts),
+    sa: plan.sa,
+    opts,
+    reply,
+  });
+  if (r.made === 0) throw failure(r, plan, opts);
+  return { fds: r.fds, family: plan.family, addr: r.addr, sent: reply ? r.sent : undefined };
 }
 
 /**
- * Run `fn` with this thread in `where.target`, back in `where.home` after
- * (a held descriptor: no path lookup per switch). A thread that cannot
- * return must not serve anything else: that failure is thrown.
+ * Whether the kernel fills in part of the bound address, so it must be read
+ * back: a Unix path (its length), a port 0 the kernel picks at bind(), an IPv6
+ * link-local address (its scope).
  */
-function inNetns(where: NetnsSwitch | undefined, fn: () => void): void {
-  if (where === undefined) return fn();
-  check("setns", libc().setns(where.target, C.CLONE_NEWNET), "entering network namespace");
-  try {
-    fn();
-  } finally {
-    check("setns", libc().setns(where.home, C.CLONE_NEWNET), "restoring network namespace");
+function needsName(plan: SocketPlan, opts: OptionToSet[]): boolean {
+  if (plan.family === C.AF_UNIX) return true;
+  const sa = plan.sa;
+  if (plan.family === C.AF_INET6 && sa[8] === 0xfe && (sa[9] & 0xc0) === 0x80) return true;
+  if (sa[2] !== 0 || sa[3] !== 0) return false; // a port of its own
+  return !opts.some((o) => o.level === C.IPPROTO_IP && o.name === C.IP_BIND_ADDRESS_NO_PORT);
+}
+
+/** The error for a plan that made nothing: the same words the broker has always used. */
+function failure(r: NativeResult, plan: SocketPlan, opts: OptionToSet[]): Error {
+  const e = r.err;
+  switch (r.step) {
+    case Step.SETNS_IN:
+      return new SysError("setns", e, "entering network namespace");
+    case Step.SOCKET:
+      return new SysError("socket", e);
+    case Step.SETNS_BACK:
+      return new SysError("setns", e, "restoring network namespace");
+    case Step.SETSOCKOPT: {
+      const o = opts[r.opt];
+      return new Refusal(e, `${plan.what}: setsockopt(${o.level}, ${o.name}): ${strerror(e)}`);
+    }
+    case Step.BIND:
+      return new Refusal(e, `cannot bind ${plan.what}: ${strerror(e)}`);
+    case Step.LISTEN:
+      return new SysError("listen", e, plan.what);
+    case Step.GETSOCKNAME:
+      return new SysError("getsockname", e, plan.what);
+    default:
+      return new Error(`${plan.what}: ${NATIVE_NAME} refused the plan (step ${r.step})`);
   }
 }
 
@@ -277,16 +259,5 @@ function prepareUnixPath(path: string, what: string): void {
     removeStaleSocket(parent.dirFd, parent.name);
   } finally {
     closeFd(parent.dirFd);
-  }
-}
-
-/** Run `fn` with this thread's filesystem uid set to `uid` (the owner of sockets it creates). */
-function asOwner<T>(uid: number | undefined, fn: () => T): T {
-  if (uid === undefined || uid === 0) return fn();
-  libc().setfsuid(uid);
-  try {
-    return fn();
-  } finally {
-    libc().setfsuid(0);
   }
 }

@@ -28,6 +28,7 @@ import {
   unprivilegedPortStart,
   unreadBytes,
 } from "../sys/peer.ts";
+import { openNative } from "../sys/native.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
@@ -39,7 +40,13 @@ import {
   seqpacketListen,
   setIntOpt,
 } from "../sys/unix.ts";
-import { type GraftedBatch, makeBoundSockets, type NetnsSwitch, planSocket } from "./graft.ts";
+import {
+  type GraftedBatch,
+  makeBoundSockets,
+  type NetnsSwitch,
+  planSocket,
+  type ReplyTo,
+} from "./graft.ts";
 import {
   checkBatchRequest,
   checkGrant,
@@ -175,6 +182,7 @@ export class Broker {
     const dir = this.#opts.socketPath.replace(/\/[^/]*$/, "") || "/";
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     raiseFileLimit();
+    openNative(); // the socket factory: a broker without it says so now, not at the first graft
     // Claim the socket first: a second broker fails here, before saying anything else.
     this.#listenFd = this.#opts.listenFd !== undefined
       ? adoptListener(this.#opts.listenFd)
@@ -524,20 +532,23 @@ export class Broker {
       return false;
     }
     const { req, count } = "count" in r ? r : { req: r, count: 1 };
-    let fds: number[] = [];
     try {
       this.#oneAtATime(client);
       if (batch) checkBatchRequest(this.#lookup(client, req.ep).ep, req);
-      const made = this.#graft(client, req, batch ? this.#withinQuota(client, count) : 1);
-      fds = made.fds;
-      const resp = P.encodeSockResponse(hdr.seq, 0, made.family, made.addr, "", hdr.op);
-      const sent = this.#sendFds(client, resp, fds);
-      if (sent === undefined) return false; // the client went away
-      if (!sent) return true;
-      this.stats.sockets += fds.length;
+      // Made, sent and closed in one call; a refusal is answered below.
+      const reply = { fd: client.fd, seq: hdr.seq, op: hdr.op };
+      const n = batch ? this.#withinQuota(client, count) : 1;
+      const made = this.#graft(client, req, n, reply);
+      if (made.sent === Errno.EAGAIN) { // the client's queue is full
+        this.stats.refused++;
+        return true;
+      }
+      if (made.sent !== 0) return false; // the client went away
+      client.inflight = made.fds.length;
+      this.stats.sockets += made.fds.length;
       this.#trace(() =>
         `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(made.addr))}` +
-        (batch ? ` (${fds.length} sockets)` : "")
+        (batch ? ` (${made.fds.length} sockets)` : "")
       );
     } catch (e) {
       this.stats.refused++;
@@ -546,8 +557,6 @@ export class Broker {
       const msg = (e as Error).message;
       this.#trace(() => `pid ${client.cred.pid}: refused ${req.ep}: ${msg}`);
       this.#reply(client.fd, hdr.op, hdr.seq, status, msg);
-    } finally {
-      for (const fd of fds) closeFd(fd);
     }
     return true;
   }
@@ -612,22 +621,6 @@ export class Broker {
     return Math.max(1, Math.min(count, NS_INFLIGHT_MAX - held));
   }
 
-  /**
-   * Send a reply with descriptors: true, false (counted as refused) when the
-   * client's queue is full, undefined when the client has gone.
-   */
-  #sendFds(client: Client, pkt: Uint8Array, fds: number[]): boolean | undefined {
-    let sent = false;
-    try {
-      sent = sendPacket(client.fd, pkt, fds, C.MSG_DONTWAIT);
-    } catch {
-      return undefined;
-    }
-    if (sent) client.inflight = fds.length;
-    else this.stats.refused++;
-    return sent;
-  }
-
   /** The caller's endpoint of that name, or a refusal naming it. */
   #lookup(client: Client, name: string): StoredEndpoint {
     return this.#registry.lookup(client.nsKey, name);
@@ -637,7 +630,7 @@ export class Broker {
    * Create, configure and bind the real sockets for a request (policy first):
    * `count` of them, or fewer when one fails after the first.
    */
-  #graft(client: Client, req: P.SockRequest, count: number): GraftedBatch {
+  #graft(client: Client, req: P.SockRequest, count: number, reply?: ReplyTo): GraftedBatch {
     const stored = this.#lookup(client, req.ep);
     checkSocketRequest(req);
     // Sockets for the broker's own namespace (the usual host target) need no switch.
@@ -651,7 +644,7 @@ export class Broker {
       () => unprivilegedPortStart(where?.target),
     );
     const plan = planSocket(stored.ep, req);
-    return makeBoundSockets(plan, req, where, client.cred.uid, count);
+    return makeBoundSockets(plan, req, where, client.cred.uid, count, reply);
   }
 
   // ---- endpoint management (JSON) -------------------------------------------

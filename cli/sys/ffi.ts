@@ -16,6 +16,10 @@ const SYMBOLS = {
     parameters: ["i32", /* domain */ "i32", /* type */ "i32" /* protocol */],
     result: "i32",
   },
+  socketpair: {
+    parameters: ["i32", /* domain */ "i32", /* type */ "i32", /* protocol */ "buffer" /* int[2] */],
+    result: "i32",
+  },
   bind: { parameters: ["i32", /* fd */ "buffer", /* addr */ "u32" /* addrlen */], result: "i32" },
   connect: {
     parameters: ["i32", /* fd */ "buffer", /* addr */ "u32" /* addrlen */],

@@ -62,6 +62,7 @@ check "no checkout here (nothing but the packages provides graft)" test ! -e /wo
 ver=$(graft version 2>&1)
 sed 's/^/        /' <<<"$ver"
 check "graft version says $VERSION" grep -q "^graft $VERSION\$" <<<"$ver"
+check "the package ships the broker's /usr/lib/graft/libgraft-native.so" grep -qx /usr/lib/graft/libgraft-native.so /tmp/owned.list
 check "graft version uses /usr/lib/graft/libgraft.so" grep -q "libgraft.so $VERSION (/usr/lib/graft/libgraft.so)" <<<"$ver"
 check "man graft renders graft(8)" bash -c 'man -P cat graft 2>/dev/null | grep -q "graft container sockets onto the host"'
 check "man page lists every command of graft help" bash -c '

@@ -1,0 +1,210 @@
+/**
+ * libgraft-native.so, the broker's socket factory (native/graft_native.h):
+ * one FFI call makes a whole batch of grafted sockets (namespace switch,
+ * owner, socket(), options, bind, listen, the bound address) and, when asked,
+ * sends them as the reply and closes them. The broker's TypeScript decides
+ * what to make; the library only carries the plan out and says which step
+ * failed with which errno.
+ *
+ * The plan and result buffers are made once and reused: the broker serves
+ * one request at a time on one thread.
+ *
+ * @module
+ */
+
+import { GraftError } from "../model/errors.ts";
+
+/** The library's name, in messages. */
+export const NATIVE_NAME = "libgraft-native.so";
+/** The variable that names its path. */
+export const NATIVE_ENV = "GRAFT_NATIVE";
+
+/** Layout of native/graft_native.h (GN_ABI 1); checked against the library when it is opened. */
+const L = {
+  ABI: 1,
+  PLAN_SIZE: 1816,
+  RESULT_SIZE: 280,
+  OPT_SIZE: 48,
+  PLAN_REPLY_FD: 40,
+  PLAN_SA: 56,
+  PLAN_OPTS: 184,
+  RESULT_ADDRLEN: 20,
+  RESULT_ADDR: 24,
+  RESULT_FDS: 152,
+  OPTS_MAX: 34,
+} as const;
+
+/** Most sockets in one plan (GRAFT_SOCKETS_MAX). */
+export const NATIVE_SOCKETS_MAX = 32;
+/** Longest option value (GRAFT_SOCKOPT_VAL_MAX). */
+const OPTVAL_MAX = 32;
+const ADDR_MAX = 128;
+const GN_LISTEN = 0x1;
+const GN_GETNAME = 0x2;
+
+/** Where a plan failed (enum gn_step). */
+export const Step = {
+  NONE: 0,
+  SETNS_IN: 1,
+  SOCKET: 2,
+  SETNS_BACK: 3,
+  SETSOCKOPT: 4,
+  BIND: 5,
+  LISTEN: 6,
+  GETSOCKNAME: 7,
+  PLAN: 8,
+} as const;
+
+const SYMBOLS = {
+  graft_make_sockets: { parameters: ["buffer", "buffer"], result: "i32" },
+  graft_native_layout: { parameters: ["buffer", "u32"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** One socket option of a plan. */
+export interface PlanOption {
+  level: number;
+  name: number;
+  value: Uint8Array;
+  /** Skipped when the socket's family does not know it (ENOPROTOOPT). */
+  optional: boolean;
+}
+
+/** What to make: every socket alike. */
+export interface NativePlan {
+  family: number;
+  /** socket()'s type, without flags (SOCK_CLOEXEC is added). */
+  type: number;
+  protocol: number;
+  /** The namespace to make the sockets in, and the one to return to; none: this thread's. */
+  netns?: { target: number; home: number };
+  /** The sockets' owner (the thread's filesystem uid at socket()); 0: the broker's. */
+  owner: number;
+  /** How many, 1..32: fewer come back when one after the first fails. */
+  count: number;
+  /** listen() after bind(). */
+  listen: boolean;
+  /** Read the bound address back (else it is `sa` as given). */
+  getName: boolean;
+  /** The address to bind (raw sockaddr). */
+  sa: Uint8Array;
+  /** Set in order before bind(). */
+  opts: PlanOption[];
+  /** Send the sockets as the reply (struct graft_sock_resp) and close them. */
+  reply?: { fd: number; seq: number; op: number };
+}
+
+/** What came of a plan. */
+export interface NativeResult {
+  /** Sockets made; 0 when it failed. */
+  made: number;
+  /** The failure's errno (0 when made > 0). */
+  err: number;
+  /** Where it failed ({@link Step}). */
+  step: number;
+  /** For Step.SETSOCKOPT: the index of the option in the plan. */
+  opt: number;
+  /** With `reply`: 0 when sent, else sendmsg()'s errno (the sockets are closed either way). */
+  sent: number;
+  /** The first socket's bound address (raw sockaddr). */
+  addr: Uint8Array;
+  /** The descriptors; already closed when the plan had `reply`. */
+  fds: number[];
+}
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+let lib: Lib | undefined;
+const BESIDE = new URL("../../native/build/libgraft-native.so", import.meta.url);
+let locate = (): string =>
+  Deno.env.get(NATIVE_ENV) || (BESIDE.protocol === "file:" ? BESIDE.pathname : "");
+
+/**
+ * Where to find the library, when the default (GRAFT_NATIVE, else the build
+ * in this checkout) is not enough: a compiled graft carries its own copy.
+ */
+export function locateNativeWith(fn: () => string): void {
+  locate = fn;
+}
+
+/** Open the library (once) and check its layout; a GraftError says what to do when it cannot. */
+export function openNative(): void {
+  if (lib) return;
+  const path = locate();
+  let l: Lib;
+  try {
+    l = Deno.dlopen(path, SYMBOLS);
+  } catch (e) {
+    throw new GraftError(
+      `cannot load ${NATIVE_NAME}${path ? ` from ${path}` : ""}: ${(e as Error).message}; ` +
+        `run ./scripts/setup (make -C native) to build it, or set ${NATIVE_ENV} to its path`,
+    );
+  }
+  const want = Object.values(L);
+  const got = new Uint32Array(want.length);
+  const n = l.symbols.graft_native_layout(got, want.length);
+  if (n !== want.length || want.some((v, i) => got[i] !== v)) {
+    l.close();
+    throw new GraftError(
+      `${path} is another build of ${NATIVE_NAME} (ABI ${got[0]}, layout ${got.join(",")}; ` +
+        `this graft needs ${want.join(",")}): rebuild it with make -C native`,
+    );
+  }
+  lib = l;
+}
+
+const planBuf = new Uint8Array(L.PLAN_SIZE);
+const planView = new DataView(planBuf.buffer);
+const resultBuf = new Uint8Array(L.RESULT_SIZE);
+const resultView = new DataView(resultBuf.buffer);
+
+function writePlan(p: NativePlan): void {
+  if (p.opts.length > L.OPTS_MAX) throw new RangeError(`more than ${L.OPTS_MAX} options`);
+  if (p.sa.length > ADDR_MAX) throw new RangeError("address too long");
+  const v = planView;
+  v.setInt32(0, p.family, true);
+  v.setInt32(4, p.type, true);
+  v.setInt32(8, p.protocol, true);
+  v.setInt32(12, p.netns ? p.netns.target : -1, true);
+  v.setInt32(16, p.netns ? p.netns.home : -1, true);
+  v.setUint32(20, p.owner, true);
+  v.setUint32(24, p.count, true);
+  v.setUint32(28, (p.listen ? GN_LISTEN : 0) | (p.getName ? GN_GETNAME : 0), true);
+  v.setUint32(32, p.sa.length, true);
+  v.setUint32(36, p.opts.length, true);
+  v.setInt32(L.PLAN_REPLY_FD, p.reply ? p.reply.fd : -1, true);
+  v.setUint32(44, p.reply?.seq ?? 0, true);
+  v.setUint32(48, p.reply?.op ?? 0, true);
+  planBuf.set(p.sa, L.PLAN_SA);
+  for (let i = 0; i < p.opts.length; i++) {
+    const o = p.opts[i];
+    const off = L.PLAN_OPTS + i * L.OPT_SIZE;
+    if (o.value.length < 1 || o.value.length > OPTVAL_MAX) {
+      throw new RangeError(`option ${i} has ${o.value.length} bytes`);
+    }
+    v.setInt32(off, o.level, true);
+    v.setInt32(off + 4, o.name, true);
+    v.setUint32(off + 8, o.value.length, true);
+    v.setUint32(off + 12, o.optional ? 1 : 0, true);
+    planBuf.set(o.value, off + 16);
+  }
+}
+
+/** Carry out `plan` in one call into the library (opened on first use). */
+export function makeSockets(plan: NativePlan): NativeResult {
+  openNative();
+  writePlan(plan);
+  const ret = lib!.symbols.graft_make_sockets(planBuf, resultBuf);
+  const v = resultView;
+  const made = ret > 0 ? v.getInt32(0, true) : 0;
+  const fds: number[] = [];
+  for (let i = 0; i < made; i++) fds.push(v.getInt32(L.RESULT_FDS + 4 * i, true));
+  const addrLen = made > 0 ? Math.min(v.getUint32(L.RESULT_ADDRLEN, true), ADDR_MAX) : 0;
+  return {
+    made,
+    err: v.getInt32(4, true),
+    step: v.getInt32(8, true),
+    opt: v.getInt32(12, true),
+    sent: v.getInt32(16, true),
+    addr: resultBuf.slice(L.RESULT_ADDR, L.RESULT_ADDR + addrLen),
+    fds,
+  };
+}

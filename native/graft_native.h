@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * graft_native.h — the broker's socket factory, called through Deno FFI
+ * (cli/sys/native.ts mirrors these layouts; its test checks them against
+ * graft_native_layout()).
+ *
+ * The broker decides everything in TypeScript (which endpoint, which options
+ * policy allows, the address, whether to listen); this library only carries
+ * out a plan, in one call, instead of one FFI call per system call:
+ *
+ *   setfsuid(owner)                       the sockets' owner (0: unchanged)
+ *   setns(target)                         when target_fd >= 0
+ *   socket() x count                      SOCK_CLOEXEC; a failure after the
+ *                                         first ends the batch early
+ *   setns(home)                           failure: the thread is in the wrong
+ *                                         namespace; every later call fails too (ENOTRECOVERABLE)
+ *   setfsuid(0)
+ *   per socket: setsockopt() x nopts      ENOPROTOOPT on an optional one: skipped
+ *               bind(), listen()          (GN_LISTEN)
+ *     a socket after the first that fails here ends the batch early
+ *   getsockname(first)                    (GN_GETNAME; else the address is sa)
+ *   sendmsg(reply_fd, graft_sock_resp + SCM_RIGHTS), close() x made
+ *                                         when reply_fd >= 0
+ *
+ * On failure nothing is left open and graft_make_sockets() returns -1 with
+ * err (an errno), step (GN_STEP_*) and, for GN_STEP_SETSOCKOPT, opt (the
+ * option's index) set, for the caller's message.
+ */
+#ifndef GRAFT_NATIVE_H
+#define GRAFT_NATIVE_H
+
+#include <stdint.h>
+
+#include "graft_proto.h"
+
+/* Bumped whenever a layout or a meaning below changes. */
+#define GN_ABI 1
+
+#define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
+#define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
+#define GN_SOCKETS_MAX GRAFT_SOCKETS_MAX
+#define GN_ADDR_MAX 128
+
+/* gn_plan.flags */
+#define GN_LISTEN 0x1  /* listen() after bind (a Unix stream endpoint) */
+#define GN_GETNAME 0x2 /* read the bound address back (the kernel picks part of it) */
+
+/* gn_result.step: where it failed */
+enum gn_step {
+	GN_STEP_NONE = 0,
+	GN_STEP_SETNS_IN = 1,
+	GN_STEP_SOCKET = 2,
+	GN_STEP_SETNS_BACK = 3,
+	GN_STEP_SETSOCKOPT = 4,
+	GN_STEP_BIND = 5,
+	GN_STEP_LISTEN = 6,
+	GN_STEP_GETSOCKNAME = 7,
+	GN_STEP_PLAN = 8, /* the plan itself is out of range (a bug in the caller) */
+};
+
+struct gn_opt {
+	int32_t level;
+	int32_t name;
+	uint32_t len; /* 1..GN_OPTVAL_MAX */
+	uint32_t optional; /* ENOPROTOOPT skips it */
+	uint8_t val[GN_OPTVAL_MAX];
+}; /* 48 bytes */
+
+struct gn_plan {
+	int32_t family;
+	int32_t type; /* SOCK_CLOEXEC is added */
+	int32_t protocol;
+	int32_t target_fd; /* namespace to make the sockets in; -1: this thread's */
+	int32_t home_fd;   /* namespace to return to */
+	uint32_t owner;    /* filesystem uid while creating; 0: unchanged */
+	uint32_t count;    /* 1..GN_SOCKETS_MAX */
+	uint32_t flags;    /* GN_LISTEN | GN_GETNAME */
+	uint32_t salen;
+	uint32_t nopts;
+	int32_t reply_fd; /* send the reply here and close the sockets; -1: keep them */
+	uint32_t seq;     /* the reply's header: the request's seq and op */
+	uint32_t op;
+	uint32_t reserved;
+	uint8_t sa[GN_ADDR_MAX];
+	struct gn_opt opts[GN_OPTS_MAX];
+}; /* 56 + 128 + 34 * 48 = 1816 bytes */
+
+struct gn_result {
+	int32_t made; /* sockets handed out (or kept in fds) */
+	int32_t err;  /* errno of the failure */
+	int32_t step; /* enum gn_step */
+	int32_t opt;  /* index into opts for GN_STEP_SETSOCKOPT */
+	int32_t sent; /* reply_fd >= 0: 0 when sent, else sendmsg's errno */
+	uint32_t addrlen;
+	uint8_t addr[GN_ADDR_MAX];
+	int32_t fds[GN_SOCKETS_MAX]; /* closed already when reply_fd >= 0 */
+}; /* 24 + 128 + 128 = 280 bytes */
+
+/* Carry out `p`: the number of sockets made (>= 1), or -1 (see above). */
+int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *r);
+
+/* GN_ABI, and sizes and offsets for the caller to check its mirror against. */
+int32_t graft_native_layout(uint32_t *out, uint32_t n);
+
+/* Internal: send r's sockets as the reply to `p` and close them. */
+int graft_send_reply(const struct gn_plan *p, struct gn_result *r);
+
+#endif /* GRAFT_NATIVE_H */

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reply to a GRAFT_OP_SOCKET(S) request that succeeded: struct
+ * graft_sock_resp (preload/graft_proto.h) with the sockets as SCM_RIGHTS,
+ * sent without blocking; the broker's copies are closed whatever happens.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "graft_native.h"
+
+int graft_send_reply(const struct gn_plan *p, struct gn_result *r)
+{
+	struct graft_sock_resp resp;
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(GN_SOCKETS_MAX * sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = &resp, .iov_len = sizeof(resp) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t fdlen = (size_t)r->made * sizeof(int);
+	struct cmsghdr *c;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.hdr.magic = GRAFT_PROTO_MAGIC;
+	resp.hdr.version = GRAFT_PROTO_VERSION;
+	resp.hdr.op = (uint16_t)p->op;
+	resp.hdr.len = sizeof(resp);
+	resp.hdr.seq = p->seq;
+	resp.family = p->family;
+	resp.addrlen = r->addrlen;
+	memcpy(resp.addr, r->addr, r->addrlen);
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = CMSG_SPACE(fdlen);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(fdlen);
+	memcpy(CMSG_DATA(c), r->fds, fdlen);
+	r->sent = sendmsg(p->reply_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? errno : 0;
+	for (int i = 0; i < r->made; i++)
+		close(r->fds[i]);
+	return r->sent;
+}
