@@ -22,6 +22,8 @@
  *   sendmsg(reply_fd, graft_sock_resp + SCM_RIGHTS), close() x made
  *                                         when reply_fd >= 0
  *
+ * and reads the request in one call too (graft_recv_packet() below).
+ *
  * On failure nothing is left open and graft_make_sockets() returns -1 with
  * err (an errno), step (GN_STEP_*) and, for GN_STEP_SETSOCKOPT, opt (the
  * option's index) set, for the caller's message.
@@ -34,7 +36,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 1
+#define GN_ABI 2
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -101,6 +103,18 @@ int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *r);
 
 /* GN_ABI, and sizes and offsets for the caller to check its mirror against. */
 int32_t graft_native_layout(uint32_t *out, uint32_t n);
+
+/*
+ * Read one packet from `fd` (MSG_DONTWAIT, MSG_CMSG_CLOEXEC) into buf: its
+ * length, or -errno. meta (GN_RECV_META int32s): [0] length, [1] MSG_TRUNC |
+ * MSG_CTRUNC of msg_flags, [2] descriptors received, [3] with want_unread,
+ * the bytes of our replies the peer has not read (SO_MEMINFO wmem_alloc),
+ * [GN_RECV_FDS...] the descriptors.
+ */
+#define GN_RECV_FDS 4
+#define GN_RECV_META (GN_RECV_FDS + GN_SOCKETS_MAX)
+int32_t graft_recv_packet(int32_t fd, uint8_t *buf, uint32_t cap, int32_t *meta,
+			  int32_t want_unread);
 
 /* Internal: send r's sockets as the reply to `p` and close them. */
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r);

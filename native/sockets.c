@@ -176,6 +176,7 @@ GN_EXPORT int32_t graft_native_layout(uint32_t *out, uint32_t n)
 		offsetof(struct gn_result, addr),
 		offsetof(struct gn_result, fds),
 		GN_OPTS_MAX,
+		GN_RECV_META,
 	};
 	uint32_t i;
 

@@ -28,14 +28,13 @@ import {
   unprivilegedPortStart,
   unreadBytes,
 } from "../sys/peer.ts";
-import { openNative } from "../sys/native.ts";
+import { openNative, recvRequest } from "../sys/native.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
   type PeerCred,
   peerCred,
-  pollNow,
-  recvPacket,
+  type PollResult,
   sendPacket,
   seqpacketListen,
   setIntOpt,
@@ -124,6 +123,8 @@ interface Client {
   caps?: PeerCaps;
   /** Descriptors sent in the last reply; the client has them once its receive queue is empty. */
   inflight: number;
+  /** Bytes of our replies the client had not read when its latest request was read. */
+  unread: number;
   lastActive: number;
 }
 
@@ -146,6 +147,7 @@ export class Broker {
   /** True where the kernel has no SO_PASSRIGHTS: clients can still send descriptors. */
   #passRights = false;
   readonly #scratch = new Uint8Array(P.PACKET_MAX);
+  #pollBuf = new Uint8Array(8 * 64);
   readonly #sources: PollSource[] = [];
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
@@ -284,7 +286,7 @@ export class Broker {
         // Wait for requests on this thread (a hop to a worker thread and back
         // would cost more than the request), in slices short enough that
         // signals (handled by the event loop) are seen soon.
-        const ready = pollNow(fds, this.#sliceLeft(slice));
+        const ready = this.#poll(fds, this.#sliceLeft(slice));
         const busy = ready.length > 0 || this.#sources.some((s) => s.pending?.());
         slice = busy ? POLL_SLICE_MS : Math.min(IDLE_SLICE_MS, slice * 2);
         if (ready.length === 0 || Date.now() - lastYield > POLL_SLICE_MS) {
@@ -317,6 +319,23 @@ export class Broker {
   #sliceLeft(slice: number): number {
     if (!this.#dirty) return slice;
     return Math.max(0, Math.min(slice, SAVE_GAP_MS - (Date.now() - this.#savedAt)));
+  }
+
+  /** pollNow() into a buffer kept across turns (a request must not cost an allocation here). */
+  #poll(fds: number[], timeoutMs: number): PollResult[] {
+    if (this.#pollBuf.length < 8 * fds.length) this.#pollBuf = new Uint8Array(16 * fds.length);
+    const v = new DataView(this.#pollBuf.buffer);
+    for (let i = 0; i < fds.length; i++) {
+      v.setInt32(8 * i, fds[i], true);
+      v.setInt32(8 * i + 4, C.POLLIN, true); // events, and revents cleared
+    }
+    if (libc().poll(this.#pollBuf, BigInt(fds.length), timeoutMs) <= 0) return [];
+    const out: PollResult[] = [];
+    for (let i = 0; i < fds.length; i++) {
+      const revents = v.getInt16(8 * i + 6, true);
+      if (revents) out.push({ fd: fds[i], revents });
+    }
+    return out;
   }
 
   #shutdown(): void {
@@ -361,7 +380,7 @@ export class Broker {
         const cred = peerCred(fd);
         this.#makeRoom(cred.uid);
         const nsKey = String(socketNetnsCookie(fd));
-        this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, lastActive: Date.now() });
+        this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, unread: 0, lastActive: Date.now() });
       } catch {
         this.#closeFd(fd);
       }
@@ -430,7 +449,9 @@ export class Broker {
     for (let i = 0; i < 8; i++) {
       let pkt;
       try {
-        pkt = recvPacket(fd, P.PACKET_MAX, C.MSG_DONTWAIT, this.#scratch);
+        // One call: the packet, its descriptors and, while a reply of ours
+        // is out, whether the client has read it (#oneAtATime).
+        pkt = recvRequest(fd, this.#scratch, client.inflight > 0);
       } catch {
         this.#closeClient(fd);
         return;
@@ -444,6 +465,7 @@ export class Broker {
         return;
       }
       client.lastActive = Date.now();
+      client.unread = pkt.unread;
       const keep = this.#handlePacket(client, pkt.data, pkt.fds, pkt.truncated);
       for (const f of pkt.fds) this.#closeFd(f); // whatever was not adopted
       if (!keep) {
@@ -586,7 +608,7 @@ export class Broker {
    * socket lives in, `cred` the program's; same checks and socket as for libgraft.
    */
   graftFor(nsKey: string, cred: PeerCred, req: Omit<P.SockRequest, "hdr">): { fd: number } {
-    const client: Client = { fd: -1, cred, nsKey, inflight: 0, lastActive: 0 };
+    const client: Client = { fd: -1, cred, nsKey, inflight: 0, unread: 0, lastActive: 0 };
     const made = this.#graft(client, {
       ...req,
       hdr: { op: P.Op.SOCKET, seq: 0, len: 0, version: P.VERSION },
@@ -600,7 +622,7 @@ export class Broker {
    * client that never reads holds at most one reply's worth of host sockets.
    */
   #oneAtATime(client: Client): void {
-    if (client.inflight > 0 && unreadBytes(client.fd) > 0) {
+    if (client.inflight > 0 && client.unread > 0) {
       throw new Refusal(Errno.EAGAIN, "the reply to this connection's previous request is unread");
     }
     client.inflight = 0;

@@ -13,15 +13,16 @@
  */
 
 import { GraftError } from "../model/errors.ts";
+import { SysError } from "./ffi.ts";
 
 /** The library's name, in messages. */
 export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 1); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 2); checked against the library when it is opened. */
 const L = {
-  ABI: 1,
+  ABI: 2,
   PLAN_SIZE: 1816,
   RESULT_SIZE: 280,
   OPT_SIZE: 48,
@@ -32,6 +33,7 @@ const L = {
   RESULT_ADDR: 24,
   RESULT_FDS: 152,
   OPTS_MAX: 34,
+  RECV_META: 36,
 } as const;
 
 /** Most sockets in one plan (GRAFT_SOCKETS_MAX). */
@@ -58,6 +60,10 @@ export const Step = {
 const SYMBOLS = {
   graft_make_sockets: { parameters: ["buffer", "buffer"], result: "i32" },
   graft_native_layout: { parameters: ["buffer", "u32"], result: "i32" },
+  graft_recv_packet: {
+    parameters: ["i32", /* fd */ "buffer", /* buf */ "u32", /* cap */ "buffer", /* meta */ "i32"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** One socket option of a plan. */
@@ -207,4 +213,42 @@ export function makeSockets(plan: NativePlan): NativeResult {
     addr: resultBuf.slice(L.RESULT_ADDR, L.RESULT_ADDR + addrLen),
     fds,
   };
+}
+
+/** A request read by {@link recvRequest}. */
+export interface Request {
+  /** The packet's bytes: a view of the caller's buffer, valid until the next read into it. */
+  data: Uint8Array;
+  /** Descriptors that came with it; the caller owns them. */
+  fds: number[];
+  /** The packet or its descriptors were cut short. */
+  truncated: boolean;
+  /** Bytes of earlier replies the peer has not read yet (when asked for). */
+  unread: number;
+}
+
+const RECV_FDS = 4;
+const meta = new Int32Array(L.RECV_META);
+const EAGAIN = 11;
+
+/**
+ * Read one packet from a client's connection without blocking, into `buf`:
+ * undefined when there is none, null at the end of the connection; with
+ * `wantUnread`, also how much of the broker's replies the client has not read.
+ * Any other failure throws a SysError.
+ */
+export function recvRequest(
+  fd: number,
+  buf: Uint8Array,
+  wantUnread: boolean,
+): Request | null | undefined {
+  openNative();
+  const n = lib!.symbols.graft_recv_packet(fd, buf, buf.length, meta, wantUnread ? 1 : 0);
+  if (n === -EAGAIN) return undefined;
+  if (n < 0) throw new SysError("recvmsg", -n);
+  const fds: number[] = [];
+  for (let i = 0; i < meta[2]; i++) fds.push(meta[RECV_FDS + i]);
+  const truncated = meta[1] !== 0;
+  if (n === 0 && fds.length === 0 && !truncated) return null;
+  return { data: buf.subarray(0, n), fds, truncated, unread: meta[3] };
 }
