@@ -125,7 +125,8 @@ def values(recs):
             if "connect_us" in r:
                 d.setdefault("connect_us", []).append(r["connect_us"])
         elif r["metric"] == "brt":
-            for k in ("single_p50_us", "single_p99_us", "batch_us_per_socket"):
+            for k in ("single_p50_us", "single_p99_us", "batch_us_per_socket",
+                      "floor_round_trip_us", "single_over_floor"):
                 if k in r:
                     d.setdefault(k, []).append(r[k])
     return out
@@ -325,8 +326,18 @@ def broker_lines(broker, res):
     res["broker_us_per_batched_socket"] = broker.get("batch_us_per_socket")
     lo, hi = broker["spread"]["single_p50_us"]
     ok = rt <= 15
+    floor = ""
+    if "floor_round_trip_us" in broker and "single_over_floor" in broker:
+        # The same request answered by a minimal C process, interleaved with the broker's.
+        fl, ratio = broker["floor_round_trip_us"], broker["single_over_floor"]
+        rlo, rhi = broker["spread"]["single_over_floor"]
+        res["broker_floor_us"] = fl
+        res["broker_over_floor"] = ratio
+        floor = (f"; this machine's floor in the same runs (a minimal C responder doing the same work, "
+                 f"interleaved) {fl:.1f} µs: the broker ×{ratio:.2f} of it (paired; per repetition "
+                 f"{rlo:.2f}–{rhi:.2f})")
     return [f"- {'✅' if ok else '❌'} broker round trip for one graft (bench/brokerrt, GRAFT_OP_SOCKET, "
-            f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}); "
+            f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}){floor}; "
             f"a 32-socket batch costs {broker.get('batch_us_per_socket', 0):.1f} µs per socket"]
 
 

@@ -47,7 +47,8 @@ for p, keys in want.items():
         if not (isinstance(row.get(k), (int, float)) and row[k] > 0):
             bad.append(f"{p}.{k} = {row.get(k)!r}")
 b = doc.get("broker", {})
-if not (b.get("single_p50_us", 0) > 0 and b.get("batch_us_per_socket", 0) > 0):
+if not (b.get("single_p50_us", 0) > 0 and b.get("batch_us_per_socket", 0) > 0
+        and b.get("floor_round_trip_us", 0) > 0 and b.get("single_over_floor", 0) > 0):
     bad.append(f"broker round trip: {b!r}")
 for t in ("graft-seccomp_throughput_vs_host", "graft-seccomp_rr_p50_vs_host", "conn_egress_target"):
     if t not in doc.get("targets", {}):

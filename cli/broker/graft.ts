@@ -18,22 +18,22 @@ import type { SockRequest } from "./proto.ts";
 /** Where and how the real socket is made. */
 export interface SocketPlan {
   /** Family of the real socket. */
-  family: number;
+  readonly family: number;
   /** Protocol for socket(). */
-  protocol: number;
+  readonly protocol: number;
   /** The address to bind. */
-  sa: Uint8Array<ArrayBuffer>;
+  readonly sa: Uint8Array<ArrayBuffer>;
   /** An IPv4 endpoint served to an IPv6 socket: v4-mapped, IPV6_V6ONLY off. */
-  forceDual: boolean;
+  readonly forceDual: boolean;
   /** "endpoint NAME (ADDR:PORT)", for messages. */
-  what: string;
+  readonly what: string;
   /** A Unix endpoint's path (checked, and a stale socket removed, before bind). */
-  path?: string;
+  readonly path?: string;
   /**
    * Hand a Unix stream socket over listening: it serves the path but can never
    * connect() to another name, such as an abstract one of the target namespace.
    */
-  listen?: boolean;
+  readonly listen?: boolean;
 }
 
 /** A bound socket ready to hand over. */
@@ -59,8 +59,27 @@ function wantsV6Only(req: SockRequest): boolean {
   );
 }
 
-/** The socket to make for `req` on endpoint `ep`. */
+/** Plans made before, per endpoint object (endpoints are replaced, never changed in place). */
+const plans = new WeakMap<Endpoint, Map<string, SocketPlan>>();
+/** Plans kept per endpoint; past this the endpoint's are forgotten (ports asked for vary). */
+const PLANS_PER_ENDPOINT = 64;
+
+/**
+ * The socket to make for `req` on endpoint `ep`: the same request shape on
+ * the same endpoint gets the same (read-only) plan, made once.
+ */
 export function planSocket(ep: Endpoint, req: SockRequest): SocketPlan {
+  const key = `${req.family}/${req.type}/${req.protocol}/${req.port}/${wantsV6Only(req)}`;
+  let mine = plans.get(ep);
+  const known = mine?.get(key);
+  if (known) return known;
+  const plan = makePlan(ep, req);
+  if (!mine || mine.size >= PLANS_PER_ENDPOINT) plans.set(ep, mine = new Map());
+  mine.set(key, plan);
+  return plan;
+}
+
+function makePlan(ep: Endpoint, req: SockRequest): SocketPlan {
   const what = `endpoint ${ep.name} (${describe(ep, req.port)})`;
   if (ep.type === "unix") {
     const listen = req.type === C.SOCK_STREAM && !hasFlag(ep, FLAG_ABSTRACT);
@@ -115,8 +134,19 @@ interface OptionToSet {
   optional: boolean;
 }
 
+/** graft's own options for a plan's sockets of a type, when the application sets none (most requests). */
+const ownOptions = new WeakMap<SocketPlan, OptionToSet[]>();
+
 /** The options for `plan`'s sockets: the application's that policy allows, then graft's own. */
 function optionsFor(plan: SocketPlan, req: SockRequest): OptionToSet[] {
+  if (req.opts.length !== 0) return makeOptions(plan, req);
+  // The plan's key holds the type: the same plan always gets the same own options.
+  let own = ownOptions.get(plan);
+  if (!own) ownOptions.set(plan, own = makeOptions(plan, req));
+  return own;
+}
+
+function makeOptions(plan: SocketPlan, req: SockRequest): OptionToSet[] {
   const out: OptionToSet[] = [];
   for (const o of req.opts) {
     if (!optionAllowed(o, plan.family, plan.forceDual)) continue;
@@ -149,7 +179,7 @@ export interface GraftedBatch {
   fds: number[];
   /** Their family. */
   family: number;
-  /** The first one's bound address (raw sockaddr). */
+  /** The first one's bound address (raw sockaddr; with `reply`, valid until the next graft). */
   addr: Uint8Array;
   /** With `reply`: 0 when the reply went out, else sendmsg()'s errno. */
   sent?: number;

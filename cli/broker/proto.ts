@@ -128,10 +128,14 @@ export interface SockRequest {
   opts: SockOpt[];
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: false });
+
 function cString(b: Uint8Array): string | undefined {
   const nul = b.indexOf(0);
   if (nul < 0) return undefined;
-  return new TextDecoder("utf-8", { fatal: false }).decode(b.subarray(0, nul));
+  // Names are short and nearly always ASCII: no decoder call on every request.
+  const s = b.subarray(0, nul);
+  return s.every((c) => c < 0x80) ? String.fromCharCode(...s) : UTF8.decode(s);
 }
 
 /** Decode a GRAFT_OP_SOCKET request body; returns an error text when malformed. */

@@ -111,7 +111,7 @@ export interface NativeResult {
   opt: number;
   /** With `reply`: 0 when sent, else sendmsg()'s errno (the sockets are closed either way). */
   sent: number;
-  /** The first socket's bound address (raw sockaddr). */
+  /** The first socket's bound address (raw sockaddr; with `reply`, valid until the next call). */
   addr: Uint8Array;
   /** The descriptors; already closed when the plan had `reply`. */
   fds: number[];
@@ -210,7 +210,12 @@ export function makeSockets(plan: NativePlan): NativeResult {
     step: v.getInt32(8, true),
     opt: v.getInt32(12, true),
     sent: v.getInt32(16, true),
-    addr: resultBuf.slice(L.RESULT_ADDR, L.RESULT_ADDR + addrLen),
+    // Sockets sent away leave their address to be logged at most: no copy.
+    addr: (plan.reply ? resultBuf.subarray : resultBuf.slice).call(
+      resultBuf,
+      L.RESULT_ADDR,
+      L.RESULT_ADDR + addrLen,
+    ),
     fds,
   };
 }
