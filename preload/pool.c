@@ -22,6 +22,9 @@
  * before it is handed out (an application that closed it, or reused the
  * number, is never given someone else's file), a forked child closes every
  * thread's stock, and a thread's stock is closed when the thread exits.
+ * Once a client was grafted through the stock, socket() takes from it too
+ * (graft_pool_speculate, spec.c): from the slot this thread grafted its last
+ * client of the family through, else the process's last endpoint.
  * GRAFT_POOL=0 turns the pool off.
  */
 #include <errno.h>
