@@ -24,7 +24,7 @@ static bool spec_grafted(int fd, struct graft_sock *s,
 	char what[GRAFT_ADDRSTR_MAX];
 
 	if (!graft_addr_is_inet(dst, dlen) || s->family != dst->sa_family ||
-	    !graft_pool_fresh(s->born))
+	    !graft_spec_fresh(s->born))
 		return false;
 	m = graft_maps_egress(&graft_cfg.maps, dst, dlen);
 	if (!m || strcmp(m->ep, s->ep))

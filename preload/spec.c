@@ -82,6 +82,19 @@ void graft_spec_outcome(bool used)
 		atomic_store(&spec_pause_ns, SPEC_PAUSE_MIN_NS);
 }
 
+/* A stocked socket of the backend's, or an errno (ENOENT: none to give). */
+static int spec_take(int family, int protocol, struct graft_spec_sock *out)
+{
+	if (graft_cfg.backend != GRAFT_BACKEND_BROKER)
+		return ENOENT;
+	return graft_pool_speculate(family, protocol, out);
+}
+
+bool graft_spec_fresh(uint64_t born)
+{
+	return graft_pool_fresh(born);
+}
+
 int graft_spec_socket(int domain, int type, int protocol)
 {
 	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), err;
@@ -90,10 +103,9 @@ int graft_spec_socket(int domain, int type, int protocol)
 	struct graft_sock *s;
 
 	if (base != SOCK_STREAM || (protocol && protocol != IPPROTO_TCP) ||
-	    graft_cfg.backend != GRAFT_BACKEND_BROKER ||
 	    (paused && now_ns() < paused))
 		return -1;
-	err = graft_pool_speculate(domain, protocol, &sp);
+	err = spec_take(domain, protocol, &sp);
 	if (err) {
 		if (err != ENOENT)
 			spec_pause("the stock could not be filled");

@@ -7,6 +7,7 @@
 #define GRAFT_SPEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /*
  * For socket(domain, type, protocol) of a tracked family: a stocked host
@@ -23,6 +24,10 @@ int graft_spec_socket(int domain, int type, int protocol);
  * as it was).
  */
 int graft_spec_settle(int fd, const char *why);
+
+/* Is a speculative socket made at `born` still young enough to connect
+ * through its endpoint (an endpoint redefined since is picked up)? */
+bool graft_spec_fresh(uint64_t born);
 
 /* Count one speculative socket used for a grafted connect, or not. */
 void graft_spec_outcome(bool used);
