@@ -7,6 +7,7 @@
 #include <linux/string.h>
 
 #include "endpoint.h"
+#include "listwalk.h"
 #include "pernet.h"
 
 static struct graft_ep_net *graft_pernet(struct net *net)
@@ -150,18 +151,10 @@ int graft_ep_walk(struct net *net, unsigned long *idx,
 {
 	struct graft_ep_net *gn = graft_pernet(net);
 	struct graft_ep *ep;
-	unsigned long i = 0;
-	int ret = 0;
+	int ret;
 
 	mutex_lock(&gn->lock);
-	list_for_each_entry(ep, &gn->eps, list) {
-		if (i++ < *idx)
-			continue;
-		ret = fn(ep, arg);
-		if (ret)
-			break;
-		(*idx)++;
-	}
+	ret = graft_list_walk(ep, &gn->eps, list, idx, fn(ep, arg));
 	mutex_unlock(&gn->lock);
 	return ret;
 }

@@ -8,6 +8,7 @@
  */
 #include <net/sock.h>
 
+#include "listwalk.h"
 #include "pernet.h"
 #include "socket.h"
 #include "socklist.h"
@@ -37,32 +38,34 @@ void graft_sock_unlink(struct graft_sock *gsk)
 	mutex_unlock(&gsn->lock);
 }
 
+/* The socket as GRAFT_CMD_SOCK_GET reports it, to @fn. */
+static int graft_sock_desc_call(struct graft_sock *gsk,
+				int (*fn)(const struct graft_sock_desc *d,
+					  void *arg),
+				void *arg)
+{
+	struct graft_sock_desc d = {
+		.ino = sock_i_ino(&gsk->sk),
+		.epname = gsk->epname,
+		.host = gsk->host,
+		.host_net = gsk->host_net,
+	};
+
+	return fn(&d, arg);
+}
+
 int graft_sock_walk(struct net *net, unsigned long *idx, unsigned int *gen,
 		    int (*fn)(const struct graft_sock_desc *d, void *arg),
 		    void *arg)
 {
 	struct graft_sock_net *gsn = graft_sock_pernet(net);
 	struct graft_sock *gsk;
-	unsigned long i = 0;
-	int ret = 0;
+	int ret;
 
 	mutex_lock(&gsn->lock);
 	*gen = gsn->gen;
-	list_for_each_entry(gsk, &gsn->socks, node) {
-		struct graft_sock_desc d = {
-			.epname = gsk->epname,
-			.host = gsk->host,
-			.host_net = gsk->host_net,
-		};
-
-		if (i++ < *idx)
-			continue;
-		d.ino = sock_i_ino(&gsk->sk);
-		ret = fn(&d, arg);
-		if (ret)
-			break;
-		(*idx)++;
-	}
+	ret = graft_list_walk(gsk, &gsn->socks, node, idx,
+			      graft_sock_desc_call(gsk, fn, arg));
 	mutex_unlock(&gsn->lock);
 	return ret;
 }
