@@ -10,6 +10,7 @@
 #include "netlink.h"
 #include "pernet.h"
 #include "socket.h"
+#include "unixgc.h"
 
 /* The module's parts, set up in this order and taken down in reverse. */
 static const struct graft_part {
@@ -18,6 +19,7 @@ static const struct graft_part {
 } graft_parts[] = {
 	{ graft_pernet_init, graft_pernet_exit },
 	{ graft_genl_init, graft_genl_exit },
+	{ graft_unixgc_start, graft_unixgc_stop },
 	{ graft_socket_init, graft_socket_exit },
 };
 

@@ -91,9 +91,10 @@ static int graft_release(struct socket *sock)
 	if (!sk)
 		return 0;
 	gsk = graft_sk(sk);
+	/* First: unixgc.c may have released the host socket already. */
+	graft_unixgc_detach(gsk);
 	if (gsk->host) {
 		graft_sock_unlink(gsk);
-		graft_unixgc_detach(gsk);
 		sock_release(gsk->host);
 		gsk->host = NULL;
 		put_net(gsk->host_net);

@@ -32,7 +32,7 @@ struct graft_sock {
 	struct list_head opts;		/* struct graft_opt, set before bind */
 	unsigned int nopts;
 	struct list_head node;		/* on the namespace's list once bound */
-	struct delayed_work gc_work;	/* unixgc.c, unix host sockets only */
+	struct list_head gc_node;	/* unixgc.c: watched (unix hosts only) */
 	void (*host_data_ready)(struct sock *sk);
 };
 

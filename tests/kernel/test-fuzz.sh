@@ -41,7 +41,7 @@ after_run() { # after_run WHAT SCM
 		if [ "$2" = 1 ]; then
 			log "FAIL $1: af_graft use count stays at $n after the fuzzer exited: $n graft socket(s) never freed." \
 				"The run without descriptor passing settled, so this is the SCM_RIGHTS cycle" \
-				"(a graft socket in flight in its own host's Unix queue, which the Unix garbage collector cannot see):" \
+				"through graft sockets' unix host queues that af_graft's collector did not break:" \
 				"rmmod af_graft will fail with 'in use'"
 		else
 			log "FAIL $1: af_graft use count stays at $n after the fuzzer exited, without descriptor passing: graft sockets leaked"
@@ -67,6 +67,21 @@ run() { # run WHAT CMD... : bounded by the fuzzer itself, plus a watchdog
 	fi
 }
 
+# af_graft's collector of descriptor cycles through unix host sockets logs
+# each cycle it breaks (unixgc_debug); gc_report sums them up by shape: the
+# kinds of its sockets, "(L)" for a listener, e.g. "graft+unix".
+P=/sys/module/af_graft/parameters
+[ -w $P/unixgc_debug ] && echo 1 >$P/unixgc_debug
+gc_report() {
+	log "collector: $(cat $P/unixgc_collected 2>/dev/null || echo '?') graft socket(s) cut loose so far; cycles by shape:"
+	dmesg | awk '
+		/unixgc: breaking/ { if (sig != "") n[sig]++; sig = ""; next }
+		/unixgc:   / { k = $0; sub(/.*unixgc:   /, "", k); sub(/:.*/, "", k)
+			if ($0 ~ /listening/) k = k "(L)"
+			sig = sig (sig == "" ? "" : "+") k }
+		END { if (sig != "") n[sig]++; for (s in n) printf "vm:   %6d  %s\n", n[s], s }' | sort -rn
+}
+
 run "nlfuzz as root" "$BIN/nlfuzz" -n "$NLN" -t $((SECS * 4)) -s "$SEED"
 after_run "nlfuzz as root" 0
 run "nlfuzz as nobody" "$BIN/nlfuzz" -n $((NLN / 5)) -t "$SECS" -s "$((SEED + 1))" -u 65534
@@ -74,6 +89,7 @@ after_run "nlfuzz as nobody" 0
 for scm in $SCM; do
 	run "sockfuzz, descriptor passing $scm" "$BIN/sockfuzz" -t "$SECS" -s "$SEED" -j "$THREADS" -S "$scm"
 	after_run "sockfuzz, descriptor passing $scm" "$scm"
+	gc_report
 done
 log "fuzz: $FAILS failure(s)"
 [ $FAILS = 0 ]
