@@ -54,6 +54,7 @@ struct pool_sock {
 	int fd;
 	ino_t ino;
 	uint64_t born;
+	bool guessed; /* ino inferred from its batch's first and last */
 };
 
 struct pool_slot {
@@ -62,6 +63,7 @@ struct pool_slot {
 	bool used;
 	bool off; /* the broker will not batch for this endpoint */
 	bool foreign; /* its sockets have another family than the program's */
+	bool exact;   /* a guessed inode was wrong: fstat() each socket */
 	int head, n; /* ring: the oldest at head */
 	int depth;   /* the stock to keep: POOL_BATCH..POOL_DEPTH_MAX */
 	struct pool_sock socks[POOL_CAP];
@@ -262,26 +264,58 @@ static int slot_for(struct pool *pl, const struct graft_request *req)
 	return i;
 }
 
+/*
+ * The inode numbers of a batch, for the check before hand-out (slot_take).
+ * The broker makes a batch's sockets one after another, and the kernel
+ * numbers them from a per-CPU counter: when the first and the last are
+ * n - 1 apart, nothing else took a number in between and the others are
+ * those in between, in order, known without an fstat() each. A wrong guess
+ * would fail that check as a reused descriptor does: the socket is then
+ * never handed out (nor closed: it is not provably ours), and the slot stops
+ * guessing.
+ */
+static bool batch_inodes(const struct pool_slot *sl, const int *fds, int n,
+			 ino_t *ino)
+{
+	struct stat first, last;
+
+	if (n < 3 || sl->exact || fstat(fds[0], &first) != 0 ||
+	    fstat(fds[n - 1], &last) != 0 ||
+	    last.st_ino - first.st_ino != (ino_t)(n - 1))
+		return false;
+	for (int i = 0; i < n; i++)
+		ino[i] = first.st_ino + (ino_t)i;
+	return true;
+}
+
 /* Stock a batch the broker sent (fds[0..n-1]), with res's address. Its age
  * counts from `born`, when it was asked for: the broker made it then from
  * the endpoint as it was, however late the batch is picked up. */
 static void slot_stock(struct pool_slot *sl, const int *fds, int n,
 		       const struct graft_result *res, uint64_t born)
 {
+	ino_t ino[GRAFT_SOCKETS_MAX];
+	bool guessed = n <= GRAFT_SOCKETS_MAX && batch_inodes(sl, fds, n, ino);
+
 	sl->host_family = res->family;
 	sl->addrlen = res->addrlen;
 	memcpy(&sl->addr, &res->addr, res->addrlen);
+	if (graft_cfg.verbose)
+		graft_trace("stock: %d sockets of %s%s", n, sl->ep,
+			    guessed ? "" : ", inode numbers read one by one");
 	for (int i = 0; i < n; i++) {
 		struct pool_sock *ps;
 		struct stat st;
 
-		if (sl->n >= POOL_CAP || fstat(fds[i], &st) != 0) {
+		if (sl->n >= POOL_CAP ||
+		    (!guessed && fstat(fds[i], &st) != 0)) {
 			graft_real.close(fds[i]);
 			continue;
 		}
 		ps = &sl->socks[(sl->head + sl->n++) % POOL_CAP];
 		ps->fd = fds[i];
-		ps->ino = st.st_ino;
+		ps->ino = guessed ? ino[i] : st.st_ino;
+		ps->guessed = guessed;
 		ps->born = born;
 	}
 }
@@ -296,8 +330,11 @@ static int slot_take(struct pool_slot *sl, uint64_t *born)
 
 		sl->head = (sl->head + 1) % POOL_CAP;
 		sl->n--;
-		if (!still_ours(ps.fd, ps.ino))
+		if (!still_ours(ps.fd, ps.ino)) {
+			if (ps.guessed)
+				sl->exact = true;
 			continue;
+		}
 		if (!now)
 			now = now_ns();
 		if (now - ps.born > POOL_TTL_NS) {
