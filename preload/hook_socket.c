@@ -116,10 +116,11 @@ static void record_option(int fd, struct graft_sock *s, int level, int name,
  * socket (an option that may follow the bind, recorded for a swap back),
  * 0 when it is not speculative (any more: an option that must precede the
  * bind, or that cannot be recorded, swaps it back first), -1 with errno
- * when the swap failed.
+ * when the swap failed. *after: whether the entry needs a look after the
+ * call (to record the option, or for a unix endpoint's INET options).
  */
 static int spec_option(int fd, int level, int name, const void *val,
-		       socklen_t len)
+		       socklen_t len, bool *after)
 {
 	struct graft_sock *s;
 	bool spec, keep = false;
@@ -130,6 +131,9 @@ static int spec_option(int fd, int level, int name, const void *val,
 	if (spec)
 		keep = graft_option_fits_after_bind(level, name) &&
 		       option_recordable(s, level, name, val, len);
+	*after = s && (spec || s->state == GRAFT_CANDIDATE ||
+		       s->state == GRAFT_GRAFTING ||
+		       (s->state == GRAFT_GRAFTED && s->host_family == AF_UNIX));
 	graft_fdt_unlock();
 	if (!spec)
 		return 0;
@@ -148,19 +152,21 @@ int graft_setsockopt_impl(int fd, int level, int name, const void *val,
 				 socklen_t len)
 {
 	struct graft_sock *s;
-	bool fake_ok = false;
+	bool fake_ok = false, after;
 	int rc, err, spec;
 
 	graft_init();
 	if (graft_nothing_tracked())
 		return graft_real.setsockopt(fd, level, name, val, len);
-	spec = spec_option(fd, level, name, val, len);
+	spec = spec_option(fd, level, name, val, len, &after);
 	if (spec < 0)
 		return -1;
 	rc = graft_real.setsockopt(fd, level, name, val, len);
 	/* Refused by the host socket: the namespace's decides. */
 	if (rc < 0 && spec && graft_spec_settle(fd, "setsockopt()") == 0)
 		rc = graft_real.setsockopt(fd, level, name, val, len);
+	if (!after) /* grafted onto an INET endpoint, passed, or untracked */
+		return rc;
 	err = errno;
 	graft_fdt_lock();
 	s = graft_fdt_get(fd);
