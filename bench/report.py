@@ -125,7 +125,7 @@ def values(recs):
             if "connect_us" in r:
                 d.setdefault("connect_us", []).append(r["connect_us"])
         elif r["metric"] == "brt":
-            for k in ("single_p50_us", "single_p99_us", "batch_us_per_socket",
+            for k in ("single_p50_us", "single_p99_us", "single_mean_us", "batch_us_per_socket",
                       "floor_round_trip_us", "single_over_floor"):
                 if k in r:
                     d.setdefault(k, []).append(r[k])
@@ -336,8 +336,9 @@ def broker_lines(broker, res):
         floor = (f"; this machine's floor in the same runs (a minimal C responder doing the same work, "
                  f"interleaved) {fl:.1f} µs: the broker ×{ratio:.2f} of it (paired; per repetition "
                  f"{rlo:.2f}–{rhi:.2f})")
+    mean = f", mean {broker['single_mean_us']:.1f} µs" if "single_mean_us" in broker else ""
     return [f"- {'✅' if ok else '❌'} broker round trip for one graft (bench/brokerrt, GRAFT_OP_SOCKET, "
-            f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}){floor}; "
+            f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}){mean}{floor}; "
             f"a 32-socket batch costs {broker.get('batch_us_per_socket', 0):.1f} µs per socket"]
 
 

@@ -9,9 +9,11 @@
  * out a plan, in one call, instead of one FFI call per system call:
  *
  *   setfsuid(owner)                       the sockets' owner (0: unchanged)
+ *   (none of these four with `given`: a spare socket made earlier)
  *   setns(target)                         when target_fd >= 0
- *   socket() x count                      SOCK_CLOEXEC; a failure after the
- *                                         first ends the batch early
+ *   socket() x count (+ spare)            SOCK_CLOEXEC; a failure after the
+ *                                         first ends the batch early; spares are
+ *                                         returned as made, for a later `given`
  *   setns(home)                           failure: the thread is in the wrong
  *                                         namespace; every later call fails too (ENOTRECOVERABLE)
  *   setfsuid(0)
@@ -36,7 +38,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 2
+#define GN_ABI 3
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -82,10 +84,12 @@ struct gn_plan {
 	int32_t reply_fd; /* send the reply here and close the sockets; -1: keep them */
 	uint32_t seq;     /* the reply's header: the request's seq and op */
 	uint32_t op;
+	uint32_t spare;   /* with count 1: this many more sockets, made but not configured */
+	int32_t given;    /* with count 1: configure this socket instead of making one; -1: none */
 	uint32_t reserved;
 	uint8_t sa[GN_ADDR_MAX];
 	struct gn_opt opts[GN_OPTS_MAX];
-}; /* 56 + 128 + 34 * 48 = 1816 bytes */
+}; /* 64 + 128 + 34 * 48 = 1824 bytes */
 
 struct gn_result {
 	int32_t made; /* sockets handed out (or kept in fds) */
@@ -94,9 +98,11 @@ struct gn_result {
 	int32_t opt;  /* index into opts for GN_STEP_SETSOCKOPT */
 	int32_t sent; /* reply_fd >= 0: 0 when sent, else sendmsg's errno */
 	uint32_t addrlen;
+	int32_t spares; /* spare sockets made: fds[made .. made + spares), never sent or closed */
+	uint32_t reserved;
 	uint8_t addr[GN_ADDR_MAX];
-	int32_t fds[GN_SOCKETS_MAX]; /* closed already when reply_fd >= 0 */
-}; /* 24 + 128 + 128 = 280 bytes */
+	int32_t fds[GN_SOCKETS_MAX]; /* the first `made` closed already when reply_fd >= 0 */
+}; /* 32 + 128 + 128 = 288 bytes */
 
 /* Carry out `p`: the number of sockets made (>= 1), or -1 (see above). */
 int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *r);

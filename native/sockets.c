@@ -37,12 +37,12 @@ static void close_all(struct gn_result *r, int from, int to)
 		close(r->fds[i]);
 }
 
-/* socket() up to p->count times; the number made (>= 1) or -1 with step/err set. */
+/* socket() up to p->count + p->spare times; the number made (>= 1) or -1 with step/err set. */
 static int create(const struct gn_plan *p, struct gn_result *r)
 {
 	int n = 0;
 
-	for (; n < (int)p->count; n++) {
+	for (; n < (int)(p->count + p->spare); n++) {
 		int fd = socket(p->family, p->type | SOCK_CLOEXEC, p->protocol);
 
 		if (fd < 0) {
@@ -107,6 +107,10 @@ static int plan_ok(const struct gn_plan *p)
 {
 	if (p->count < 1 || p->count > GN_SOCKETS_MAX || p->nopts > GN_OPTS_MAX)
 		return 0;
+	if ((p->spare || p->given >= 0) && p->count != 1)
+		return 0; /* spares and given sockets serve single requests only */
+	if (p->spare >= GN_SOCKETS_MAX || (p->given >= 0 && p->spare))
+		return 0;
 	if (p->salen < sizeof(sa_family_t) || p->salen > GN_ADDR_MAX)
 		return 0;
 	for (uint32_t i = 0; i < p->nopts; i++) {
@@ -118,18 +122,27 @@ static int plan_ok(const struct gn_plan *p)
 
 GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *r)
 {
-	int n, ok;
+	int n, ok, want;
 
 	memset(r, 0, offsetof(struct gn_result, addr));
 	r->opt = -1;
-	if (stranded)
-		return fail(r, GN_STEP_SETNS_BACK, ENOTRECOVERABLE);
-	if (!plan_ok(p))
+	if (stranded || !plan_ok(p)) {
+		if (p->given >= 0)
+			close(p->given); /* it is ours from the call on */
+		if (stranded)
+			return fail(r, GN_STEP_SETNS_BACK, ENOTRECOVERABLE);
 		return fail(r, GN_STEP_PLAN, EINVAL);
-	n = create_there(p, r);
-	if (n < 0)
-		return -1;
-	for (ok = 0; ok < n; ok++) {
+	}
+	if (p->given >= 0) {
+		r->fds[0] = p->given; /* made earlier, in the namespace and as the owner it was made for */
+		n = 1;
+	} else {
+		n = create_there(p, r);
+		if (n < 0)
+			return -1;
+	}
+	want = n < (int)p->count ? n : (int)p->count; /* the rest are spares */
+	for (ok = 0; ok < want; ok++) {
 		if (configure(p, r->fds[ok], r) < 0) {
 			if (ok == 0) {
 				close_all(r, 0, n);
@@ -138,8 +151,9 @@ GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *
 			break; /* hand out what we have */
 		}
 	}
-	close_all(r, ok, n);
+	close_all(r, ok, want);
 	r->made = ok;
+	r->spares = n - want;
 	r->step = GN_STEP_NONE;
 	r->err = 0;
 	r->opt = -1;
@@ -149,7 +163,8 @@ GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *
 		if (getsockname(r->fds[0], (struct sockaddr *)r->addr, &len) < 0) {
 			int e = errno;
 
-			close_all(r, 0, ok);
+			close_all(r, 0, ok + r->spares);
+			r->spares = 0;
 			return fail(r, GN_STEP_GETSOCKNAME, e);
 		}
 		r->addrlen = len < GN_ADDR_MAX ? len : GN_ADDR_MAX;
@@ -170,9 +185,11 @@ GN_EXPORT int32_t graft_native_layout(uint32_t *out, uint32_t n)
 		sizeof(struct gn_result),
 		sizeof(struct gn_opt),
 		offsetof(struct gn_plan, reply_fd),
+		offsetof(struct gn_plan, given),
 		offsetof(struct gn_plan, sa),
 		offsetof(struct gn_plan, opts),
 		offsetof(struct gn_result, addrlen),
+		offsetof(struct gn_result, spares),
 		offsetof(struct gn_result, addr),
 		offsetof(struct gn_result, fds),
 		GN_OPTS_MAX,

@@ -183,6 +183,16 @@ export interface GraftedBatch {
   addr: Uint8Array;
   /** With `reply`: 0 when the reply went out, else sendmsg()'s errno. */
   sent?: number;
+  /** Spare sockets made along (see {@link Reuse}); the caller owns them. */
+  spares: number[];
+}
+
+/** Spare sockets for single grafts (cli/broker/spares.ts). */
+export interface Reuse {
+  /** Configure this spare, made earlier for the same kind, instead of making a socket. */
+  given?: number;
+  /** Make this many spares along with the socket. */
+  spare?: number;
 }
 
 /** The reply to send the sockets in (struct graft_sock_resp), for {@link makeBoundSockets}. */
@@ -207,6 +217,8 @@ export interface ReplyTo {
  * owner change are made once for the whole batch (only socket() depends on
  * them; options and bind act on the socket's own namespace), and with
  * `reply` the sockets are sent to the client and closed in the same call.
+ * A single socket can come from a spare made earlier (`reuse.given`: no
+ * switch, no socket()), or bring spares back (`reuse.spare`).
  */
 export function makeBoundSockets(
   plan: SocketPlan,
@@ -215,6 +227,7 @@ export function makeBoundSockets(
   owner: number | undefined,
   count: number,
   reply?: ReplyTo,
+  reuse: Reuse = {},
 ): GraftedBatch {
   if (plan.path !== undefined) prepareUnixPath(plan.path, plan.what);
   const opts = optionsFor(plan, req);
@@ -230,9 +243,12 @@ export function makeBoundSockets(
     sa: plan.sa,
     opts,
     reply,
+    given: reuse.given,
+    spare: reuse.spare,
   });
   if (r.made === 0) throw failure(r, plan, opts);
-  return { fds: r.fds, family: plan.family, addr: r.addr, sent: reply ? r.sent : undefined };
+  const sent = reply ? r.sent : undefined;
+  return { fds: r.fds, family: plan.family, addr: r.addr, sent, spares: r.spares };
 }
 
 /**

@@ -267,3 +267,49 @@ Deno.test({
     }
   },
 });
+
+/** The address a socket is bound to, "ADDR:PORT" (IPv4). */
+function boundTo(fd: number): string {
+  const a = new Uint8Array(16);
+  const len = new Uint32Array([16]);
+  libc().getsockname(fd, a, new Uint8Array(len.buffer));
+  return `${a.slice(4, 8).join(".")}:${(a[2] << 8) | a[3]}`;
+}
+
+Deno.test({
+  name: "makeBoundSockets(): spares come back unbound from the target; a given one is bound there",
+  ignore: Deno.uid() !== 0,
+  fn() {
+    withFreshNetns((where) => {
+      const n = openFds();
+      const made = makeBoundSockets(planSocket(dyn, client), client, where, 0, 1, undefined, {
+        spare: 3,
+      });
+      assertEquals([made.fds.length, made.spares.length], [1, 3]);
+      for (const fd of made.spares) {
+        assertEquals(String(socketNetnsCookie(fd)), namespaceKey(where.target));
+        assertEquals(boundTo(fd), "0.0.0.0:0", "nothing applied to a spare");
+      }
+      // Taken from the spares: no namespace switch, bound in the spare's namespace.
+      const given = made.spares.pop()!;
+      const again = makeBoundSockets(planSocket(dyn, client), client, undefined, 0, 1, undefined, {
+        given,
+      });
+      assertEquals([again.fds, again.spares], [[given], []]);
+      assertEquals(String(socketNetnsCookie(given)), namespaceKey(where.target));
+      assertEquals(boundTo(given), "127.0.0.1:0");
+      // A given spare that cannot be bound is refused and closed.
+      const absent: Endpoint = { ...dyn, addr: "198.18.9.9" };
+      const spare = made.spares.pop()!;
+      throws(
+        () =>
+          makeBoundSockets(planSocket(absent, client), client, undefined, 0, 1, undefined, {
+            given: spare,
+          }),
+        (e) => e instanceof Refusal && e.errno === Errno.EADDRNOTAVAIL,
+      );
+      for (const fd of [...made.fds, ...made.spares, given]) closeFd(fd);
+      assertEquals(openFds(), n);
+    });
+  },
+});

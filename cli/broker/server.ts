@@ -59,6 +59,7 @@ import {
 } from "./policy.ts";
 import * as P from "./proto.ts";
 import { RefCache, restore, snapshot } from "./persist.ts";
+import { Spares, SPARES_PER_SWITCH } from "./spares.ts";
 import { namespaceKey, Registry, type StoredEndpoint } from "./registry.ts";
 import { StateFile } from "./state.ts";
 
@@ -158,6 +159,8 @@ export class Broker {
   #dirty = false;
   #savedAt = 0;
   readonly #refs = new RefCache();
+  /** Sockets made ahead for single grafts into other namespaces. */
+  readonly #spares = new Spares(closeFd);
 
   /** A broker that will listen on `opts.socketPath`. */
   constructor(opts: BrokerOptions) {
@@ -233,6 +236,7 @@ export class Broker {
     );
     old.clear();
     this.#registry = fresh;
+    this.#spares.clear();
     for (const line of r.dropped) this.#log(line, "warning");
     this.#log(
       `state ${why === "start" ? "loaded" : "reloaded"} from ${this.#state!.path}` +
@@ -307,6 +311,7 @@ export class Broker {
         if (accept && !this.#stopping) this.#acceptAll();
         for (const s of this.#sources) s.tick();
         this.#expireIdle();
+        this.#spares.expire();
         this.#maybeGc();
         if (this.#dirty && Date.now() - this.#savedAt >= SAVE_GAP_MS) this.#flush();
       }
@@ -340,6 +345,7 @@ export class Broker {
 
   #shutdown(): void {
     for (const s of this.#sources) s.close();
+    this.#spares.clear();
     this.#flush();
     for (const c of this.#clients.values()) closeFd(c.fd);
     this.#clients.clear();
@@ -666,7 +672,17 @@ export class Broker {
       () => unprivilegedPortStart(where?.target),
     );
     const plan = planSocket(stored.ep, req);
-    return makeBoundSockets(plan, req, where, client.cred.uid, count, reply);
+    const owner = client.cred.uid;
+    // A single graft into another namespace takes a spare of its kind, or
+    // brings spares back from the one switch it makes.
+    const kind = where && count === 1 && plan.family !== C.AF_UNIX
+      ? Spares.kind(stored.targetKey, plan.family, req.type, plan.protocol, owner)
+      : undefined;
+    const given = kind === undefined ? undefined : this.#spares.take(kind);
+    const spare = kind !== undefined && given === undefined ? SPARES_PER_SWITCH : 0;
+    const made = makeBoundSockets(plan, req, where, owner, count, reply, { given, spare });
+    if (kind !== undefined) this.#spares.put(kind, made.spares);
+    return made;
   }
 
   // ---- endpoint management (JSON) -------------------------------------------
@@ -804,6 +820,7 @@ export class Broker {
     requireAdmin(this.#caps(req.client), "deleting endpoints");
     const name = String(req.body.name ?? "");
     const ino = this.#registry.delete(req.actKey, name);
+    this.#spares.clear(); // none may keep a namespace alive that is no longer a target
     this.#trace(() => `del ${name} (ns ${ino})`);
     this.#persist();
     this.#answer(req, {});
@@ -845,7 +862,10 @@ export class Broker {
     for (const ns of dropped) {
       this.#log(`namespace ${ns.ino} is gone; forgot its ${ns.endpoints.size} endpoint(s)`);
     }
-    if (dropped.length) this.#persist();
+    if (dropped.length) {
+      this.#spares.clear();
+      this.#persist();
+    }
     return dropped.length;
   }
 

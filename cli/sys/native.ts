@@ -20,18 +20,20 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 2); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 3); checked against the library when it is opened. */
 const L = {
-  ABI: 2,
-  PLAN_SIZE: 1816,
-  RESULT_SIZE: 280,
+  ABI: 3,
+  PLAN_SIZE: 1824,
+  RESULT_SIZE: 288,
   OPT_SIZE: 48,
   PLAN_REPLY_FD: 40,
-  PLAN_SA: 56,
-  PLAN_OPTS: 184,
+  PLAN_GIVEN: 56,
+  PLAN_SA: 64,
+  PLAN_OPTS: 192,
   RESULT_ADDRLEN: 20,
-  RESULT_ADDR: 24,
-  RESULT_FDS: 152,
+  RESULT_SPARES: 24,
+  RESULT_ADDR: 32,
+  RESULT_FDS: 160,
   OPTS_MAX: 34,
   RECV_META: 36,
 } as const;
@@ -97,6 +99,13 @@ export interface NativePlan {
   opts: PlanOption[];
   /** Send the sockets as the reply (struct graft_sock_resp) and close them. */
   reply?: { fd: number; seq: number; op: number };
+  /** With count 1: make this many more sockets alike, unconfigured, for later requests. */
+  spare?: number;
+  /**
+   * With count 1: configure this socket (a spare from an earlier call) instead
+   * of making one; the call owns it from then on (it is closed on failure).
+   */
+  given?: number;
 }
 
 /** What came of a plan. */
@@ -115,6 +124,8 @@ export interface NativeResult {
   addr: Uint8Array;
   /** The descriptors; already closed when the plan had `reply`. */
   fds: number[];
+  /** Spare sockets made (see `spare`): unconfigured, never sent; the caller owns them. */
+  spares: number[];
 }
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -179,6 +190,8 @@ function writePlan(p: NativePlan): void {
   v.setInt32(L.PLAN_REPLY_FD, p.reply ? p.reply.fd : -1, true);
   v.setUint32(44, p.reply?.seq ?? 0, true);
   v.setUint32(48, p.reply?.op ?? 0, true);
+  v.setUint32(52, p.spare ?? 0, true);
+  v.setInt32(L.PLAN_GIVEN, p.given ?? -1, true);
   planBuf.set(p.sa, L.PLAN_SA);
   for (let i = 0; i < p.opts.length; i++) {
     const o = p.opts[i];
@@ -203,6 +216,9 @@ export function makeSockets(plan: NativePlan): NativeResult {
   const made = ret > 0 ? v.getInt32(0, true) : 0;
   const fds: number[] = [];
   for (let i = 0; i < made; i++) fds.push(v.getInt32(L.RESULT_FDS + 4 * i, true));
+  const spares: number[] = [];
+  const nSpares = ret > 0 ? v.getInt32(L.RESULT_SPARES, true) : 0;
+  for (let i = made; i < made + nSpares; i++) spares.push(v.getInt32(L.RESULT_FDS + 4 * i, true));
   const addrLen = made > 0 ? Math.min(v.getUint32(L.RESULT_ADDRLEN, true), ADDR_MAX) : 0;
   return {
     made,
@@ -217,6 +233,7 @@ export function makeSockets(plan: NativePlan): NativeResult {
       L.RESULT_ADDR + addrLen,
     ),
     fds,
+    spares,
   };
 }
 
