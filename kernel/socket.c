@@ -94,6 +94,11 @@ static int graft_release(struct socket *sock)
 	/* First: unixgc.c may have released the host socket already. */
 	graft_unixgc_detach(gsk);
 	if (gsk->host) {
+		/*
+		 * SO_LINGER set since the last call decides how the host
+		 * socket closes (SO_LINGER 0: a reset, no TIME_WAIT).
+		 */
+		graft_sol_push(sock, gsk->host);
 		graft_sock_unlink(gsk);
 		sock_release(gsk->host);
 		gsk->host = NULL;

@@ -34,6 +34,12 @@
  *                                        EP reserves no port (the host socket
  *                                        shows port 0) until connect() to
  *                                        ADDR:PORT picks one
+ *   graftsock linger-close EP ADDR PORT L
+ *                                        a stream socket bound to EP connects
+ *                                        to ADDR:PORT (an echo server), sends
+ *                                        and reads back one byte, sets
+ *                                        SO_LINGER {1, 0} if L is 1, closes;
+ *                                        prints "host port N"
  *   graftsock v6only EP VAL              IPV6_V6ONLY VAL before bind, bind EP
  *                                        (ipv6), listen: it reads back VAL;
  *                                        "ready", then hold the socket 30 s
@@ -580,6 +586,30 @@ static int port_later(const char *ep, const char *host, const char *port)
 	return 0;
 }
 
+/* SO_LINGER set once connected, as a client about to reset would. */
+static int linger_close(const char *ep, const char *host, const char *port,
+			int reset)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int fd = graft_socket(SOCK_STREAM), hport;
+	struct sockaddr_storage ss;
+	socklen_t len = parse_addr(host, port, &ss);
+	char b = 'l';
+
+	if (graft_bind(fd, ep))
+		fail("bind(%s)", ep);
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		fail("connect(%s:%s)", host, port);
+	if (write(fd, &b, 1) != 1 || read(fd, &b, 1) != 1)
+		fail("one byte each way");
+	hport = host_port(fd);
+	if (reset && setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		fail("SO_LINGER");
+	close(fd);
+	printf("host port %d\n", hport);
+	return 0;
+}
+
 static int set_v6only(int fd, int val)
 {
 	return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &val, sizeof(val));
@@ -663,6 +693,8 @@ int main(int argc, char **argv)
 		return reuseport_udp(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "port-later"))
 		return port_later(argv[2], argv[3], argv[4]);
+	if (argc == 6 && !strcmp(argv[1], "linger-close"))
+		return linger_close(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "v6only"))
 		return v6only(argv[2], atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "v6only-refused"))

@@ -128,6 +128,23 @@ done
 check "TCP client via dynamic endpoint ep-out" n1 "$GS" tcp-client ep-out 127.0.0.1 18090 hello-out
 check "a stream socket on dynamic ep-out reserves no port until connect()" \
 	n1 "$GS" port-later ep-out 127.0.0.1 18090
+# linger_close L: a grafted client closes with SO_LINGER 0 (L=1: a reset, its
+# host port left in no state) or without (L=0: TIME_WAIT, the control).
+linger_close() {
+	out=$(ip netns exec "$C1" "$GS" linger-close ep-out 127.0.0.1 18090 "$1") || return 1
+	port=${out##* }
+	i=0 # the echo server closes its side within 5 s
+	while [ $i -lt 50 ] && ! ss -Htan state time-wait "sport = :$port" | grep -q .; do
+		[ "$1" = 1 ] && [ $i -ge 5 ] && break
+		i=$((i + 1))
+		sleep 0.1
+	done
+	n=$(ss -Htan "sport = :$port" | wc -l)
+	echo "host port $port: $n socket(s) left: $(ss -Htan "sport = :$port" | awk '{print $1}' | tr '\n' ' ')"
+	if [ "$1" = 1 ]; then [ "$n" = 0 ]; else ss -Htan state time-wait "sport = :$port" | grep -q .; fi
+}
+check "SO_LINGER 0 set after connect() resets the host socket at close()" linger_close 1
+check "without it the host socket closes normally (TIME_WAIT)" linger_close 0
 check "TCP client via the default endpoint (no bind)" n1 "$GS" tcp-client - 127.0.0.1 18090 hello-default
 check "IPv6 TCP client via ep-out6" n1 "$GS" tcp-client ep-out6 ::1 18092 hello-v6
 check "non-blocking connect refused: poll + SO_ERROR" n1 "$GS" tcp-refused ep-out 127.0.0.1 18099
