@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/vm-bench.sh — the reduced benchmark run inside the VM of scripts/vm-test
 # (af_graft.ko loaded), started by scripts/bench as
-#     scripts/vm-test -- bash bench/vm-bench.sh [--reps N]
+#     scripts/vm-test -- bash bench/vm-bench.sh [--reps N] [--secs S]
 # It prints one "GBENCH {json}" line per measurement on the console; the host
 # side collects them. Nothing is judged here: the VM runs under TCG, so only
 # the ratios to the VM's own loopback mean anything.
@@ -19,6 +19,7 @@ T_TP=1 T_RR=1 T_CRR=1
 while (($#)); do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
+	--secs) T_TP=$2 T_RR=$2 T_CRR=$2; shift 2 ;;
 	*) echo "vm-bench: unknown option $1" >&2; exit 2 ;;
 	esac
 done

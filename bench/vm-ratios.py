@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""bench/vm-ratios.py LOG...: paired ratios of bench/vm-bench.sh's output.
+
+Each repetition's graft-kernel measurement is divided by the VM loopback's
+of the same repetition (measured moments apart, under the same load); the
+table gives the median and the range over the repetitions, and the loopback's
+median absolute value. RR p50 is a time: lower is better, like the others
+read as "x of the loopback"."""
+import json
+import statistics
+import sys
+
+COLS = [  # (label, path, metric, field)
+    ("throughput", "graft-kernel", "tp1", "gbps"),
+    ("RR p50", "graft-kernel", "rr", "p50_us"),
+    ("conn/s in", "graft-kernel", "crr", "conn_per_s"),
+    ("RR p50 egress", "graft-kernel-egress", "rr", "p50_us"),
+    ("conn/s out", "graft-kernel-egress", "crr", "conn_per_s"),
+]
+recs = {}
+for name in sys.argv[1:]:
+    for line in open(name, errors="replace"):
+        i = line.find("GBENCH {")
+        if i < 0:
+            continue
+        try:
+            r = json.loads(line[i + 7:])
+        except ValueError:
+            continue
+        if "metric" in r:
+            recs[(name, r["path"], r["metric"], r["rep"])] = r
+for label, path, metric, field in COLS:
+    ratios, base = [], []
+    for (name, p, m, rep), r in recs.items():
+        lo = recs.get((name, "vm-loopback", m, rep))
+        if p != path or m != metric or not lo or field not in r or not lo.get(field):
+            continue
+        ratios.append(r[field] / lo[field])
+        base.append(lo[field])
+    if ratios:
+        print(f"{label:14s} {statistics.median(ratios):5.2f}  ({min(ratios):.2f}-{max(ratios):.2f}, "
+              f"n={len(ratios)}, loopback median {statistics.median(base):.1f} {field})")
+    else:
+        print(f"{label:14s}     -")
