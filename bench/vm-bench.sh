@@ -4,7 +4,8 @@
 #     scripts/vm-test -- bash bench/vm-bench.sh [--reps N] [--secs S]
 # It prints one "GBENCH {json}" line per measurement on the console; the host
 # side collects them. Nothing is judged here: the VM runs under TCG, so only
-# the ratios to the VM's own loopback mean anything.
+# the ratios to the VM's own loopback mean anything (bench/vm-ratios.py LOG:
+# the paired ones). --secs: the length of each measurement (1).
 #
 #   VM init netns: clients; servers on 127.0.0.1:5201/7000 (vm-loopback)
 #     | veth gbv0 198.18.2.1/30         | AF_GRAFT (ep-iperf -> 127.0.0.1:15201,
