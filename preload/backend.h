@@ -81,8 +81,8 @@ bool graft_option_fits_after_bind(int level, int name);
  * A stocked socket for a speculative socket() (spec.c): from the stock of
  * the endpoint this thread (else this process) last grafted a client of
  * `family` onto, once the process has grafted one through the stock at all.
- * 0 and *out filled, ENOENT when there is nothing to speculate on, or the
- * errno of a failed refill.
+ * Never starts a round trip of its own (it may wait for a refill already
+ * on its way). 0 and *out filled, ENOENT when there is nothing to give.
  */
 struct graft_spec_sock {
 	int fd; /* close-on-exec, blocking */

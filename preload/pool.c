@@ -428,12 +428,12 @@ static int slot_fill(struct pool *pl, struct pool_slot *sl,
 
 /*
  * Take one socket of slot i: pick up a refill that has arrived, wait for one
- * on its way when dry, fill an empty stock with one round trip, and ask for
- * the next batch ahead of need. 0 with *fd (and its *born), an errno, or
- * GRAFT_POOL_SKIP.
+ * on its way when dry, fill an empty stock with one round trip (only when
+ * `fill`), and ask for the next batch ahead of need. 0 with *fd (and its
+ * *born), an errno, or GRAFT_POOL_SKIP.
  */
-static int pool_take(struct pool *pl, int i, struct graft_result *res, int *fd,
-		     uint64_t *born)
+static int pool_take(struct pool *pl, int i, bool fill,
+		     struct graft_result *res, int *fd, uint64_t *born)
 {
 	struct pool_slot *sl = &pl->slot[i];
 	int err;
@@ -451,6 +451,8 @@ static int pool_take(struct pool *pl, int i, struct graft_result *res, int *fd,
 		pool_harvest(pl, true);
 		*fd = slot_take(sl, born);
 	}
+	if (*fd < 0 && !fill)
+		return GRAFT_POOL_SKIP;
 	if (*fd < 0) {
 		err = slot_fill(pl, sl, res);
 		if (err)
@@ -503,7 +505,7 @@ int graft_pool_request(const struct graft_request *req, struct graft_result *res
 	i = slot_for(pl, req);
 	if (pl->slot[i].off)
 		return GRAFT_POOL_SKIP;
-	err = pool_take(pl, i, res, &fd, &born);
+	err = pool_take(pl, i, true, res, &fd, &born);
 	if (err)
 		return err;
 	pool_remember(pl, i);
@@ -545,8 +547,11 @@ int graft_pool_speculate(int family, int protocol, struct graft_spec_sock *out)
 	sl = &pl->slot[i];
 	if (sl->off || sl->foreign || !same_tcp(sl->protocol, protocol))
 		return ENOENT;
+	/* Never a round trip of its own: an empty stock (a new thread, an
+	 * idle one whose stock aged out, a broker that went away) makes a
+	 * namespace socket, whose connect() fills the stock as before. */
 	memset(&res, 0, sizeof(res));
-	err = pool_take(pl, i, &res, &out->fd, &out->born);
+	err = pool_take(pl, i, false, &res, &out->fd, &out->born);
 	if (err)
 		return err == GRAFT_POOL_SKIP ? ENOENT : err;
 	if (sl->host_family != family) {

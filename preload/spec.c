@@ -13,10 +13,13 @@
  * namespace socket in its place, with the options recorded so far and its
  * descriptor flags (spec_swap), and goes on as a candidate.
  *
+ * socket() never starts a round trip to the broker: with the stock empty
+ * (a new thread, an idle one whose stock aged out, a broker gone away) it
+ * makes the namespace socket, whose connect() grafts and refills as before.
  * Adaptive: when more than half of the process's last SPEC_WINDOW
- * speculative sockets were swapped back or closed unused, or a refill
- * failed, speculation stops for a while (1 s, doubling up to 64 s while
- * it keeps missing). GRAFT_POOL=0 turns it off with the stock.
+ * speculative sockets were swapped back or closed unused, speculation stops
+ * for a while (1 s, doubling up to 64 s while it keeps missing).
+ * GRAFT_POOL=0 turns it off with the stock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -108,7 +111,7 @@ int graft_spec_socket(int domain, int type, int protocol)
 	err = spec_take(domain, protocol, &sp);
 	if (err) {
 		if (err != ENOENT)
-			spec_pause("the stock could not be filled");
+			spec_pause(strerror(err));
 		return -1;
 	}
 	s = graft_sock_new(domain, base, protocol);

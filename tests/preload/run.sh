@@ -489,6 +489,7 @@ PIDS+=($!)
 PIDS+=($!)
 SPEC=$T/spec.sock
 "$T/fake_broker" "$SPEC" "$((P + 300))" "$T/spec-unix.sock" "$T/spec.log" &
+SPECPID=$!
 PIDS+=($!)
 for i in $(seq 50); do [ -S "$SPEC" ] && break; sleep 0.1; done
 wait_for connect_host 127.0.0.1 "$R"
@@ -524,6 +525,17 @@ if ip netns add "$NS2" && ip -n "$NS2" link set lo up; then
 		grep -q "no stocked sockets for 1000 ms: most speculative sockets were not used" "$T/adapt.err"
 	check "speculative: 120 sockets cost at most 2 batches ($(spec_batches))" \
 		[ "$(spec_batches)" -le 2 ]
+	# The broker goes away and the stock ages out: socket() neither fails
+	# nor waits (a connect() would then wait for the broker, as before).
+	spec_run down SPEC_WAIT="$T/spec.down" >"$T/down.out" 2>&1 &
+	PIDS+=($!)
+	wait_for grep -q "^primed" "$T/down.out"
+	kill "$SPECPID"
+	touch "$T/spec.down"
+	wait_for grep -q "^down" "$T/down.out"
+	out=$(grep "^down" "$T/down.out")
+	check "speculative: with the broker gone, socket() makes a namespace socket at once ($out s)" \
+		awk '$2 == "False" && $3 < 0.5 { ok = 1 } END { exit !ok }' <<<"$out"
 else
 	fail "speculative: cannot make namespace $NS2 with its loopback up"
 fi

@@ -16,6 +16,9 @@ namespace. Prints "ok WHAT" or "FAIL WHAT: DETAIL" per check.
           made afterwards
   v4mapped  IPv6 sockets to ::ffff:127.0.0.1 (an IPv4 mapping): prints
           "v4mapped PEER1 STOCKED NAME PEER2"
+  down    after one graft, waits for the file $SPEC_WAIT (the broker is stopped
+          meanwhile) and for the stock to age out (2 s): prints "down
+          STOCKED SECONDS" for the socket() that follows
 Whether a socket is a stocked one is read with SIOCGSKNS (the namespace the
 socket lives in), which libgraft does not hook.
 """
@@ -24,6 +27,7 @@ import fcntl
 import os
 import socket
 import sys
+import time
 
 SIOCGSKNS = 0x894C
 MODE, PEER = sys.argv[1], int(sys.argv[2])
@@ -273,6 +277,19 @@ def v4mapped():
     print("v4mapped", first, was, *name, peer_of(s, dst), flush=True)
 
 
+def down(waitfile):
+    prime()
+    print("primed", flush=True)
+    for _ in range(100):
+        if os.path.exists(waitfile):
+            break
+        time.sleep(0.1)
+    time.sleep(2.3)
+    t0 = time.monotonic()
+    s = socket.socket()
+    print("down", stocked(s), "%.2f" % (time.monotonic() - t0), flush=True)
+
+
 if MODE == "main":
     main()
 elif MODE == "names":
@@ -285,4 +302,6 @@ elif MODE == "adapt":
     adapt()
 elif MODE == "v4mapped":
     v4mapped()
+elif MODE == "down":
+    down(os.environ["SPEC_WAIT"])
 sys.exit(1 if failed else 0)
