@@ -71,8 +71,9 @@ int graft_kernel_request(const struct graft_request *req,
 			goto fail;
 		}
 	}
-	if (graft_real.setsockopt(fd, SOL_GRAFT, GRAFT_PORT_HINT, &port,
-				  sizeof(port)) < 0 && port != 0) {
+	/* 0 is af_graft's default: no call for it. */
+	if (port != 0 && graft_real.setsockopt(fd, SOL_GRAFT, GRAFT_PORT_HINT,
+					       &port, sizeof(port)) < 0) {
 		err = errno;
 		snprintf(res->msg, sizeof(res->msg),
 			 "cannot pass port %d to af_graft (%s)", port,
