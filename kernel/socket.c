@@ -60,7 +60,8 @@ static struct graft_sock *graft_sk_alloc(struct net *net, struct socket *sock,
 
 /*
  * TCP and UDP only (and, through unix endpoints, the unix stream and
- * datagram sockets that need no protocol): 0 picks the type's default.
+ * datagram sockets that need no protocol): 0 picks the type's default,
+ * which SO_PROTOCOL then reports, as on an inet socket.
  */
 static int graft_create(struct net *net, struct socket *sock, int protocol,
 			int kern)
@@ -68,9 +69,11 @@ static int graft_create(struct net *net, struct socket *sock, int protocol,
 	if (sock->type == SOCK_STREAM) {
 		if (protocol && protocol != IPPROTO_TCP)
 			return -EPROTONOSUPPORT;
+		protocol = IPPROTO_TCP;
 	} else if (sock->type == SOCK_DGRAM) {
 		if (protocol && protocol != IPPROTO_UDP)
 			return -EPROTONOSUPPORT;
+		protocol = IPPROTO_UDP;
 	} else {
 		return -ESOCKTNOSUPPORT;
 	}

@@ -94,6 +94,16 @@ int graft_pool_speculate(int family, int protocol, struct graft_spec_sock *out);
 /* Is a stocked socket made at `born` still young enough to use? */
 bool graft_pool_fresh(uint64_t born);
 
+/*
+ * The kernel backend's speculation (kernel.c), same contract: an AF_GRAFT
+ * socket bound to the endpoint the process last grafted a stream client of
+ * `family` onto with no port, made now. spec.c's spec_take() and
+ * graft_spec_fresh() dispatch to them.
+ */
+int graft_kernel_speculate(int family, int protocol,
+			   struct graft_spec_sock *out);
+bool graft_kernel_fresh(uint64_t born);
+
 /* fork() handlers: the child closes every thread's stock. */
 void graft_pool_atfork_prepare(void);
 void graft_pool_atfork_parent(void);

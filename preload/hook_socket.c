@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "af_graft.h"
 #include "hooks.h"
 #include "spec.h"
 
@@ -193,7 +194,8 @@ int graft_getsockopt_impl(int fd, int level, int name, void *val,
 				 socklen_t *len)
 {
 	struct graft_sock *s;
-	int rc, err, fake = -1;
+	int rc, err, fake = -1, real;
+	bool graft_family;
 
 	graft_init();
 	rc = graft_real.getsockopt(fd, level, name, val, len);
@@ -202,9 +204,16 @@ int graft_getsockopt_impl(int fd, int level, int name, void *val,
 	    *len < sizeof(int))
 		return rc;
 	err = errno;
+	memcpy(&real, val, sizeof(real));
+	/* The kernel backend's sockets are AF_GRAFT ones. */
+	graft_family = name == SO_DOMAIN && real == AF_GRAFT;
 	graft_fdt_lock();
 	s = graft_fdt_get(fd);
-	if (s && s->state == GRAFT_GRAFTED && s->host_family == AF_UNIX) {
+	if (s && graft_family &&
+	    (s->state == GRAFT_GRAFTED || s->state == GRAFT_SPECULATIVE)) {
+		fake = s->family;
+	} else if (s && s->state == GRAFT_GRAFTED &&
+		   s->host_family == AF_UNIX) {
 		if (name == SO_DOMAIN)
 			fake = s->family;
 		else if (s->protocol)

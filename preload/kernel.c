@@ -2,14 +2,22 @@
 /*
  * kernel.c — the kernel backend: an AF_GRAFT socket from af_graft.ko.
  * The module keeps the options set before bind() and applies them to the host
- * socket it creates when the graft socket is bound to an endpoint.
+ * socket it creates when the graft socket is bound to an endpoint. Once a
+ * process grafted a client, socket() may make the AF_GRAFT socket at once
+ * (speculative sockets, spec.c).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "af_graft.h"
 #include "backend.h"
+#include "graft_env.h"
 #include "libgraft.h"
 
 #ifndef SOL_GRAFT
@@ -24,6 +32,9 @@
 #ifndef GRAFT_REUSEPORT
 #define GRAFT_REUSEPORT 7
 #endif
+
+/* How long a speculative socket may wait for its connect(). */
+#define KSPEC_TTL_NS (2ULL * 1000 * 1000 * 1000)
 
 /*
  * Kernels before 6.2 refuse SO_REUSEPORT on an AF_GRAFT socket in the
@@ -41,15 +52,14 @@ static int set_option(int fd, const struct graft_sockopt *o)
 	return rc;
 }
 
-int graft_kernel_request(const struct graft_request *req,
-			 struct graft_result *res)
+/* The AF_GRAFT socket of req, options replayed, bound to req->ep. */
+static int kernel_bound(const struct graft_request *req,
+			struct graft_result *res)
 {
 	struct sockaddr_gr sgr;
 	int fd, err, port = req->port, one = 1;
-	socklen_t len;
 	uint16_t i;
 
-	res->fd = -1;
 	fd = graft_real.socket(AF_GRAFT, req->type | SOCK_CLOEXEC,
 			       req->protocol);
 	if (fd < 0) {
@@ -58,7 +68,7 @@ int graft_kernel_request(const struct graft_request *req,
 			 "cannot create an AF_GRAFT socket (%s); is af_graft.ko "
 			 "loaded?",
 			 strerror(err));
-		return err == EAFNOSUPPORT ? EADDRNOTAVAIL : err;
+		return -(err == EAFNOSUPPORT ? EADDRNOTAVAIL : err);
 	}
 	for (i = 0; i < req->nopts; i++) {
 		const struct graft_sockopt *o = &req->opts[i];
@@ -100,6 +110,128 @@ int graft_kernel_request(const struct graft_request *req,
 				 strerror(err));
 		goto fail;
 	}
+	return fd;
+fail:
+	graft_real.close(fd);
+	return -err;
+}
+
+/*
+ * Speculative sockets (spec.c) for this backend: once the process grafted a
+ * stream client onto an endpoint that leaves the host port to connect()
+ * (a dynamic one, no port asked for), socket() may hand out an AF_GRAFT
+ * socket already bound to it. Per family, the endpoint last grafted onto.
+ * The lock is only ever tried: a child forked while another thread held it
+ * simply does not speculate.
+ */
+static struct {
+	pthread_mutex_t lock;
+	char ep[2][GRAFT_EPNAME_MAX];
+	int protocol[2];
+} kspec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static atomic_bool kspec_armed;
+static pthread_once_t kspec_once = PTHREAD_ONCE_INIT;
+static bool kspec_enabled;
+
+static void kspec_init(void)
+{
+	const char *v = getenv(GRAFT_ENV_POOL);
+
+	kspec_enabled = !(v && !strcmp(v, "0"));
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Bound with port 0 and the same family: a client socket to speculate on. */
+static bool kspec_fits(const struct graft_request *req,
+		       const struct graft_result *res)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&res->addr;
+	const struct sockaddr_in6 *sin6 =
+		(const struct sockaddr_in6 *)&res->addr;
+	uint16_t i;
+
+	if (req->type != SOCK_STREAM || req->port != 0 ||
+	    res->family != req->family || !res->addrlen)
+		return false;
+	if ((res->family == AF_INET && sin->sin_port) ||
+	    (res->family == AF_INET6 && sin6->sin6_port) ||
+	    (res->family != AF_INET && res->family != AF_INET6))
+		return false;
+	for (i = 0; i < req->nopts; i++)
+		if (!graft_option_fits_after_bind(req->opts[i].level,
+						  req->opts[i].name))
+			return false;
+	return true;
+}
+
+static void kspec_remember(const struct graft_request *req,
+			   const struct graft_result *res)
+{
+	int f = req->family == AF_INET6;
+
+	pthread_once(&kspec_once, kspec_init);
+	if (!kspec_enabled || !kspec_fits(req, res) ||
+	    pthread_mutex_trylock(&kspec.lock))
+		return;
+	strncpy(kspec.ep[f], req->ep, GRAFT_EPNAME_MAX - 1);
+	kspec.protocol[f] = req->protocol ? req->protocol : IPPROTO_TCP;
+	pthread_mutex_unlock(&kspec.lock);
+	atomic_store(&kspec_armed, true);
+}
+
+int graft_kernel_speculate(int family, int protocol,
+			   struct graft_spec_sock *out)
+{
+	struct graft_request req = { .family = family, .type = SOCK_STREAM };
+	int f = family == AF_INET6, fd;
+	char ep[GRAFT_EPNAME_MAX];
+	struct graft_result res;
+
+	if (!atomic_load_explicit(&kspec_armed, memory_order_relaxed) ||
+	    pthread_mutex_trylock(&kspec.lock))
+		return ENOENT;
+	memcpy(ep, kspec.ep[f], sizeof(ep));
+	req.protocol = kspec.protocol[f];
+	pthread_mutex_unlock(&kspec.lock);
+	if (!ep[0] || (protocol && protocol != req.protocol))
+		return ENOENT;
+	req.ep = ep;
+	fd = kernel_bound(&req, &res);
+	if (fd < 0) {
+		graft_trace("socket(): cannot bind a socket to %s: %s", ep,
+			    res.msg);
+		return -fd;
+	}
+	out->fd = fd;
+	out->host_family = family;
+	out->born = now_ns();
+	memcpy(out->ep, ep, sizeof(out->ep));
+	return 0;
+}
+
+/* The endpoint may be redefined: a socket bound to it long ago is not used. */
+bool graft_kernel_fresh(uint64_t born)
+{
+	return now_ns() - born <= KSPEC_TTL_NS;
+}
+
+int graft_kernel_request(const struct graft_request *req,
+			 struct graft_result *res)
+{
+	socklen_t len;
+	int fd;
+
+	res->fd = -1;
+	fd = kernel_bound(req, res);
+	if (fd < 0)
+		return -fd;
 	res->fd = fd;
 	res->family = req->family;
 	len = sizeof(res->addr);
@@ -111,8 +243,6 @@ int graft_kernel_request(const struct graft_request *req,
 		res->family = res->addr.ss_family;
 		res->addrlen = len;
 	}
+	kspec_remember(req, res);
 	return 0;
-fail:
-	graft_real.close(fd);
-	return err;
 }

@@ -88,13 +88,15 @@ void graft_spec_outcome(bool used)
 /* A stocked socket of the backend's, or an errno (ENOENT: none to give). */
 static int spec_take(int family, int protocol, struct graft_spec_sock *out)
 {
-	if (graft_cfg.backend != GRAFT_BACKEND_BROKER)
-		return ENOENT;
+	if (graft_cfg.backend == GRAFT_BACKEND_KERNEL)
+		return graft_kernel_speculate(family, protocol, out);
 	return graft_pool_speculate(family, protocol, out);
 }
 
 bool graft_spec_fresh(uint64_t born)
 {
+	if (graft_cfg.backend == GRAFT_BACKEND_KERNEL)
+		return graft_kernel_fresh(born);
 	return graft_pool_fresh(born);
 }
 

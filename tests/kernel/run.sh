@@ -8,7 +8,7 @@ rc=0
 load_module || exit 1
 prepare_deno
 for t in test-version.sh test-nl.sh test-sock.sh test-policy.sh test-scm-cycle.sh \
-	test-close-loss.sh test-inspect.sh test-iperf.sh; do
+	test-close-loss.sh test-inspect.sh test-iperf.sh test-spec.sh; do
 	t=$GRAFT_REPO/tests/kernel/$t
 	log "=== $(basename "$t")"
 	start=$(date +%s)

@@ -20,7 +20,9 @@ namespace. Prints "ok WHAT" or "FAIL WHAT: DETAIL" per check.
           meanwhile) and for the stock to age out (2 s): prints "down
           STOCKED SECONDS" for the socket() that follows
 Whether a socket is a stocked one is read with SIOCGSKNS (the namespace the
-socket lives in), which libgraft does not hook.
+socket lives in), which libgraft does not hook; with GRAFT_BACKEND=kernel
+(tests/kernel/test-spec.sh) a stocked socket is an AF_GRAFT one, bound to its
+endpoint: one that answers a SOL_GRAFT option.
 """
 import ctypes
 import fcntl
@@ -30,6 +32,8 @@ import sys
 import time
 
 SIOCGSKNS = 0x894C
+SOL_GRAFT, GRAFT_NAME_TRANSPARENT = 256, 5
+KERNEL = os.environ.get("GRAFT_BACKEND") == "kernel"
 MODE, PEER = sys.argv[1], int(sys.argv[2])
 libc = ctypes.CDLL(None, use_errno=True)
 HERE = os.stat("/proc/self/ns/net").st_ino
@@ -49,6 +53,10 @@ def stocked(fd):
     """Does fd live in another namespace than this process (the host)?"""
     if not isinstance(fd, int):
         fd = fd.fileno()
+    if KERNEL:
+        val, size = ctypes.c_int(0), ctypes.c_uint(4)
+        return libc.getsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT,
+                               ctypes.byref(val), ctypes.byref(size)) == 0
     ns = fcntl.ioctl(fd, SIOCGSKNS)
     try:
         return os.fstat(ns).st_ino != HERE
@@ -87,6 +95,10 @@ def check_view_and_options():
     check("a socket() after a graft is a stocked host socket", stocked(s))
     check("getsockname() of a stocked socket is the program's 0.0.0.0:0",
           s.getsockname() == ("0.0.0.0", 0), s.getsockname())
+    kind = (s.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN),
+            s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))
+    check("SO_DOMAIN and SO_PROTOCOL of a stocked socket: AF_INET, TCP",
+          kind == (socket.AF_INET, socket.IPPROTO_TCP), kind)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 50000)
     want = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
