@@ -11,7 +11,9 @@
  * listen(), a connect or send to a destination no mapping sends through its
  * endpoint, an option that must precede the bind, a dup) first gets a real
  * namespace socket in its place, with the options recorded so far and its
- * descriptor flags (spec_swap), and goes on as a candidate.
+ * descriptor flags (spec_swap), and goes on as a candidate. With the
+ * kernel backend the "stocked" socket is an AF_GRAFT socket that kernel.c
+ * makes and binds to the endpoint right then (no stock kept).
  *
  * socket() never starts a round trip to the broker: with the stock empty
  * (a new thread, an idle one whose stock aged out, a broker gone away) it
