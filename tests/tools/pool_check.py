@@ -39,9 +39,12 @@ if len(child) != 20 or len(set(both)) != len(both):
     print(f"pool_check.py: ports repeat across the fork: {sorted(both)}", file=sys.stderr)
     sys.exit(1)
 print("fork ok", len(both), flush=True)
-for _ in range(100):
+# Redefining the endpoint takes two graft commands: seconds each in a loaded VM.
+for _ in range(600):
     if os.path.exists(waitfile):
         break
     time.sleep(0.1)
+else:
+    print("pool_check.py: WAITFILE never appeared", file=sys.stderr)
 time.sleep(2.5)
 print("after", source()[0], flush=True)
