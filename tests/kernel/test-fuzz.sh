@@ -39,8 +39,8 @@ after_run() { # after_run WHAT SCM
 	if ! refcnt_settles; then
 		n=$(cat /sys/module/af_graft/refcnt)
 		if [ "$2" = 1 ]; then
-			log "FAIL $1: af_graft use count stays at $n after the fuzzer exited: $n graft socket(s) never freed." \
-				"The run without descriptor passing settled, so this is the SCM_RIGHTS cycle" \
+			log "FAIL $1: af_graft use count stays at $n after the fuzzer exited (2 a graft socket never freed)." \
+				"The run without descriptor passing settled, so this is most likely an SCM_RIGHTS cycle" \
 				"through graft sockets' unix host queues that af_graft's collector did not break:" \
 				"rmmod af_graft will fail with 'in use'"
 		else
