@@ -5,11 +5,26 @@
  * sent without blocking; the broker's copies are closed whatever happens.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "graft_native.h"
+
+/* Close the broker's copies: one close_range() when the numbers run
+ * consecutively, as a batch's usually do (a system call per socket saved). */
+static void close_sent(const int *fds, int n)
+{
+	bool run = n > 1;
+
+	for (int i = 1; run && i < n; i++)
+		run = fds[i] == fds[0] + i;
+	if (run && close_range((unsigned)fds[0], (unsigned)fds[n - 1], 0) == 0)
+		return;
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
 
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r)
 {
@@ -41,7 +56,6 @@ int graft_send_reply(const struct gn_plan *p, struct gn_result *r)
 	c->cmsg_len = CMSG_LEN(fdlen);
 	memcpy(CMSG_DATA(c), r->fds, fdlen);
 	r->sent = sendmsg(p->reply_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? errno : 0;
-	for (int i = 0; i < r->made; i++)
-		close(r->fds[i]);
+	close_sent(r->fds, r->made);
 	return r->sent;
 }
