@@ -4,8 +4,8 @@
 Each repetition's graft-kernel measurement is divided by the VM loopback's
 of the same repetition (measured moments apart, under the same load); the
 table gives the median and the range over the repetitions, and the loopback's
-median absolute value. RR p50 is a time: lower is better, like the others
-read as "x of the loopback"."""
+median absolute value. RR p50 and "setup out" (the time socket() plus
+connect() took in `rr crr`) are times: lower is better."""
 import json
 import statistics
 import sys
@@ -16,6 +16,7 @@ COLS = [  # (label, path, metric, field)
     ("conn/s in", "graft-kernel", "crr", "conn_per_s"),
     ("RR p50 egress", "graft-kernel-egress", "rr", "p50_us"),
     ("conn/s out", "graft-kernel-egress", "crr", "conn_per_s"),
+    ("setup out", "graft-kernel-egress", "crr", "connect_us"),  # socket()+connect()
 ]
 recs = {}
 for name in sys.argv[1:]:
