@@ -244,8 +244,9 @@ sec_pool() {
 	g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.2 port dynamic || fail "adding ep-pool"
 	bg "${RUN1[@]}" -e 127.0.0.0/8=ep-pool -- python3 "$TOOLS/pool_check.py" 127.0.0.1 "$P_PEER" "$TMP/pool-go" >"$TMP/pool.out" 2>&1
 	local pool=$! out
-	wait_for 10 grep -q "fork ok" "$TMP/pool.out"
-	g -n "$C1" ep del ep-pool && g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.4 port dynamic
+	wait_for 60 grep -q "fork ok" "$TMP/pool.out" || fail "pool_check.py did not finish its fork step in 60 s"
+	{ g -n "$C1" ep del ep-pool && g -n "$C1" ep add ep-pool type ipv4 addr 127.0.0.4 port dynamic; } >"$TMP/pool-redef" 2>&1 ||
+		fail "redefining ep-pool: $(tr '\n' ' ' <"$TMP/pool-redef")"
 	touch "$TMP/pool-go"
 	timeout 30 tail --pid="$pool" -f /dev/null
 	out=$(cat "$TMP/pool.out")
