@@ -12,6 +12,7 @@
  * @module
  */
 
+import { PROTO } from "../model/contract_gen.ts";
 import { GraftError } from "../model/errors.ts";
 import { SysError } from "./ffi.ts";
 
@@ -38,10 +39,8 @@ const L = {
   RECV_META: 36,
 } as const;
 
-/** Most sockets in one plan (GRAFT_SOCKETS_MAX). */
-export const NATIVE_SOCKETS_MAX = 32;
-/** Longest option value (GRAFT_SOCKOPT_VAL_MAX). */
-const OPTVAL_MAX = 32;
+/** Longest option value: the wire protocol's (graft_native.h uses the same header). */
+const OPTVAL_MAX = PROTO.GRAFT_SOCKOPT_VAL_MAX;
 const ADDR_MAX = 128;
 const GN_LISTEN = 0x1;
 const GN_GETNAME = 0x2;
