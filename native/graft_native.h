@@ -26,6 +26,14 @@
  *
  * and reads the request in one call too (graft_recv_packet() below).
  *
+ * For two sockets or more, socket() x n goes through io_uring in one
+ * io_uring_enter(), and the options and bind() of every socket as linked
+ * chains in another (uring.c: a batch's ~100 system calls cost more in entry
+ * than in work on a PVM guest). Only operations the kernel ran inline, in
+ * this thread (its namespace, its fsuid), are accepted; otherwise, and where
+ * the kernel lacks io_uring's socket operations (before 6.11, io_uring
+ * disabled or refused by seccomp, GRAFT_URING=0), the system calls above.
+ *
  * On failure nothing is left open and graft_make_sockets() returns -1 with
  * err (an errno), step (GN_STEP_*) and, for GN_STEP_SETSOCKOPT, opt (the
  * option's index) set, for the caller's message.
@@ -121,6 +129,16 @@ int32_t graft_native_layout(uint32_t *out, uint32_t n);
 #define GN_RECV_META (GN_RECV_FDS + GN_SOCKETS_MAX)
 int32_t graft_recv_packet(int32_t fd, uint8_t *buf, uint32_t cap, int32_t *meta,
 			  int32_t want_unread);
+
+/*
+ * Internal (uring.c): a batch's socket() calls, and its options and bind(),
+ * through io_uring when the kernel has what it takes; GN_URING_NO when not
+ * (nothing done: use the system calls).
+ */
+#define GN_URING_NO (-2)
+int gn_uring_sockets(const struct gn_plan *p, struct gn_result *r, int n);
+int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
+		       int (*redo)(const struct gn_plan *, int, struct gn_result *));
 
 /* Internal: send r's sockets as the reply to `p` and close them. */
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r);

@@ -40,9 +40,11 @@ static void close_all(struct gn_result *r, int from, int to)
 /* socket() up to p->count + p->spare times; the number made (>= 1) or -1 with step/err set. */
 static int create(const struct gn_plan *p, struct gn_result *r)
 {
-	int n = 0;
+	int n = gn_uring_sockets(p, r, (int)(p->count + p->spare));
 
-	for (; n < (int)(p->count + p->spare); n++) {
+	if (n != GN_URING_NO)
+		return n;
+	for (n = 0; n < (int)(p->count + p->spare); n++) {
 		int fd = socket(p->family, p->type | SOCK_CLOEXEC, p->protocol);
 
 		if (fd < 0) {
@@ -103,6 +105,16 @@ static int configure(const struct gn_plan *p, int fd, struct gn_result *r)
 	return 0;
 }
 
+/* configure() r->fds[0..want) in order: how many in a row are ready (a failure ends the batch). */
+static int configure_each(const struct gn_plan *p, struct gn_result *r, int want)
+{
+	int ok = 0;
+
+	while (ok < want && configure(p, r->fds[ok], r) == 0)
+		ok++;
+	return ok;
+}
+
 static int plan_ok(const struct gn_plan *p)
 {
 	if (p->count < 1 || p->count > GN_SOCKETS_MAX || p->nopts > GN_OPTS_MAX)
@@ -142,14 +154,12 @@ GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *
 			return -1;
 	}
 	want = n < (int)p->count ? n : (int)p->count; /* the rest are spares */
-	for (ok = 0; ok < want; ok++) {
-		if (configure(p, r->fds[ok], r) < 0) {
-			if (ok == 0) {
-				close_all(r, 0, n);
-				return -1;
-			}
-			break; /* hand out what we have */
-		}
+	ok = gn_uring_configure(p, r, want, configure);
+	if (ok == GN_URING_NO)
+		ok = configure_each(p, r, want);
+	if (ok == 0) {
+		close_all(r, 0, n);
+		return -1;
 	}
 	close_all(r, ok, want);
 	r->made = ok;
