@@ -47,11 +47,15 @@ struct ring {
 	struct io_uring_sqe *sqes;
 	struct io_uring_cqe *cqes;
 	unsigned queued; /* sqes written since the last enter */
+	void *rings, *sqe_map; /* the two mappings, and their lengths */
+	size_t rings_len, sqe_len;
 };
 
 static __thread struct ring ring;
 static __thread int state; /* 0: not probed yet; 1: in use; -1: off */
 static __thread int punt;  /* GRAFT_URING=punt */
+
+static void ring_off(void);
 
 static int enter(unsigned submit, unsigned wait, unsigned flags)
 {
@@ -109,9 +113,13 @@ static int ring_ready(void)
 	sq = (p.features & IORING_FEAT_SINGLE_MMAP) && probe_ops(ring.fd) ?
 		     map(ring.fd, sqlen, IORING_OFF_SQ_RING) : NULL;
 	cq = sq;
-	ring.sqes = sq ? map(ring.fd, p.sq_entries * sizeof(struct io_uring_sqe), IORING_OFF_SQES) : NULL;
+	ring.rings = sq;
+	ring.rings_len = sqlen;
+	ring.sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	ring.sqe_map = sq ? map(ring.fd, ring.sqe_len, IORING_OFF_SQES) : NULL;
+	ring.sqes = ring.sqe_map;
 	if (!ring.sqes) {
-		close(ring.fd); /* the mappings go with the ring's last reference */
+		ring_off();
 		return 0;
 	}
 	ring.sq_tail = (unsigned *)(sq + p.sq_off.tail);
@@ -129,7 +137,12 @@ static int ring_ready(void)
 /* Off for good: the ring is closed (a worker it may have is the kernel's to end). */
 static void ring_off(void)
 {
+	if (ring.sqe_map)
+		munmap(ring.sqe_map, ring.sqe_len);
+	if (ring.rings)
+		munmap(ring.rings, ring.rings_len);
 	close(ring.fd);
+	memset(&ring, 0, sizeof(ring));
 	ring.fd = -1;
 	state = -1;
 }
