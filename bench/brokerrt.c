@@ -2,7 +2,7 @@
 /*
  * brokerrt — time the graft broker itself, without an application around it.
  *
- *   brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS]
+ *   brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS] [-w US]
  *
  * Speaks the wire protocol of preload/graft_proto.h over one SOCK_SEQPACKET
  * connection, as libgraft does, from the caller's network namespace (run it
@@ -12,8 +12,10 @@
  *           round trip of one graft (request, socket made and bound in the
  *           target namespace, reply with the descriptor), percentiles and
  *           mean in µs (the broker makes spare sockets on some of them, which
- *           the median does not see and the mean does);
- *           each request alternates with one to the floor (below);
+ *           the median does not see and the mean does); the reply is waited
+ *           for as libgraft waits for it (preload/graft_spin.h: polled
+ *           without blocking for a while when the last one came quickly);
+ *           each run of BLOCK requests alternates with one to the floor (below);
  *   batch   GRAFT_OP_SOCKETS of BATCH sockets (libgraft's stock refill):
  *           µs per socket.
  * Every received descriptor is closed, after the clock has stopped. Prints
@@ -21,12 +23,16 @@
  *
  * The floor: what this machine allows any separate process answering the
  * same request. A forked child, written to be as small as a broker can be,
- * waits in poll() on a SOCK_SEQPACKET pair, reads the request, makes the
+ * waits on a SOCK_SEQPACKET pair as the broker waits (graft_spin.h, with
+ * the broker's default window, or -w US), reads the request, makes the
  * socket (socket, IP_BIND_ADDRESS_NO_PORT, bind to 127.0.0.1) and replies
  * with it by SCM_RIGHTS: the same work without a namespace switch, a policy
- * or a runtime. Its round trips are interleaved one for one with the
- * broker's, so both see the same load; floor_round_trip_us is their median
- * and single_over_floor the median of the per-pair ratios.
+ * or a runtime. Its round trips are interleaved with the broker's in runs
+ * of BLOCK (one for one, both waiters would spin at once and take turns on
+ * the CPUs), so both see the same load; floor_round_trip_us is their median
+ * and single_over_floor the median of the per-pair ratios. Then a quarter
+ * as many round trips to a floor where both sides block in poll() and
+ * recvmsg() (no spinning): floor_block_us, their median.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +50,10 @@
 #include <unistd.h>
 
 #include "../preload/graft_reply.h"
+#include "../preload/graft_spin.h"
+
+/* Requests to one responder before turning to the other. */
+#define BLOCK 16
 
 static double now_us(void)
 {
@@ -59,8 +69,12 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* One request and its reply; the descriptors received go to fds, their number is returned. */
-static int round_trip(int s, const char *ep, uint32_t seq, uint32_t batch, int *fds)
+/*
+ * One request and its reply, waited for as libgraft waits (spin: NULL
+ * blocks); the descriptors received go to fds, their number is returned.
+ */
+static int round_trip(int s, const char *ep, uint32_t seq, uint32_t batch, int *fds,
+		      struct graft_spin *spin)
 {
 	struct graft_socks_req rq;
 	struct graft_reply r;
@@ -80,7 +94,8 @@ static int round_trip(int s, const char *ep, uint32_t seq, uint32_t batch, int *
 	if (send(s, &rq, len, MSG_NOSIGNAL) != (ssize_t)len)
 		die("send");
 	graft_reply_init(&r);
-	if (recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC) < (ssize_t)sizeof(r.u.resp))
+	if ((spin ? graft_spin_recvmsg(spin, s, &r.mh, MSG_CMSG_CLOEXEC, recvmsg)
+		  : recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC)) < (ssize_t)sizeof(r.u.resp))
 		die("recvmsg");
 	got = graft_reply_fds(&r.mh, fds, GRAFT_SOCKETS_MAX, close);
 	if (r.u.resp.status != 0 || r.u.resp.hdr.seq != seq || got == 0) {
@@ -92,21 +107,27 @@ static int round_trip(int s, const char *ep, uint32_t seq, uint32_t batch, int *
 }
 
 /* A timed round trip (µs); the descriptors are closed after the clock stops. */
-static double timed(int s, const char *ep, uint32_t seq, uint32_t batch, int *got)
+static double timed(int s, const char *ep, uint32_t seq, uint32_t batch, int *got,
+		    struct graft_spin *spin)
 {
 	int fds[GRAFT_SOCKETS_MAX];
 	double t0 = now_us(), t;
 
-	*got = round_trip(s, ep, seq, batch, fds);
+	*got = round_trip(s, ep, seq, batch, fds, spin);
 	t = now_us() - t0;
 	for (int i = 0; i < *got; i++)
 		close(fds[i]);
 	return t;
 }
 
-/* The floor's responder: serve GRAFT_OP_SOCKET requests on s until it is closed. */
-static void floor_serve(int s)
+/*
+ * The floor's responder: serve GRAFT_OP_SOCKET requests on s until it is
+ * closed, waiting as the broker does with a window of window_us (0: blocking).
+ */
+static void floor_serve(int s, uint32_t window_us)
 {
+	struct graft_spin spin = { .window_us = window_us };
+
 	union {
 		struct graft_sock_req req;
 		uint8_t raw[GRAFT_PACKET_MAX];
@@ -126,7 +147,8 @@ static void floor_serve(int s)
 		struct cmsghdr *c;
 		int one = 1, fd;
 
-		if (poll(&p, 1, -1) < 0 || recv(s, &in, sizeof(in), MSG_DONTWAIT) <= 0)
+		if (graft_spin_poll(&spin, &p, 1, -1) < 0 ||
+		    recv(s, &in, sizeof(in), MSG_DONTWAIT) <= 0)
 			_exit(0);
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -151,8 +173,8 @@ static void floor_serve(int s)
 	}
 }
 
-/* Fork the floor's responder; its end of the pair is returned in *child. */
-static int floor_start(pid_t *child)
+/* Fork a floor responder; its end of the pair is returned in *child. */
+static int floor_start(pid_t *child, uint32_t window_us)
 {
 	int sv[2];
 
@@ -163,7 +185,7 @@ static int floor_start(pid_t *child)
 		die("fork");
 	if (*child == 0) {
 		close(sv[0]);
-		floor_serve(sv[1]);
+		floor_serve(sv[1], window_us);
 	}
 	close(sv[1]);
 	return sv[0];
@@ -176,29 +198,81 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Runs of BLOCK broker round trips and BLOCK floor ones, paired in order; the number of pairs. */
+static long paired(int s, int f, const char *ep, uint32_t *seq, long count, double secs,
+		   double *lat, double *flat, double *ratio)
+{
+	struct graft_spin bs = { .window_us = GRAFT_SPIN_REPLY_US };
+	struct graft_spin fs = { .window_us = GRAFT_SPIN_REPLY_US };
+	double deadline;
+	long n, j, k;
+	int got;
+
+	for (j = 0; j < 2 * BLOCK; j++) { /* warm up */
+		timed(s, ep, (*seq)++, 0, &got, &bs);
+		timed(f, ep, (*seq)++, 0, &got, &fs);
+	}
+	deadline = now_us() + secs * 1e6;
+	for (n = 0; n < count && now_us() < deadline; n += k) {
+		k = count - n < BLOCK ? count - n : BLOCK;
+		for (j = 0; j < k; j++)
+			lat[n + j] = timed(s, ep, (*seq)++, 0, &got, &bs);
+		for (j = 0; j < k; j++)
+			flat[n + j] = timed(f, ep, (*seq)++, 0, &got, &fs);
+		for (j = 0; j < k; j++)
+			ratio[n + j] = lat[n + j] / flat[n + j];
+	}
+	return n;
+}
+
+/* The median round trip to a floor where both sides block (n round trips at most, secs). */
+static double blocking_floor(const char *ep, uint32_t *seq, long n, double secs)
+{
+	double deadline = now_us() + secs * 1e6, med, *buf = calloc((size_t)n, sizeof(*buf));
+	pid_t child;
+	int f, got;
+	long i;
+
+	if (!buf)
+		die("calloc");
+	f = floor_start(&child, 0);
+
+	for (i = 0; i < BLOCK; i++)
+		timed(f, ep, (*seq)++, 0, &got, NULL);
+	for (i = 0; i < n && now_us() < deadline; i++)
+		buf[i] = timed(f, ep, (*seq)++, 0, &got, NULL);
+	close(f);
+	waitpid(child, NULL, 0);
+	qsort(buf, (size_t)i, sizeof(*buf), cmp_double);
+	med = i ? buf[i / 2] : 0;
+	free(buf);
+	return med;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = NULL, *ep = NULL;
-	long count = 2000, batch = GRAFT_SOCKETS_MAX;
-	double secs = 1, *lat, *flat, *ratio, t1, deadline, sum = 0;
+	long count = 2000, batch = GRAFT_SOCKETS_MAX, window = GRAFT_SPIN_REQUEST_US;
+	double secs = 1, *lat, *flat, *ratio, t1, deadline, sum = 0, block;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	long i, n, sockets = 0, batches = 0;
 	uint32_t seq = 1;
 	int opt, s, f, got;
 	pid_t child;
 
-	while ((opt = getopt(argc, argv, "s:e:n:b:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:e:n:b:d:w:")) != -1) {
 		switch (opt) {
 		case 's': path = optarg; break;
 		case 'e': ep = optarg; break;
 		case 'n': count = atol(optarg); break;
 		case 'b': batch = atol(optarg); break;
 		case 'd': secs = atof(optarg); break;
+		case 'w': window = atol(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (!path || !ep || count < 1 || count > 1000000 || batch < 1 ||
-	    batch > GRAFT_SOCKETS_MAX || secs <= 0 || secs > 60 ||
+	    batch > GRAFT_SOCKETS_MAX || secs <= 0 || secs > 60 || window < 0 || window > 100000 ||
 	    strlen(path) >= sizeof(sun.sun_path))
 		goto usage;
 	memcpy(sun.sun_path, path, strlen(path));
@@ -210,36 +284,30 @@ int main(int argc, char **argv)
 	ratio = calloc((size_t)count, sizeof(*ratio));
 	if (!lat || !flat || !ratio)
 		die("calloc");
-	f = floor_start(&child);
-	for (i = 0; i < 20; i++) { /* warm up */
-		timed(s, ep, seq++, 0, &got);
-		timed(f, ep, seq++, 0, &got);
-	}
-	deadline = now_us() + secs * 1e6;
-	for (n = 0; n < count && now_us() < deadline; n++) {
-		lat[n] = timed(s, ep, seq++, 0, &got);
-		flat[n] = timed(f, ep, seq++, 0, &got);
-		ratio[n] = lat[n] / flat[n];
-		sum += lat[n];
-	}
+	f = floor_start(&child, (uint32_t)window);
+	n = paired(s, f, ep, &seq, count, secs, lat, flat, ratio);
 	close(f);
 	waitpid(child, NULL, 0);
+	for (i = 0; i < n; i++)
+		sum += lat[i];
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 	qsort(flat, (size_t)n, sizeof(*flat), cmp_double);
 	qsort(ratio, (size_t)n, sizeof(*ratio), cmp_double);
+	block = blocking_floor(ep, &seq, count / 4 + 1, secs / 4);
 	t1 = 0;
 	deadline = now_us() + secs * 1e6;
 	while (sockets < count && now_us() < deadline) {
-		t1 += timed(s, ep, seq++, (uint32_t)batch, &got);
+		t1 += timed(s, ep, seq++, (uint32_t)batch, &got, NULL);
 		sockets += got;
 		batches++;
 	}
 	printf("{\"single_n\": %ld, \"single_p50_us\": %.1f, \"single_p99_us\": %.1f, "
 	       "\"single_mean_us\": %.1f, "
 	       "\"floor_round_trip_us\": %.1f, \"single_over_floor\": %.2f, "
+	       "\"floor_block_us\": %.1f, \"spin_window_us\": %ld, "
 	       "\"batch\": %ld, \"batches\": %ld, \"batch_us_per_socket\": %.2f}\n",
 	       n, lat[n / 2], lat[n * 99 / 100], n ? sum / (double)n : 0.0, flat[n / 2], ratio[n / 2],
-	       batch, batches,
+	       block, window, batch, batches,
 	       sockets ? t1 / (double)sockets : 0.0);
 	free(lat);
 	free(flat);
@@ -247,6 +315,7 @@ int main(int argc, char **argv)
 	close(s);
 	return 0;
 usage:
-	fprintf(stderr, "usage: brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS]\n");
+	fprintf(stderr, "usage: brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS] "
+			"[-w US]\n");
 	return 2;
 }

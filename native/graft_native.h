@@ -18,7 +18,8 @@
  *                                         namespace; every later call fails too (ENOTRECOVERABLE)
  *   setfsuid(0)
  *   per socket: setsockopt() x nopts      ENOPROTOOPT on an optional one: skipped
- *               bind(), listen()          (GN_LISTEN)
+ *               bind(), listen()          (GN_LISTEN; none of these for a
+ *                                         `given` socket with GN_READY)
  *     a socket after the first that fails here ends the batch early
  *   getsockname(first)                    (GN_GETNAME; else the address is sa)
  *   sendmsg(reply_fd, graft_sock_resp + SCM_RIGHTS), close() x made
@@ -46,7 +47,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 3
+#define GN_ABI 4
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -56,6 +57,7 @@
 /* gn_plan.flags */
 #define GN_LISTEN 0x1  /* listen() after bind (a Unix stream endpoint) */
 #define GN_GETNAME 0x2 /* read the bound address back (the kernel picks part of it) */
+#define GN_READY 0x4   /* the given socket has its options and address already: hand it out */
 
 /* gn_result.step: where it failed */
 enum gn_step {
@@ -86,7 +88,7 @@ struct gn_plan {
 	int32_t home_fd;   /* namespace to return to */
 	uint32_t owner;    /* filesystem uid while creating; 0: unchanged */
 	uint32_t count;    /* 1..GN_SOCKETS_MAX */
-	uint32_t flags;    /* GN_LISTEN | GN_GETNAME */
+	uint32_t flags;    /* GN_LISTEN | GN_GETNAME | GN_READY */
 	uint32_t salen;
 	uint32_t nopts;
 	int32_t reply_fd; /* send the reply here and close the sockets; -1: keep them */
@@ -139,6 +141,13 @@ int32_t graft_recv_packet(int32_t fd, uint8_t *buf, uint32_t cap, int32_t *meta,
 int gn_uring_sockets(const struct gn_plan *p, struct gn_result *r, int n);
 int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
 		       int (*redo)(const struct gn_plan *, int, struct gn_result *));
+
+/*
+ * poll(fds, n, timeout_ms) over struct pollfd entries, first polled without
+ * blocking for up to window_us when the last wait ended within that long
+ * (preload/graft_spin.h; 0: never). poll()'s result, or -errno.
+ */
+int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us);
 
 /* Internal: send r's sockets as the reply to `p` and close them. */
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r);

@@ -154,9 +154,13 @@ GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *
 			return -1;
 	}
 	want = n < (int)p->count ? n : (int)p->count; /* the rest are spares */
-	ok = gn_uring_configure(p, r, want, configure);
-	if (ok == GN_URING_NO)
-		ok = configure_each(p, r, want);
+	if (p->given >= 0 && (p->flags & GN_READY)) {
+		ok = want; /* prepared earlier: options set and bound */
+	} else {
+		ok = gn_uring_configure(p, r, want, configure);
+		if (ok == GN_URING_NO)
+			ok = configure_each(p, r, want);
+	}
 	if (ok == 0) {
 		close_all(r, 0, n);
 		return -1;

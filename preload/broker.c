@@ -23,6 +23,7 @@
 
 #include "backend.h"
 #include "graft_reply.h"
+#include "graft_spin.h"
 #include "libgraft.h"
 #include "tlist.h"
 
@@ -151,10 +152,13 @@ static void close_fds(const int *fds, int n)
 /*
  * Receive the reply to request `seq` of `op`; its descriptors (at most `max`)
  * go to fds and their number to *nfds. Returns 0 or a positive errno; EAGAIN
- * when flags has MSG_DONTWAIT and the reply is not there yet.
+ * when flags has MSG_DONTWAIT and the reply is not there yet. With `spin`,
+ * the wait polls without blocking first while the broker answers within
+ * its window (graft_spin.h): a thread waiting for one socket.
  */
 static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
-		       int max, int *nfds, struct graft_result *res)
+		       int max, int *nfds, struct graft_result *res,
+		       struct graft_spin *spin)
 {
 	struct graft_reply r;
 	const struct graft_sock_resp *rp = &r.u.resp;
@@ -163,9 +167,13 @@ static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
 
 	*nfds = 0;
 	graft_reply_init(&r);
-	do
-		n = graft_real.recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC | flags);
-	while (n < 0 && errno == EINTR);
+	if (spin)
+		n = graft_spin_recvmsg(spin, s, &r.mh, MSG_CMSG_CLOEXEC | flags,
+				       graft_real.recvmsg);
+	else
+		do
+			n = graft_real.recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC | flags);
+		while (n < 0 && errno == EINTR);
 	if (n < 0 && (flags & MSG_DONTWAIT) &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK))
 		return EAGAIN;
@@ -232,6 +240,7 @@ struct broker_conn {
 	ino_t ino; /* the socket's inode: proof the number still means our socket */
 	bool pending;	      /* a GRAFT_OP_SOCKETS reply is still to be read */
 	uint32_t pending_seq;
+	struct graft_spin spin; /* how quickly the broker answered one graft */
 };
 
 static bool conn_is_ours(const struct broker_conn *c)
@@ -263,8 +272,10 @@ static struct broker_conn *conn_get(void)
 	bool fresh = !graft_tlist_peek(&conns);
 	struct broker_conn *c = (struct broker_conn *)graft_tlist_get(&conns);
 
-	if (c && fresh)
+	if (c && fresh) {
 		c->fd = -1;
+		c->spin = (struct graft_spin){ .window_us = GRAFT_SPIN_REPLY_US };
+	}
 	return c;
 }
 
@@ -323,7 +334,7 @@ static void conn_discard_pending(struct broker_conn *c)
 	c->pending = false;
 	memset(&res, 0, sizeof(res));
 	if (broker_recv(c->fd, c->pending_seq, GRAFT_OP_SOCKETS, 0, fds,
-			GRAFT_SOCKETS_MAX, &n, &res) == 0)
+			GRAFT_SOCKETS_MAX, &n, &res, NULL) == 0)
 		close_fds(fds, n);
 	else if (!res.broker_replied)
 		conn_drop(c);
@@ -357,7 +368,8 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 		if (broker_send(s, req, seq, count, 0, res) < 0)
 			err = -1;
 		else
-			err = broker_recv(s, seq, op, 0, fds, max, nfds, res);
+			err = broker_recv(s, seq, op, 0, fds, max, nfds, res,
+					  count || !c ? NULL : &c->spin);
 		if (err == 0 || (err > 0 && res->broker_replied)) {
 			if (!c || c->fd != s)
 				graft_real.close(s);
@@ -418,7 +430,7 @@ int graft_broker_collect(bool wait, int *fds, int *nfds,
 	}
 	err = broker_recv(c->fd, c->pending_seq, GRAFT_OP_SOCKETS,
 			  wait ? 0 : MSG_DONTWAIT, fds, GRAFT_SOCKETS_MAX,
-			  nfds, res);
+			  nfds, res, NULL);
 	if (err == EAGAIN && !wait)
 		return EAGAIN;
 	c->pending = false;

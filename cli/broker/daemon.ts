@@ -37,6 +37,8 @@ export interface DaemonOptions {
   verbose?: boolean;
   /** Where seccomp listeners are handed over (default: beside the socket, graft.seccomp.sock). */
   seccompSocket?: string;
+  /** How long to poll for the next request before blocking, in µs (BrokerOptions.spinUs). */
+  spinUs?: number;
 }
 
 const PRIORITY: Record<LogLevel, number> = { error: 3, warning: 4, info: 6, debug: 7 };
@@ -83,6 +85,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     maxClients: Number(Deno.env.get("GRAFT_MAX_CLIENTS") ?? "") || undefined,
     log: logLine,
     verbose: opts.verbose,
+    spinUs: opts.spinUs,
   });
   claim(broker, opts.socketPath);
   const seccompPath = opts.seccompSocket ?? seccompSocketFor(opts.socketPath);

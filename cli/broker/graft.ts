@@ -191,6 +191,8 @@ export interface GraftedBatch {
 export interface Reuse {
   /** Configure this spare, made earlier for the same kind, instead of making a socket. */
   given?: number;
+  /** The `given` spare was made by this plan, options set and bound: only hand it out. */
+  ready?: boolean;
   /** Make this many spares along with the socket. */
   spare?: number;
 }
@@ -218,7 +220,8 @@ export interface ReplyTo {
  * them; options and bind act on the socket's own namespace), and with
  * `reply` the sockets are sent to the client and closed in the same call.
  * A single socket can come from a spare made earlier (`reuse.given`: no
- * switch, no socket()), or bring spares back (`reuse.spare`).
+ * switch, no socket(); with `reuse.ready` no options and no bind either),
+ * or bring spares back (`reuse.spare`).
  */
 export function makeBoundSockets(
   plan: SocketPlan,
@@ -244,6 +247,7 @@ export function makeBoundSockets(
     opts,
     reply,
     given: reuse.given,
+    ready: reuse.ready,
     spare: reuse.spare,
   });
   if (r.made === 0) throw failure(r, plan, opts);

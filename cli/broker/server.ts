@@ -28,7 +28,7 @@ import {
   unprivilegedPortStart,
   unreadBytes,
 } from "../sys/peer.ts";
-import { openNative, recvRequest } from "../sys/native.ts";
+import { openNative, recvRequest, waitReady } from "../sys/native.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
@@ -45,6 +45,7 @@ import {
   type NetnsSwitch,
   planSocket,
   type ReplyTo,
+  type SocketPlan,
 } from "./graft.ts";
 import {
   checkBatchRequest,
@@ -59,7 +60,13 @@ import {
 } from "./policy.ts";
 import * as P from "./proto.ts";
 import { RefCache, restore, snapshot } from "./persist.ts";
-import { Spares, SPARES_PER_SWITCH } from "./spares.ts";
+import {
+  PREPARED_FIRST,
+  PREPARED_LOW,
+  PREPARED_REFILL,
+  Spares,
+  SPARES_PER_SWITCH,
+} from "./spares.ts";
 import { namespaceKey, Registry, type StoredEndpoint } from "./registry.ts";
 import { StateFile } from "./state.ts";
 
@@ -77,6 +84,9 @@ const SAVE_GAP_MS = 50;
  */
 const POLL_SLICE_MS = 20;
 const IDLE_SLICE_MS = 250;
+
+/** How often idle clients and gone namespaces are looked for (a turn serving a graft does not). */
+const HOUSEKEEPING_MS = 100;
 
 /** Options for {@link Broker}. */
 export interface BrokerOptions {
@@ -96,7 +106,23 @@ export interface BrokerOptions {
   gcMs?: number;
   /** Most clients connected at once; the longest idle is closed to admit another. Default 4096. */
   maxClients?: number;
+  /**
+   * How long (µs) to keep polling without blocking for the next request when
+   * the last one came within that long of the wait's start; 0: always block.
+   * Default {@link SPIN_US}.
+   */
+  spinUs?: number;
 }
+
+/**
+ * The default of `spinUs`: a client grafting one socket after another (a
+ * request within 50 µs of the last reply) is answered without a wakeup on
+ * the broker's side; a wait that ends later makes the next one block at once
+ * (preload/graft_spin.h, GRAFT_SPIN_REQUEST_US).
+ */
+export const SPIN_US = 50;
+/** The largest `spinUs` accepted: a millisecond of polling is already a CPU kept busy. */
+export const SPIN_US_MAX = 1000;
 
 /** Another service on the broker's thread (the seccomp supervisor): descriptors and a handler. */
 export interface PollSource {
@@ -114,6 +140,20 @@ export interface PollSource {
 
 /** How much a log line matters (journald's priorities: err, warning, info, debug). */
 export type LogLevel = "error" | "warning" | "info" | "debug";
+
+/** What one turn of the serve loop waits on (see #pollSet). */
+interface PollSet {
+  /** The descriptors, in the order of the poll buffer. */
+  fds: number[];
+  /** Who owned each when the set was made. */
+  owners: Map<number, Client | PollSource>;
+  /** The sources' descriptors it was made with. */
+  sourceFds: number[];
+  /** The clients' version it was made with. */
+  clients: number;
+  /** The poll buffer holds these descriptors. */
+  written: boolean;
+}
 
 interface Client {
   fd: number;
@@ -149,7 +189,12 @@ export class Broker {
   #passRights = false;
   readonly #scratch = new Uint8Array(P.PACKET_MAX);
   #pollBuf = new Uint8Array(8 * 64);
+  #pollView = new DataView(this.#pollBuf.buffer);
   readonly #sources: PollSource[] = [];
+  /** Bumped whenever a client comes or goes: the poll set is made again. */
+  #clientsVersion = 0;
+  #lastSet?: PollSet;
+  #lastHousekeeping = 0;
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
   /** Refusals by errno name ("EADDRNOTAVAIL": 3). */
@@ -169,6 +214,7 @@ export class Broker {
       idleMs: opts.idleMs ?? 10_000,
       gcMs: opts.gcMs ?? 10_000,
       maxClients: opts.maxClients ?? 4096,
+      spinUs: opts.spinUs ?? SPIN_US,
       verbose: opts.verbose ?? false,
     };
   }
@@ -281,16 +327,11 @@ export class Broker {
       let lastYield = Date.now();
       let slice = POLL_SLICE_MS;
       while (!this.#stopping) {
-        // Who owned each descriptor when it was polled: handling one ready
-        // descriptor can close another (an eviction) and accept() can reuse
-        // its number, and the new owner must not get the old one's events.
-        const owners = new Map<number, Client | PollSource>(this.#clients);
-        for (const s of this.#sources) for (const fd of s.fds()) owners.set(fd, s);
-        const fds = [this.#wakeRead, this.#listenFd, ...owners.keys()];
+        const set = this.#pollSet();
         // Wait for requests on this thread (a hop to a worker thread and back
         // would cost more than the request), in slices short enough that
         // signals (handled by the event loop) are seen soon.
-        const ready = this.#poll(fds, this.#sliceLeft(slice));
+        const ready = this.#poll(set, this.#sliceLeft(slice));
         const busy = ready.length > 0 || this.#sources.some((s) => s.pending?.());
         slice = busy ? POLL_SLICE_MS : Math.min(IDLE_SLICE_MS, slice * 2);
         if (ready.length === 0 || Date.now() - lastYield > POLL_SLICE_MS) {
@@ -301,7 +342,7 @@ export class Broker {
         for (const { fd, revents } of ready) {
           if (this.#stopping) break;
           if (fd === this.#listenFd) accept = true;
-          const owner = owners.get(fd);
+          const owner = set.owners.get(fd);
           if (owner === undefined) continue;
           if (!("handle" in owner)) {
             if (this.#clients.get(fd) === owner) this.#serviceClient(owner, revents);
@@ -309,15 +350,48 @@ export class Broker {
         }
         // New connections last: their descriptors may reuse numbers closed above.
         if (accept && !this.#stopping) this.#acceptAll();
+        // Spares last: the replies of this turn are out.
+        if (this.#spares.wanted) this.#spares.refill();
         for (const s of this.#sources) s.tick();
-        this.#expireIdle();
-        this.#spares.expire();
-        this.#maybeGc();
-        if (this.#dirty && Date.now() - this.#savedAt >= SAVE_GAP_MS) this.#flush();
+        this.#housekeeping();
       }
     } finally {
       this.#shutdown();
     }
+  }
+
+  /**
+   * The descriptors to wait on, and who owned each when the set was made:
+   * handling one ready descriptor can close another (an eviction) and
+   * accept() can reuse its number, and the new owner must not get the old
+   * one's events. Made again only when the clients or the sources'
+   * descriptors changed (a graft changes neither).
+   */
+  #pollSet(): PollSet {
+    const sourceFds: number[] = [];
+    for (const s of this.#sources) sourceFds.push(...s.fds());
+    const last = this.#lastSet;
+    if (
+      last && last.clients === this.#clientsVersion &&
+      last.sourceFds.length === sourceFds.length &&
+      last.sourceFds.every((fd, i) => fd === sourceFds[i])
+    ) return last;
+    const owners = new Map<number, Client | PollSource>(this.#clients);
+    for (const s of this.#sources) for (const fd of s.fds()) owners.set(fd, s);
+    const fds = [this.#wakeRead, this.#listenFd, ...owners.keys()];
+    this.#lastSet = { fds, owners, sourceFds, clients: this.#clientsVersion, written: false };
+    return this.#lastSet;
+  }
+
+  /** Expiries and the state file, at most every {@link HOUSEKEEPING_MS} (spares: when one is due). */
+  #housekeeping(): void {
+    const now = Date.now();
+    this.#spares.expire(now);
+    if (this.#dirty && now - this.#savedAt >= SAVE_GAP_MS) this.#flush();
+    if (now - this.#lastHousekeeping < HOUSEKEEPING_MS) return;
+    this.#lastHousekeeping = now;
+    this.#expireIdle();
+    this.#maybeGc();
   }
 
   /** The poll timeout: the slice, cut short where unsaved changes fall due sooner. */
@@ -326,15 +400,28 @@ export class Broker {
     return Math.max(0, Math.min(slice, SAVE_GAP_MS - (Date.now() - this.#savedAt)));
   }
 
-  /** pollNow() into a buffer kept across turns (a request must not cost an allocation here). */
-  #poll(fds: number[], timeoutMs: number): PollResult[] {
-    if (this.#pollBuf.length < 8 * fds.length) this.#pollBuf = new Uint8Array(16 * fds.length);
-    const v = new DataView(this.#pollBuf.buffer);
-    for (let i = 0; i < fds.length; i++) {
-      v.setInt32(8 * i, fds[i], true);
-      v.setInt32(8 * i + 4, C.POLLIN, true); // events, and revents cleared
+  /**
+   * poll() into a buffer kept across turns (a request must not cost an
+   * allocation here; the descriptors are written again only when the set
+   * changed), polled without blocking first while requests come quickly
+   * (see {@link SPIN_US}).
+   */
+  #poll(set: PollSet, timeoutMs: number): PollResult[] {
+    const fds = set.fds;
+    if (this.#pollBuf.length < 8 * fds.length) {
+      this.#pollBuf = new Uint8Array(16 * fds.length);
+      this.#pollView = new DataView(this.#pollBuf.buffer);
+      set.written = false;
     }
-    if (libc().poll(this.#pollBuf, BigInt(fds.length), timeoutMs) <= 0) return [];
+    const v = this.#pollView;
+    if (!set.written) {
+      for (let i = 0; i < fds.length; i++) {
+        v.setInt32(8 * i, fds[i], true);
+        v.setInt32(8 * i + 4, C.POLLIN, true); // events, and revents cleared
+      }
+      set.written = true;
+    }
+    if (waitReady(this.#pollBuf, fds.length, timeoutMs, this.#opts.spinUs) <= 0) return [];
     const out: PollResult[] = [];
     for (let i = 0; i < fds.length; i++) {
       const revents = v.getInt16(8 * i + 6, true);
@@ -349,6 +436,7 @@ export class Broker {
     this.#flush();
     for (const c of this.#clients.values()) closeFd(c.fd);
     this.#clients.clear();
+    this.#clientsVersion++;
     this.#registry.clear();
     closeFd(this.#listenFd);
     closeFd(this.#defaultTargetFd);
@@ -387,6 +475,7 @@ export class Broker {
         this.#makeRoom(cred.uid);
         const nsKey = String(socketNetnsCookie(fd));
         this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, unread: 0, lastActive: Date.now() });
+        this.#clientsVersion++;
       } catch {
         this.#closeFd(fd);
       }
@@ -411,6 +500,7 @@ export class Broker {
 
   #closeClient(fd: number): void {
     this.#clients.delete(fd);
+    this.#clientsVersion++;
     this.#closeFd(fd);
   }
 
@@ -444,6 +534,10 @@ export class Broker {
     }
   }
 
+  /**
+   * One packet per wakeup: a client with more queued is ready again at the
+   * next poll, after the others (no read that finds nothing after a graft).
+   */
   #serviceClient(client: Client, revents: number): void {
     const fd = client.fd;
     // A client that hung up wants no answers: its queued requests are not worth serving.
@@ -451,34 +545,28 @@ export class Broker {
       this.#closeClient(fd);
       return;
     }
-    // A few packets per wakeup keeps one chatty client from starving the rest.
-    for (let i = 0; i < 8; i++) {
-      let pkt;
-      try {
-        // One call: the packet, its descriptors and, while a reply of ours
-        // is out, whether the client has read it (#oneAtATime).
-        pkt = recvRequest(fd, this.#scratch, client.inflight > 0);
-      } catch {
-        this.#closeClient(fd);
-        return;
-      }
-      if (pkt === null) {
-        this.#closeClient(fd);
-        return;
-      }
-      if (pkt === undefined) {
-        if (revents & (C.POLLHUP | C.POLLERR | C.POLLNVAL)) this.#closeClient(fd);
-        return;
-      }
-      client.lastActive = Date.now();
-      client.unread = pkt.unread;
-      const keep = this.#handlePacket(client, pkt.data, pkt.fds, pkt.truncated);
-      for (const f of pkt.fds) this.#closeFd(f); // whatever was not adopted
-      if (!keep) {
-        this.#closeClient(fd);
-        return;
-      }
+    let pkt;
+    try {
+      // One call: the packet, its descriptors and, while a reply of ours
+      // is out, whether the client has read it (#oneAtATime).
+      pkt = recvRequest(fd, this.#scratch, client.inflight > 0);
+    } catch {
+      this.#closeClient(fd);
+      return;
     }
+    if (pkt === null) {
+      this.#closeClient(fd);
+      return;
+    }
+    if (pkt === undefined) {
+      if (revents & (C.POLLHUP | C.POLLERR | C.POLLNVAL)) this.#closeClient(fd);
+      return;
+    }
+    client.lastActive = Date.now();
+    client.unread = pkt.unread;
+    const keep = this.#handlePacket(client, pkt.data, pkt.fds, pkt.truncated);
+    for (const f of pkt.fds) this.#closeFd(f); // whatever was not adopted
+    if (!keep) this.#closeClient(fd);
   }
 
   /** Handle one packet; returns false when the connection should be closed. */
@@ -673,6 +761,9 @@ export class Broker {
     );
     const plan = planSocket(stored.ep, req);
     const owner = client.cred.uid;
+    if (count === 1 && preparable(plan, req)) {
+      return this.#graftPrepared(stored.targetKey, plan, req, where, owner, reply);
+    }
     // A single graft into another namespace takes a spare of its kind, or
     // brings spares back from the one switch it makes.
     const kind = where && count === 1 && plan.family !== C.AF_UNIX
@@ -683,6 +774,38 @@ export class Broker {
     const made = makeBoundSockets(plan, req, where, owner, count, reply, { given, spare });
     if (kind !== undefined) this.#spares.put(kind, made.spares);
     return made;
+  }
+
+  /**
+   * A client socket with port 0: a prepared spare of its kind (target,
+   * family, type, protocol, owner and the endpoint's plan) when there is
+   * one, else made now; a kind running low is refilled after the turn
+   * (a kind seen for the first time gets a few, one in use more).
+   */
+  #graftPrepared(
+    targetKey: string,
+    plan: SocketPlan,
+    req: P.SockRequest,
+    where: NetnsSwitch | undefined,
+    owner: number,
+    reply?: ReplyTo,
+  ): GraftedBatch {
+    const kind = preparedKind(targetKey, plan, req.type, owner);
+    const given = this.#spares.take(kind);
+    const left = this.#spares.left(kind);
+    if (left <= PREPARED_LOW) {
+      const n = given === undefined ? PREPARED_FIRST : PREPARED_REFILL;
+      this.#spares.want(kind, n, (count) => {
+        try {
+          return makeBoundSockets(plan, req, where, owner, count).fds;
+        } catch (e) {
+          this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
+          return [];
+        }
+      });
+    }
+    const reuse = given === undefined ? {} : { given, ready: true };
+    return makeBoundSockets(plan, req, where, owner, 1, reply, reuse);
   }
 
   // ---- endpoint management (JSON) -------------------------------------------
@@ -811,6 +934,7 @@ export class Broker {
       throw e;
     }
     if (tfd !== undefined) req.fds.splice(req.fds.indexOf(tfd), 1);
+    this.#spares.clear(); // a redefined endpoint's prepared spares are bound to its old address
     this.#trace(() => `add ${formatEndpoint(ep)} (ns ${ns.ino})`);
     this.#persist();
     this.#answer(req, { endpoint: ep });
@@ -873,6 +997,35 @@ export class Broker {
   get size(): { namespaces: number; endpoints: number } {
     return this.#registry.size;
   }
+}
+
+/**
+ * Whether a single socket for `req` is the same for every such request, so
+ * it can be made ahead: an ip client socket (TCP or UDP) with port 0 and no
+ * options of the application's, bound to the plan's address.
+ */
+function preparable(plan: SocketPlan, req: P.SockRequest): boolean {
+  if (plan.family === C.AF_UNIX || plan.listen || req.opts.length !== 0) return false;
+  if (req.type !== C.SOCK_STREAM && req.type !== C.SOCK_DGRAM) return false;
+  return plan.sa[2] === 0 && plan.sa[3] === 0;
+}
+
+/** The last prepared kind of each plan (a plan is made once per endpoint and request shape). */
+const kinds = new WeakMap<SocketPlan, { target: string; owner: number; kind: string }>();
+let lastPlanId = 0;
+
+/**
+ * The kind of a prepared socket: the spare kind (target, family, type,
+ * protocol, owner) and the plan it was made by (the endpoint's address and
+ * graft's options). Kept per plan: the same client asks again and again.
+ */
+function preparedKind(target: string, plan: SocketPlan, type: number, owner: number): string {
+  const last = kinds.get(plan);
+  if (last && last.target === target && last.owner === owner) return last.kind;
+  const id = last ? last.kind.slice(last.kind.lastIndexOf("/") + 1) : String(++lastPlanId);
+  const kind = `${Spares.kind(target, plan.family, type, plan.protocol, owner)}/${id}`;
+  kinds.set(plan, { target, owner, kind });
+  return kind;
 }
 
 /** A JSON request being served. */

@@ -6,11 +6,12 @@
 
 import { brokerSocketPath } from "../broker/client.ts";
 import { checkState, defaultStatePath, runDaemon } from "../broker/daemon.ts";
+import { SPIN_US_MAX } from "../broker/server.ts";
 import { GraftError, UsageError } from "../model/errors.ts";
 import { type Command, type GlobalOptions, parseOptions, str } from "./options.ts";
 
-const USAGE =
-  "graft daemon [--socket PATH] [--state PATH|none] [--seccomp-socket PATH] [--check] [-v]";
+const USAGE = "graft daemon [--socket PATH] [--state PATH|none] [--seccomp-socket PATH] " +
+  "[--spin-us N] [--check] [-v]";
 
 function check(g: GlobalOptions, path: string): number {
   const r = checkState(path);
@@ -31,6 +32,16 @@ function check(g: GlobalOptions, path: string): number {
   return r.valid ? 0 : 1;
 }
 
+/** --spin-us: 0 (never spin) to SPIN_US_MAX microseconds; undefined: the default. */
+function spinUs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!(n <= SPIN_US_MAX)) {
+    throw new UsageError(`--spin-us wants 0 to ${SPIN_US_MAX} (microseconds), not "${v}"`);
+  }
+  return n;
+}
+
 /** `graft daemon`. */
 export const daemonCommand: Command = {
   usage: USAGE,
@@ -40,6 +51,7 @@ export const daemonCommand: Command = {
         socket: { long: "socket", short: "s", value: "a path" },
         state: { long: "state", value: "a path (or none)" },
         seccompSocket: { long: "seccomp-socket", value: "a path" },
+        spinUs: { long: "spin-us", value: "microseconds" },
         check: { long: "check" },
         verbose: { long: "verbose", short: "v" },
       },
@@ -60,6 +72,7 @@ export const daemonCommand: Command = {
       statePath: state === "none" ? "" : state,
       verbose: p.values.verbose === true,
       seccompSocket: str(p, "seccompSocket"),
+      spinUs: spinUs(str(p, "spinUs")),
     });
   },
 };

@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 3); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 4); checked against the library when it is opened. */
 const L = {
-  ABI: 3,
+  ABI: 4,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -44,6 +44,7 @@ const OPTVAL_MAX = PROTO.GRAFT_SOCKOPT_VAL_MAX;
 const ADDR_MAX = 128;
 const GN_LISTEN = 0x1;
 const GN_GETNAME = 0x2;
+const GN_READY = 0x4;
 
 /** Where a plan failed (enum gn_step). */
 export const Step = {
@@ -63,6 +64,10 @@ const SYMBOLS = {
   graft_native_layout: { parameters: ["buffer", "u32"], result: "i32" },
   graft_recv_packet: {
     parameters: ["i32", /* fd */ "buffer", /* buf */ "u32", /* cap */ "buffer", /* meta */ "i32"],
+    result: "i32",
+  },
+  graft_wait: {
+    parameters: ["buffer", /* struct pollfd[] */ "u32", /* n */ "i32", /* timeout */ "u32"],
     result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -105,6 +110,8 @@ export interface NativePlan {
    * of making one; the call owns it from then on (it is closed on failure).
    */
   given?: number;
+  /** The `given` socket has its options and address already (made by a plan like this one). */
+  ready?: boolean;
 }
 
 /** What came of a plan. */
@@ -183,7 +190,9 @@ function writePlan(p: NativePlan): void {
   v.setInt32(16, p.netns ? p.netns.home : -1, true);
   v.setUint32(20, p.owner, true);
   v.setUint32(24, p.count, true);
-  v.setUint32(28, (p.listen ? GN_LISTEN : 0) | (p.getName ? GN_GETNAME : 0), true);
+  const flags = (p.listen ? GN_LISTEN : 0) | (p.getName ? GN_GETNAME : 0) |
+    (p.ready ? GN_READY : 0);
+  v.setUint32(28, flags, true);
   v.setUint32(32, p.sa.length, true);
   v.setUint32(36, p.opts.length, true);
   v.setInt32(L.PLAN_REPLY_FD, p.reply ? p.reply.fd : -1, true);
@@ -272,4 +281,15 @@ export function recvRequest(
   const truncated = meta[1] !== 0;
   if (n === 0 && fds.length === 0 && !truncated) return null;
   return { data: buf.subarray(0, n), fds, truncated, unread: meta[3] };
+}
+
+/**
+ * poll() over `n` struct pollfd entries in `fds`, first polled without
+ * blocking for up to `windowUs` when the last wait ended within that long
+ * (a client grafting socket after socket: no wakeup on either side; 0:
+ * never): poll()'s result, or -errno.
+ */
+export function waitReady(fds: Uint8Array, n: number, timeoutMs: number, windowUs: number): number {
+  openNative();
+  return lib!.symbols.graft_wait(fds, n, timeoutMs, windowUs);
 }
