@@ -24,7 +24,8 @@
  * The floor: what this machine allows any separate process answering the
  * same request. A forked child, written to be as small as a broker can be,
  * waits on a SOCK_SEQPACKET pair as the broker waits (graft_spin.h, with
- * the broker's default window, or -w US), reads the request, makes the
+ * the broker's default window, or -w US, reading the pair directly while
+ * it spins), reads the request, makes the
  * socket (socket, IP_BIND_ADDRESS_NO_PORT, bind to 127.0.0.1) and replies
  * with it by SCM_RIGHTS: the same work without a namespace switch, a policy
  * or a runtime. Its round trips are interleaved with the broker's in runs
@@ -120,6 +121,23 @@ static double timed(int s, const char *ep, uint32_t seq, uint32_t batch, int *go
 	return t;
 }
 
+/* The floor's request, read as the broker reads one: without blocking. */
+struct floor_in {
+	int s;
+	union {
+		struct graft_sock_req req;
+		uint8_t raw[GRAFT_PACKET_MAX];
+	} u;
+};
+
+static int floor_read(void *ctx)
+{
+	struct floor_in *in = ctx;
+	ssize_t n = recv(in->s, &in->u, sizeof(in->u), MSG_DONTWAIT);
+
+	return n < 0 ? -errno : (int)n;
+}
+
 /*
  * The floor's responder: serve GRAFT_OP_SOCKET requests on s until it is
  * closed, waiting as the broker does with a window of window_us (0: blocking).
@@ -127,11 +145,8 @@ static double timed(int s, const char *ep, uint32_t seq, uint32_t batch, int *go
 static void floor_serve(int s, uint32_t window_us)
 {
 	struct graft_spin spin = { .window_us = window_us };
-
-	union {
-		struct graft_sock_req req;
-		uint8_t raw[GRAFT_PACKET_MAX];
-	} in;
+	struct floor_in in = { .s = s };
+	struct graft_spin_hot hot = { .fd = s, .read = floor_read, .ctx = &in };
 
 	for (;;) {
 		struct pollfd p = { .fd = s, .events = POLLIN };
@@ -147,8 +162,8 @@ static void floor_serve(int s, uint32_t window_us)
 		struct cmsghdr *c;
 		int one = 1, fd;
 
-		if (graft_spin_poll(&spin, &p, 1, -1) < 0 ||
-		    recv(s, &in, sizeof(in), MSG_DONTWAIT) <= 0)
+		if (graft_spin_poll(&spin, &p, 1, -1, &hot) < 0 ||
+		    (hot.got ? hot.result : floor_read(&in)) <= 0)
 			_exit(0);
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -156,7 +171,7 @@ static void floor_serve(int s, uint32_t window_us)
 		    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 			_exit(1);
 		memset(&resp, 0, sizeof(resp));
-		resp.hdr = in.req.hdr;
+		resp.hdr = in.u.req.hdr;
 		resp.hdr.len = sizeof(resp);
 		resp.family = AF_INET;
 		resp.addrlen = sizeof(a);

@@ -145,9 +145,15 @@ int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
 /*
  * poll(fds, n, timeout_ms) over struct pollfd entries, first polled without
  * blocking for up to window_us when the last wait ended within that long
- * (preload/graft_spin.h; 0: never). poll()'s result, or -errno.
+ * (preload/graft_spin.h; 0: never). While it spins, hot_fd (>= 0: the
+ * client served last) is mostly read directly, as graft_recv_packet() reads
+ * (buf, cap, meta, want_unread): when that found something, got[0] is 1,
+ * got[1] the read's result and 0 is returned. Else got[0] is 0 and poll()'s
+ * result, or -errno, is returned.
  */
-int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us);
+int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
+		   int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta, int32_t want_unread,
+		   int32_t *got);
 
 /* Internal: send r's sockets as the reply to `p` and close them. */
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r);

@@ -28,7 +28,7 @@ import {
   unprivilegedPortStart,
   unreadBytes,
 } from "../sys/peer.ts";
-import { openNative, recvRequest, waitReady } from "../sys/native.ts";
+import { hotRequest, openNative, recvRequest, type Request, waitReady } from "../sys/native.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
@@ -141,6 +141,9 @@ export interface PollSource {
 /** How much a log line matters (journald's priorities: err, warning, info, debug). */
 export type LogLevel = "error" | "warning" | "info" | "debug";
 
+/** A ready descriptor; for the hot client, the request the wait read already (see #poll). */
+type Ready = PollResult & { pkt?: Request | null | undefined };
+
 /** What one turn of the serve loop waits on (see #pollSet). */
 interface PollSet {
   /** The descriptors, in the order of the poll buffer. */
@@ -194,6 +197,8 @@ export class Broker {
   /** Bumped whenever a client comes or goes: the poll set is made again. */
   #clientsVersion = 0;
   #lastSet?: PollSet;
+  /** The client served last: read directly while the wait spins. */
+  #hot?: Client;
   #lastHousekeeping = 0;
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
@@ -339,13 +344,13 @@ export class Broker {
           lastYield = Date.now();
         }
         let accept = false;
-        for (const { fd, revents } of ready) {
+        for (const { fd, revents, pkt } of ready) {
           if (this.#stopping) break;
           if (fd === this.#listenFd) accept = true;
           const owner = set.owners.get(fd);
           if (owner === undefined) continue;
           if (!("handle" in owner)) {
-            if (this.#clients.get(fd) === owner) this.#serviceClient(owner, revents);
+            if (this.#clients.get(fd) === owner) this.#serviceClient(owner, revents, pkt);
           } else owner.handle(fd, revents); // a source checks its own descriptors
         }
         // New connections last: their descriptors may reuse numbers closed above.
@@ -404,9 +409,10 @@ export class Broker {
    * poll() into a buffer kept across turns (a request must not cost an
    * allocation here; the descriptors are written again only when the set
    * changed), polled without blocking first while requests come quickly
-   * (see {@link SPIN_US}).
+   * (see {@link SPIN_US}); meanwhile the client served last is read
+   * directly, and its request comes back with it.
    */
-  #poll(set: PollSet, timeoutMs: number): PollResult[] {
+  #poll(set: PollSet, timeoutMs: number): Ready[] {
     const fds = set.fds;
     if (this.#pollBuf.length < 8 * fds.length) {
       this.#pollBuf = new Uint8Array(16 * fds.length);
@@ -421,8 +427,20 @@ export class Broker {
       }
       set.written = true;
     }
-    if (waitReady(this.#pollBuf, fds.length, timeoutMs, this.#opts.spinUs) <= 0) return [];
-    const out: PollResult[] = [];
+    const hot = this.#hot && this.#clients.get(this.#hot.fd) === this.#hot ? this.#hot : undefined;
+    const wait = hot ? { fd: hot.fd, buf: this.#scratch, wantUnread: hot.inflight > 0 } : undefined;
+    const n = waitReady(this.#pollBuf, fds.length, timeoutMs, this.#opts.spinUs, wait);
+    if (n === 0 && hot) {
+      let pkt;
+      try {
+        pkt = hotRequest(this.#scratch);
+      } catch {
+        pkt = null; // a failed read closes the connection, as its end does
+      }
+      if (pkt !== false) return [{ fd: hot.fd, revents: 0, pkt }];
+    }
+    if (n <= 0) return [];
+    const out: Ready[] = [];
     for (let i = 0; i < fds.length; i++) {
       const revents = v.getInt16(8 * i + 6, true);
       if (revents) out.push({ fd: fds[i], revents });
@@ -538,7 +556,7 @@ export class Broker {
    * One packet per wakeup: a client with more queued is ready again at the
    * next poll, after the others (no read that finds nothing after a graft).
    */
-  #serviceClient(client: Client, revents: number): void {
+  #serviceClient(client: Client, revents: number, read?: Request | null | undefined): void {
     const fd = client.fd;
     // A client that hung up wants no answers: its queued requests are not worth serving.
     if (revents & C.POLLHUP) {
@@ -548,8 +566,9 @@ export class Broker {
     let pkt;
     try {
       // One call: the packet, its descriptors and, while a reply of ours
-      // is out, whether the client has read it (#oneAtATime).
-      pkt = recvRequest(fd, this.#scratch, client.inflight > 0);
+      // is out, whether the client has read it (#oneAtATime); or the
+      // packet the wait read already (the hot client's).
+      pkt = read !== undefined ? read : recvRequest(fd, this.#scratch, client.inflight > 0);
     } catch {
       this.#closeClient(fd);
       return;
@@ -567,6 +586,7 @@ export class Broker {
     const keep = this.#handlePacket(client, pkt.data, pkt.fds, pkt.truncated);
     for (const f of pkt.fds) this.#closeFd(f); // whatever was not adopted
     if (!keep) this.#closeClient(fd);
+    else this.#hot = client;
   }
 
   /** Handle one packet; returns false when the connection should be closed. */

@@ -67,7 +67,18 @@ const SYMBOLS = {
     result: "i32",
   },
   graft_wait: {
-    parameters: ["buffer", /* struct pollfd[] */ "u32", /* n */ "i32", /* timeout */ "u32"],
+    parameters: [
+      "buffer", // struct pollfd[]
+      "u32", // n
+      "i32", // timeout (ms)
+      "u32", // window (µs)
+      "i32", // hot fd
+      "buffer", // buf
+      "u32", // cap
+      "buffer", // meta
+      "i32", // want unread
+      "buffer", // got
+    ],
     result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -273,7 +284,13 @@ export function recvRequest(
   wantUnread: boolean,
 ): Request | null | undefined {
   openNative();
-  const n = lib!.symbols.graft_recv_packet(fd, buf, buf.length, meta, wantUnread ? 1 : 0);
+  return request(
+    lib!.symbols.graft_recv_packet(fd, buf, buf.length, meta, wantUnread ? 1 : 0),
+    buf,
+  );
+}
+
+function request(n: number, buf: Uint8Array): Request | null | undefined {
   if (n === -EAGAIN) return undefined;
   if (n < 0) throw new SysError("recvmsg", -n);
   const fds: number[] = [];
@@ -283,13 +300,58 @@ export function recvRequest(
   return { data: buf.subarray(0, n), fds, truncated, unread: meta[3] };
 }
 
+/** The client a wait reads directly while it spins (see {@link waitReady}). */
+export interface HotClient {
+  /** Its connection. */
+  fd: number;
+  /** Where a request read goes (as for {@link recvRequest}). */
+  buf: Uint8Array;
+  /** Also read how much of the broker's replies it has not read. */
+  wantUnread: boolean;
+}
+
+const got = new Int32Array(2);
+
 /**
  * poll() over `n` struct pollfd entries in `fds`, first polled without
  * blocking for up to `windowUs` when the last wait ended within that long
  * (a client grafting socket after socket: no wakeup on either side; 0:
- * never): poll()'s result, or -errno.
+ * never): poll()'s result, or -errno. While it spins, `hot` is read
+ * directly: when that found its request, 0 is returned and
+ * {@link hotRequest} gives it.
  */
-export function waitReady(fds: Uint8Array, n: number, timeoutMs: number, windowUs: number): number {
+export function waitReady(
+  fds: Uint8Array,
+  n: number,
+  timeoutMs: number,
+  windowUs: number,
+  hot?: HotClient,
+): number {
   openNative();
-  return lib!.symbols.graft_wait(fds, n, timeoutMs, windowUs);
+  got[0] = 0;
+  if (!hot) return lib!.symbols.graft_wait(fds, n, timeoutMs, windowUs, -1, null, 0, meta, 0, got);
+  const { fd, buf, wantUnread } = hot;
+  return lib!.symbols.graft_wait(
+    fds,
+    n,
+    timeoutMs,
+    windowUs,
+    fd,
+    buf,
+    buf.length,
+    meta,
+    wantUnread ? 1 : 0,
+    got,
+  );
+}
+
+/**
+ * What the last {@link waitReady} read from its hot client, as
+ * {@link recvRequest} returns it, or false when it read nothing. Throws a
+ * SysError when the read failed.
+ */
+export function hotRequest(buf: Uint8Array): Request | null | undefined | false {
+  if (got[0] === 0) return false;
+  got[0] = 0;
+  return request(got[1], buf);
 }
