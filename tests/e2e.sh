@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 source tests/lib.sh
 
 SECTIONS=(ep-show ingress egress ipv6 ranges lpm pool udp unix target-netns library
-	isolation privilege bad-input robustness scale gc)
+	isolation privilege bad-input robustness spares scale gc)
 usage() {
 	echo "usage: $0 [--backend broker|kernel] [--mode preload|seccomp] [--quick] [--only SECTION[,SECTION]...] [--list]" >&2
 	exit 2
@@ -500,6 +500,23 @@ sec_scale() {
 	rounds=$(awk '{print $2}' <<<"$out")
 	((rss2 - rss1 < 12288)) && pass "broker RSS steady under load: $rss1 -> $rss2 KiB over $rounds more grafts" ||
 		fail "broker memory grew: $rss1 -> $rss2 KiB over $rounds grafts"
+}
+
+sec_spares() {
+	section "prepared spare sockets (port-0 clients)"
+	[[ $BACKEND == broker ]] || { skip "the broker is not used by the $BACKEND backend"; return; }
+	id nobody >/dev/null 2>&1 || { skip "no user nobody to graft as"; return; }
+	local out
+	out=$(ip netns exec "$C1" python3 tests/tools/spares_check.py "$GRAFT_SOCKET" "$BROKER_PID" \
+		127.0.0.61 127.0.0.62 "$(id -u nobody)" 2>&1)
+	local rc=$? fails=0 verdict what
+	while read -r verdict what; do
+		case $verdict in
+		ok) pass "$what" ;;
+		FAIL) fail "$what" && fails=$((fails + 1)) ;;
+		esac
+	done <<<"$out"
+	((rc == 0 || fails > 0)) || fail "spares_check.py stopped: $out"
 }
 
 sec_gc() {

@@ -253,6 +253,78 @@ wait "$BROKER" 2>/dev/null
 BROKER=
 
 # ---------------------------------------------------------------------------
+section "the broker polls without blocking only while grafts come quickly (--spin-us)"
+# A wait that blocks costs the broker a voluntary context switch; one that
+# spins, none. bench/brokerrt grafts one socket after another (each next
+# request within microseconds of the last reply, in runs of 16): a spinning
+# broker blocks about twice a run, one that never spins once a request.
+BRT=$ROOT/bench/build/brokerrt
+make -s -C bench build/brokerrt >/dev/null 2>&1 || fail "bench/build/brokerrt could not be built"
+vcs() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$BROKER/task/$BROKER/status"; }
+# hot_run: "SWITCHES REQUESTS P50" of one brokerrt run against the broker (ep-rt in $S4).
+hot_run() {
+	local v0 out
+	v0=$(vcs)
+	out=$(ip netns exec "$S4" "$BRT" -s "$GRAFT_SOCKET" -e ep-rt -n 2000 -d 2 -b 32) || return 1
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); b = -(-d["single_n"] // d["batch"])
+print(int(sys.argv[2]), d["single_n"] + b + 32, d["single_p50_us"])' "$out" $(($(vcs) - v0))
+}
+# paced_run: "SWITCHES REQUESTS" of single grafts sent one per millisecond for 2 s (a refill's pace).
+paced_run() {
+	local v0 n
+	v0=$(vcs)
+	n=$(ip netns exec "$S4" python3 - "$GRAFT_SOCKET" <<'PY'
+import os, socket, sys, time
+sys.path.insert(0, "tests/security")
+import wire
+c, n, end = wire.connect(sys.argv[1]), 0, time.monotonic() + 2
+while time.monotonic() < end:
+    wire.send(c, wire.sock_req("ep-rt", seq=n))
+    data, fds = wire.recv(c)
+    assert wire.sock_status(data)[0] == 0, data
+    for f in fds: os.close(f)
+    n += 1
+    time.sleep(0.001)
+print(n)
+PY
+	) || return 1
+	echo "$(($(vcs) - v0)) $n"
+}
+S4=gs4-$$
+netns_new "$S4"
+start_daemon "$TMP/broker8.log" || fail "the broker did not start"
+G -n "$S4" ep add ep-rt type ipv4 addr 127.0.0.1 port dynamic
+if [[ $(nproc) -lt 2 ]]; then
+	skip "one CPU: the broker never spins here (nothing could answer meanwhile)"
+elif read -r sw n p50 < <(hot_run) && [[ -n ${p50:-} ]]; then
+	((sw * 2 < n)) && pass "grafts in a row: the broker blocked $sw times for about $n requests (p50 $p50 us)" ||
+		fail "grafts in a row: the broker blocked $sw times for about $n requests (p50 $p50 us)"
+	read -r sw n < <(paced_run)
+	((${n:-0} > 200 && sw * 10 >= n * 9)) &&
+		pass "one graft a millisecond: no spinning, it blocked $sw times for $n requests" ||
+		fail "one graft a millisecond: the broker blocked ${sw:-?} times for ${n:-?} requests"
+	sleep 0.5
+	t0=$(ticks "$BROKER")
+	sleep 2
+	t=$(($(ticks "$BROKER") - t0))
+	((t <= 10)) && pass "idle after the grafts: $t clock ticks in 2 s (no spinning)" ||
+		fail "idle after the grafts: $t clock ticks of $(getconf CLK_TCK)/s in 2 s"
+else
+	fail "brokerrt did not run: $(cat "$TMP/broker8.log")"
+fi
+stop_broker
+start_daemon "$TMP/broker9.log" --spin-us 0 || fail "the broker did not start with --spin-us 0"
+if read -r sw n p50 < <(hot_run) && [[ -n ${p50:-} ]]; then
+	((sw * 2 >= n)) && pass "--spin-us 0: the broker blocked $sw times for about $n requests (p50 $p50 us)" ||
+		fail "--spin-us 0 still spins: the broker blocked only $sw times for about $n requests"
+else
+	fail "brokerrt did not run: $(cat "$TMP/broker9.log")"
+fi
+stop_broker
+expect_fail "--spin-us past its limit" 2 'spin-us wants 0 to 1000' -- "$GRAFT" daemon --spin-us 5000
+expect_fail "--spin-us not a number" 2 'spin-us wants 0 to 1000' -- "$GRAFT" daemon --spin-us 5us
+
+# ---------------------------------------------------------------------------
 section "socket activation and readiness"
 ACT=$TMP/act.sock
 bg python3 -c '
