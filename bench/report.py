@@ -126,7 +126,7 @@ def values(recs):
                 d.setdefault("connect_us", []).append(r["connect_us"])
         elif r["metric"] == "brt":
             for k in ("single_p50_us", "single_p99_us", "single_mean_us", "batch_us_per_socket",
-                      "floor_round_trip_us", "single_over_floor"):
+                      "floor_round_trip_us", "single_over_floor", "floor_block_us"):
                 if k in r:
                     d.setdefault(k, []).append(r[k])
     return out
@@ -334,8 +334,11 @@ def broker_lines(broker, res):
         res["broker_floor_us"] = fl
         res["broker_over_floor"] = ratio
         floor = (f"; this machine's floor in the same runs (a minimal C responder doing the same work, "
-                 f"interleaved) {fl:.1f} µs: the broker ×{ratio:.2f} of it (paired; per repetition "
-                 f"{rlo:.2f}–{rhi:.2f})")
+                 f"interleaved, waiting as the broker and libgraft wait) {fl:.1f} µs: the broker ×{ratio:.2f} "
+                 f"of it (paired; per repetition {rlo:.2f}–{rhi:.2f})")
+        if "floor_block_us" in broker:
+            res["broker_floor_blocking_us"] = broker["floor_block_us"]
+            floor += f"; the same responder with both sides blocking in poll()/recvmsg(): {broker['floor_block_us']:.1f} µs"
     mean = f", mean {broker['single_mean_us']:.1f} µs" if "single_mean_us" in broker else ""
     return [f"- {'✅' if ok else '❌'} broker round trip for one graft (bench/brokerrt, GRAFT_OP_SOCKET, "
             f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}){mean}{floor}; "

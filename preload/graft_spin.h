@@ -10,6 +10,10 @@
  * within the window (an answer that takes longer, or a peer that is idle,
  * costs one window once, then waits block again until one is quick), and
  * never with a single CPU to run on (the peer could not run meanwhile).
+ * Each try that finds nothing yields the CPU (sched_yield()): on a machine
+ * with more runnable threads than CPUs, the peer, or whoever else is
+ * waiting for this CPU, runs first instead of waiting for the spinner's
+ * time slice to end.
  *
  * Shared, so that all of them wait the same way: libgraft waiting for the
  * broker's reply (broker.c), the broker waiting for the next request
@@ -94,6 +98,7 @@ static inline ssize_t graft_spin_recvmsg(struct graft_spin *s, int fd, struct ms
 		mh->msg_controllen = ctl;
 		if (graft_spin_now_ns() - t0 >= spin)
 			break;
+		sched_yield();
 	}
 	do
 		n = fn(fd, mh, flags);
@@ -150,6 +155,7 @@ static inline int graft_spin_poll(struct graft_spin *s, struct pollfd *fds, nfds
 		}
 		if (graft_spin_now_ns() - t0 >= spin)
 			break;
+		sched_yield();
 	}
 	r = poll(fds, n, timeout_ms);
 done:

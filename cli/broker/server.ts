@@ -107,9 +107,9 @@ export interface BrokerOptions {
   /** Most clients connected at once; the longest idle is closed to admit another. Default 4096. */
   maxClients?: number;
   /**
-   * How long (µs) to keep polling without blocking for the next request when
-   * the last one came within that long of the wait's start; 0: always block.
-   * Default {@link SPIN_US}.
+   * How long (µs) to keep polling without blocking for the next request,
+   * after a single graft (GRAFT_OP_SOCKET) that came within that long of the
+   * wait's start; 0: always block. Default {@link SPIN_US}.
    */
   spinUs?: number;
 }
@@ -199,6 +199,8 @@ export class Broker {
   #lastSet?: PollSet;
   /** The client served last: read directly while the wait spins. */
   #hot?: Client;
+  /** The operation of the request served last (the wait spins after a single graft only). */
+  #lastOp = 0;
   #lastHousekeeping = 0;
   /** Requests served, by outcome; read by tests and `graft inspect`. */
   readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
@@ -427,9 +429,15 @@ export class Broker {
       }
       set.written = true;
     }
-    const hot = this.#hot && this.#clients.get(this.#hot.fd) === this.#hot ? this.#hot : undefined;
+    // Only a thread waiting for one socket is worth spinning for: a stock
+    // refill's thread is not waiting, and its refills come a while apart.
+    const single = this.#lastOp === P.Op.SOCKET;
+    const hot = single && this.#hot && this.#clients.get(this.#hot.fd) === this.#hot
+      ? this.#hot
+      : undefined;
     const wait = hot ? { fd: hot.fd, buf: this.#scratch, wantUnread: hot.inflight > 0 } : undefined;
-    const n = waitReady(this.#pollBuf, fds.length, timeoutMs, this.#opts.spinUs, wait);
+    const window = single ? this.#opts.spinUs : 0;
+    const n = waitReady(this.#pollBuf, fds.length, timeoutMs, window, wait);
     if (n === 0 && hot) {
       let pkt;
       try {
@@ -593,6 +601,7 @@ export class Broker {
   #handlePacket(client: Client, data: Uint8Array, fds: number[], truncated: boolean): boolean {
     this.stats.requests++;
     const hdr = P.getHeader(data);
+    this.#lastOp = typeof hdr === "string" ? 0 : hdr.op;
     if (typeof hdr === "string" || truncated) {
       this.stats.malformed++;
       const why = truncated ? "packet too long" : `bad header (${hdr})`;
