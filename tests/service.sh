@@ -297,6 +297,9 @@ G -n "$S4" ep add ep-rt type ipv4 addr 127.0.0.1 port dynamic
 if [[ $(nproc) -lt 2 ]]; then
 	skip "one CPU: the broker never spins here (nothing could answer meanwhile)"
 elif read -r sw n p50 < <(hot_run) && [[ -n ${p50:-} ]]; then
+	# A loaded machine can slow a whole run past the window: once more (a
+	# broker that never spins blocks on about every request each time).
+	((sw * 2 < n)) || read -r sw n p50 < <(hot_run)
 	((sw * 2 < n)) && pass "grafts in a row: the broker blocked $sw times for about $n requests (p50 $p50 us)" ||
 		fail "grafts in a row: the broker blocked $sw times for about $n requests (p50 $p50 us)"
 	read -r sw n < <(paced_run)
