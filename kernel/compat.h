@@ -10,6 +10,7 @@
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <net/genetlink.h>
+#include <net/inet_sock.h>
 
 /*
  * 6.10 folded accept()'s flags and kern arguments into struct
@@ -68,6 +69,24 @@ static inline void graft_take_sol_socket(struct socket *sock)
 #else
 static inline void graft_take_sol_socket(struct socket *sock)
 {
+}
+#endif
+
+/*
+ * IP_BIND_ADDRESS_NO_PORT on a host socket nobody else sees yet: set the
+ * flag itself rather than through ip_setsockopt() (which takes the socket
+ * lock on 6.1).  A bit of inet_sock's flags word since 6.6, a bitfield of
+ * its own before.
+ */
+#ifdef COMPAT_HAVE_INET_FLAGS_BIND_NO_PORT
+static inline void graft_set_bind_no_port(struct sock *sk)
+{
+	inet_set_bit(BIND_ADDRESS_NO_PORT, sk);
+}
+#else
+static inline void graft_set_bind_no_port(struct sock *sk)
+{
+	inet_sk(sk)->bind_address_no_port = 1;
 }
 #endif
 

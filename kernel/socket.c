@@ -101,7 +101,7 @@ static int graft_release(struct socket *sock)
 		 * SO_LINGER set since the last call decides how the host
 		 * socket closes (SO_LINGER 0: a reset, no TIME_WAIT).
 		 */
-		graft_sol_push(sock, gsk->host);
+		graft_sol_push_close(sock, gsk->host);
 		graft_sock_unlink(gsk);
 		sock_release(gsk->host);
 		gsk->host = NULL;
@@ -138,14 +138,10 @@ static int graft_host_create(struct net *net, int family, int type, int proto,
  * another peer is fine then), instead of bind() reserving one; listen()
  * picks one too.  The broker does the same.
  */
-static int graft_host_port_later(struct graft_sock *gsk, struct socket *host)
+static void graft_host_port_later(struct graft_sock *gsk, struct socket *host)
 {
-	int one = 1;
-
-	if (!gsk->kernel_port || host->type != SOCK_STREAM)
-		return 0;
-	return host->ops->setsockopt(host, SOL_IP, IP_BIND_ADDRESS_NO_PORT,
-				     KERNEL_SOCKPTR(&one), sizeof(one));
+	if (gsk->kernel_port && host->type == SOCK_STREAM)
+		graft_set_bind_no_port(host->sk);
 }
 
 /*
@@ -184,10 +180,7 @@ static int graft_attach(struct socket *sock, struct graft_target *t,
 		else if (family == AF_INET6)
 			t->addr.sin6.sin6_port = htons(gsk->port_hint);
 	}
-	ret = graft_host_port_later(gsk, host);
-	if (ret)
-		goto err_sock;
-
+	graft_host_port_later(gsk, host);
 	ret = kernel_bind(host, (struct sockaddr_unsized *)&t->addr.sa, t->addrlen);
 	if (ret)
 		goto err_sock;

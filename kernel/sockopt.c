@@ -133,6 +133,35 @@ int graft_sol_push(struct socket *sock, struct socket *host)
 	return ret;
 }
 
+/*
+ * At close: only SO_LINGER still matters to the host socket, which nobody
+ * else can reach any more; set it as sk_setsockopt() would, without the
+ * round through the socket lock.  Any other change goes the usual way.
+ */
+void graft_sol_push_close(struct socket *sock, struct socket *host)
+{
+	struct graft_sock *gsk = graft_sk(sock->sk);
+	struct sock *hsk = host->sk;
+	struct graft_sol now, was = gsk->sol;
+
+	graft_sol_capture(sock->sk, &now);
+	if (likely(!memcmp(&now, &was, sizeof(now))))
+		return;
+	was.linger = now.linger;
+	was.lingertime = now.lingertime;
+	if (memcmp(&now, &was, sizeof(now))) {
+		graft_sol_push(sock, host);
+		return;
+	}
+	gsk->sol = now;
+	if (now.linger) {
+		WRITE_ONCE(hsk->sk_lingertime, READ_ONCE(sock->sk->sk_lingertime));
+		sock_set_flag(hsk, SOCK_LINGER);
+	} else {
+		sock_reset_flag(hsk, SOCK_LINGER);
+	}
+}
+
 struct socket *graft_host_synced(struct socket *sock, int unbound)
 {
 	struct socket *host = graft_host(sock);

@@ -38,6 +38,7 @@ int graft_opts_apply(struct graft_sock *gsk, struct socket *host);
 
 /* Before forwarding an operation: push what changed to the host socket. */
 int graft_sol_push(struct socket *sock, struct socket *host);
+void graft_sol_push_close(struct socket *sock, struct socket *host);
 
 /*
  * The host socket of a bound socket, brought up to date for a forwarded

@@ -140,11 +140,17 @@ static void kspec_init(void)
 	kspec_enabled = !(v && !strcmp(v, "0"));
 }
 
+/*
+ * Ages of speculative sockets: seconds matter, not nanoseconds. The coarse
+ * clock is read in the vDSO whatever the clock source; CLOCK_MONOTONIC is
+ * a system call and a clock device read where the source has no vDSO mode
+ * (the HPET of an emulated machine: 2 us, twice per connection).
+ */
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
