@@ -109,11 +109,19 @@ measure() {
 	read -r addr pip prr <<<"${TARGET[$1]}"
 	[[ $1 == graft-kernel-egress ]] &&
 		cl=(ip netns exec "$G" "${genv[@]}" GRAFT_EGRESS_CONVERT=127.0.0.0/8=ep-out)
+	nstat -n >/dev/null 2>&1
 	case $2 in
 	tp1) timeout $((T_TP + 30)) "${cl[@]}" iperf3 -c "$addr" -p "$pip" -t "$T_TP" -J >"$out" 2>&1 ;;
 	rr) timeout 30 "${cl[@]}" "$RR" rr -S -H "$addr" -p "$prr" -d "$T_RR" >"$out" 2>&1 ;;
 	crr) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$prr" -d "$T_CRR" -c 2 >"$out" 2>&1 ;;
 	esac || { echo "vm-bench: $1 $2 #$3 failed: $(head -c 200 "$out")" >&2; return 0; }
+	# What else happened meanwhile: TCP stalls (SYNs sent again, listen
+	# queue drops) and the CPU time (ticks) each server took so far.
+	printf 'vm-bench: %s %s #%s: %s; servers %s\n' "$1" "$2" "$3" \
+		"$(nstat 2>/dev/null | awk '/SynRetrans|ListenDrops|ListenOverflows|TcpRetransSegs/ {printf "%s %s ", $1, $2}')" \
+		"$(for p in "${PIDS[@]}"; do for c in $(pgrep -P "$p") "$p"; do
+			[[ -r /proc/$c/stat ]] && awk -v c="$c" '{printf "%s:%s:%d ", c, $2, $14 + $15}' "/proc/$c/stat"
+		done; done)" >&2
 	python3 - "$1" "$2" "$3" "$out" <<-'EOF'
 		import json, sys
 		path, metric, rep, f = sys.argv[1:]
