@@ -133,9 +133,14 @@ const UTF8 = new TextDecoder("utf-8", { fatal: false });
 function cString(b: Uint8Array): string | undefined {
   const nul = b.indexOf(0);
   if (nul < 0) return undefined;
-  // Names are short and nearly always ASCII: no decoder call on every request.
-  const s = b.subarray(0, nul);
-  return s.every((c) => c < 0x80) ? String.fromCharCode(...s) : UTF8.decode(s);
+  // Names are short and nearly always ASCII: no decoder call, closure or
+  // spread on every request.
+  let s = "";
+  for (let i = 0; i < nul; i++) {
+    if (b[i] >= 0x80) return UTF8.decode(b.subarray(0, nul));
+    s += String.fromCharCode(b[i]);
+  }
+  return s;
 }
 
 /** Decode a GRAFT_OP_SOCKET request body; returns an error text when malformed. */

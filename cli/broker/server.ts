@@ -757,6 +757,11 @@ export class Broker {
    * is never refused outright; its connections are bounded per uid).
    */
   #withinQuota(client: Client, count: number): number {
+    // What the namespace could hold at most, from the counts alone: when even
+    // that leaves room, asking each connection what it has read changes nothing.
+    let most = 0;
+    for (const c of this.#clients.values()) if (c.nsKey === client.nsKey) most += c.inflight;
+    if (most + count <= NS_INFLIGHT_MAX) return count;
     let held = 0;
     for (const c of this.#clients.values()) {
       if (c.nsKey !== client.nsKey || c.inflight === 0) continue;
