@@ -47,7 +47,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 4
+#define GN_ABI 5
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -143,17 +143,26 @@ int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
 		       int (*redo)(const struct gn_plan *, int, struct gn_result *));
 
 /*
- * poll(fds, n, timeout_ms) over struct pollfd entries, first polled without
- * blocking for up to window_us when the last wait ended within that long
- * (preload/graft_spin.h; 0: never). While it spins, hot_fd (>= 0: the
- * client served last) is mostly read directly, as graft_recv_packet() reads
- * (buf, cap, meta, want_unread): when that found something, got[0] is 1,
- * got[1] the read's result and 0 is returned. Else got[0] is 0 and poll()'s
- * result, or -errno, is returned.
+ * The broker's wait. poll(fds, n, timeout_ms) over struct pollfd entries,
+ * first polled without blocking for up to window_us when the last wait ended
+ * within that long (preload/graft_spin.h; 0: never). While it spins, hot_fd
+ * (>= 0: the client served last) is mostly read directly, as
+ * graft_recv_packet() reads (buf, cap, meta, want_unread): when that found
+ * something, got[0] is 1, got[1] the read's result and 0 is returned. When
+ * the last entry is epfd (an interest list from graft_wait_open()) and it is
+ * ready, its ready descriptors go to clients as (fd, events) pairs, at most
+ * max, their number to got[2], and epfd does not count in the result.
+ * Returns the number of other entries ready, or -errno.
  */
 int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 		   int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta, int32_t want_unread,
-		   int32_t *got);
+		   int32_t *got, int32_t epfd, int32_t *clients, uint32_t max);
+
+/* A new epoll interest list (close-on-exec), or -errno. */
+int32_t graft_wait_open(void);
+
+/* Add fd to (add != 0) or remove it from the list, for EPOLLIN: 0 or -errno. */
+int32_t graft_wait_ctl(int32_t epfd, int32_t fd, int32_t add);
 
 /* Internal: send r's sockets as the reply to `p` and close them. */
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r);

@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The broker's wait for the next request: poll() over its descriptors,
- * first without blocking for a bounded window when the last request came
- * within one (preload/graft_spin.h: a client grafting one socket after
- * another gets its answer without two cross-CPU wakeups; an idle broker, or
- * one served every millisecond, blocks at once and costs nothing). While
- * it spins, the client served last is read directly, so its next request
- * is in hand one poll() and one read sooner.
+ * The broker's wait for the next request. Its clients are in an epoll
+ * interest list (one descriptor, whatever their number: a wait costs what
+ * is ready, not what is connected), which is polled along with the few
+ * other descriptors (the wake pipe, the listening socket, the seccomp
+ * services'). The wait first polls without blocking for a bounded window
+ * when the last request came within one (preload/graft_spin.h: a client
+ * grafting one socket after another gets its answer without two cross-CPU
+ * wakeups; an idle broker, or one served every millisecond, blocks at once
+ * and costs nothing). While it spins, the client served last is read
+ * directly, so its next request is in hand one poll() and one read sooner.
  */
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 
 #include "graft_native.h"
 #include "graft_spin.h"
 
 #define GN_EXPORT __attribute__((visibility("default")))
+#define GN_WAIT_EVENTS 64
 
 /* The broker waits on one thread. */
 static struct graft_spin spin;
@@ -34,17 +39,57 @@ static int read_hot(void *ctx)
 	return graft_recv_packet(h->fd, h->buf, h->cap, h->meta, h->want_unread);
 }
 
+GN_EXPORT int32_t graft_wait_open(void)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+GN_EXPORT int32_t graft_wait_ctl(int32_t epfd, int32_t fd, int32_t add)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) == 0)
+		return 0;
+	return -errno;
+}
+
+/* The clients ready now, as (fd, events) pairs into out: how many. */
+static int32_t ready_clients(int32_t epfd, int32_t *out, uint32_t max)
+{
+	struct epoll_event ev[GN_WAIT_EVENTS];
+	int n = epoll_wait(epfd, ev, max < GN_WAIT_EVENTS ? (int)max : GN_WAIT_EVENTS, 0);
+
+	for (int i = 0; i < n; i++) {
+		out[2 * i] = ev[i].data.fd;
+		out[2 * i + 1] = (int32_t)ev[i].events;
+	}
+	return n < 0 ? 0 : n;
+}
+
 GN_EXPORT int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 			     int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta,
-			     int32_t want_unread, int32_t *got)
+			     int32_t want_unread, int32_t *got, int32_t epfd, int32_t *clients,
+			     uint32_t max)
 {
 	struct hot_read h = { hot_fd, buf, cap, meta, want_unread };
 	struct graft_spin_hot hot = { .fd = hot_fd, .read = read_hot, .ctx = &h };
+	struct pollfd *p = (struct pollfd *)fds;
 	int r;
 
 	spin.window_us = window_us;
-	r = graft_spin_poll(&spin, (struct pollfd *)fds, n, timeout_ms, &hot);
+	got[2] = 0;
+	r = graft_spin_poll(&spin, p, n, timeout_ms, &hot);
 	got[0] = hot.got;
 	got[1] = hot.result;
-	return r < 0 ? -errno : r;
+	if (r < 0)
+		return -errno;
+	/* The interest list is the last descriptor polled. */
+	if (r > 0 && epfd >= 0 && n > 0 && p[n - 1].fd == epfd && p[n - 1].revents) {
+		got[2] = ready_clients(epfd, clients, max);
+		p[n - 1].revents = 0;
+		r--;
+	}
+	return r;
 }

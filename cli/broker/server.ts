@@ -28,7 +28,17 @@ import {
   unprivilegedPortStart,
   unreadBytes,
 } from "../sys/peer.ts";
-import { hotRequest, openNative, recvRequest, type Request, waitReady } from "../sys/native.ts";
+import {
+  hotRequest,
+  openNative,
+  readyClients,
+  recvRequest,
+  type Request,
+  waitAdd,
+  waitDel,
+  waitOpen,
+  waitReady,
+} from "../sys/native.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
   acceptNonblock,
@@ -144,16 +154,14 @@ export type LogLevel = "error" | "warning" | "info" | "debug";
 /** A ready descriptor; for the hot client, the request the wait read already (see #poll). */
 type Ready = PollResult & { pkt?: Request | null | undefined };
 
-/** What one turn of the serve loop waits on (see #pollSet). */
+/** What one turn of the serve loop polls besides the clients (see #pollSet). */
 interface PollSet {
-  /** The descriptors, in the order of the poll buffer. */
+  /** The descriptors, in the order of the poll buffer; the clients' interest list last. */
   fds: number[];
-  /** Who owned each when the set was made. */
-  owners: Map<number, Client | PollSource>;
+  /** The source that owned each of the sources' descriptors when the set was made. */
+  owners: Map<number, PollSource>;
   /** The sources' descriptors it was made with. */
   sourceFds: number[];
-  /** The clients' version it was made with. */
-  clients: number;
   /** The poll buffer holds these descriptors. */
   written: boolean;
 }
@@ -194,8 +202,8 @@ export class Broker {
   #pollBuf = new Uint8Array(8 * 64);
   #pollView = new DataView(this.#pollBuf.buffer);
   readonly #sources: PollSource[] = [];
-  /** Bumped whenever a client comes or goes: the poll set is made again. */
-  #clientsVersion = 0;
+  /** The clients' epoll interest list: a wait costs what is ready, not what is connected. */
+  #epfd = -1;
   #lastSet?: PollSet;
   /** The client served last: read directly while the wait spins. */
   #hot?: Client;
@@ -241,6 +249,7 @@ export class Broker {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     raiseFileLimit();
     openNative(); // the socket factory: a broker without it says so now, not at the first graft
+    this.#epfd = waitOpen();
     // Claim the socket first: a second broker fails here, before saying anything else.
     this.#listenFd = this.#opts.listenFd !== undefined
       ? adoptListener(this.#opts.listenFd)
@@ -349,11 +358,14 @@ export class Broker {
         for (const { fd, revents, pkt } of ready) {
           if (this.#stopping) break;
           if (fd === this.#listenFd) accept = true;
-          const owner = set.owners.get(fd);
-          if (owner === undefined) continue;
-          if (!("handle" in owner)) {
-            if (this.#clients.get(fd) === owner) this.#serviceClient(owner, revents, pkt);
-          } else owner.handle(fd, revents); // a source checks its own descriptors
+          // A client closed above (an eviction) is gone from #clients; no
+          // new one can have its number before #acceptAll, below.
+          const source = set.owners.get(fd);
+          if (source) source.handle(fd, revents); // a source checks its own descriptors
+          else if (fd !== this.#wakeRead && fd !== this.#listenFd) {
+            const client = this.#clients.get(fd);
+            if (client) this.#serviceClient(client, revents, pkt);
+          }
         }
         // New connections last: their descriptors may reuse numbers closed above.
         if (accept && !this.#stopping) this.#acceptAll();
@@ -368,25 +380,24 @@ export class Broker {
   }
 
   /**
-   * The descriptors to wait on, and who owned each when the set was made:
-   * handling one ready descriptor can close another (an eviction) and
-   * accept() can reuse its number, and the new owner must not get the old
-   * one's events. Made again only when the clients or the sources'
-   * descriptors changed (a graft changes neither).
+   * The descriptors to poll besides the clients (they are in the interest
+   * list, polled as one descriptor), and which source owned each when the
+   * set was made: handling one ready descriptor can close another and a
+   * source can reuse its number, and the new owner must not get the old
+   * one's events. Made again only when the sources' descriptors changed.
    */
   #pollSet(): PollSet {
     const sourceFds: number[] = [];
     for (const s of this.#sources) sourceFds.push(...s.fds());
     const last = this.#lastSet;
     if (
-      last && last.clients === this.#clientsVersion &&
-      last.sourceFds.length === sourceFds.length &&
+      last && last.sourceFds.length === sourceFds.length &&
       last.sourceFds.every((fd, i) => fd === sourceFds[i])
     ) return last;
-    const owners = new Map<number, Client | PollSource>(this.#clients);
+    const owners = new Map<number, PollSource>();
     for (const s of this.#sources) for (const fd of s.fds()) owners.set(fd, s);
-    const fds = [this.#wakeRead, this.#listenFd, ...owners.keys()];
-    this.#lastSet = { fds, owners, sourceFds, clients: this.#clientsVersion, written: false };
+    const fds = [this.#wakeRead, this.#listenFd, ...owners.keys(), this.#epfd];
+    this.#lastSet = { fds, owners, sourceFds, written: false };
     return this.#lastSet;
   }
 
@@ -437,7 +448,7 @@ export class Broker {
       : undefined;
     const wait = hot ? { fd: hot.fd, buf: this.#scratch, wantUnread: hot.inflight > 0 } : undefined;
     const window = single ? this.#opts.spinUs : 0;
-    const n = waitReady(this.#pollBuf, fds.length, timeoutMs, window, wait);
+    const n = waitReady(this.#pollBuf, fds.length, timeoutMs, window, this.#epfd, wait);
     if (n === 0 && hot) {
       let pkt;
       try {
@@ -447,12 +458,13 @@ export class Broker {
       }
       if (pkt !== false) return [{ fd: hot.fd, revents: 0, pkt }];
     }
-    if (n <= 0) return [];
+    if (n < 0) return [];
     const out: Ready[] = [];
-    for (let i = 0; i < fds.length; i++) {
+    for (let i = 0; n > 0 && i < fds.length; i++) {
       const revents = v.getInt16(8 * i + 6, true);
       if (revents) out.push({ fd: fds[i], revents });
     }
+    for (const [fd, revents] of readyClients()) out.push({ fd, revents });
     return out;
   }
 
@@ -462,7 +474,8 @@ export class Broker {
     this.#flush();
     for (const c of this.#clients.values()) closeFd(c.fd);
     this.#clients.clear();
-    this.#clientsVersion++;
+    closeFd(this.#epfd);
+    this.#epfd = -1;
     this.#registry.clear();
     closeFd(this.#listenFd);
     closeFd(this.#defaultTargetFd);
@@ -501,7 +514,12 @@ export class Broker {
         this.#makeRoom(cred.uid);
         const nsKey = String(socketNetnsCookie(fd));
         this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, unread: 0, lastActive: Date.now() });
-        this.#clientsVersion++;
+        try {
+          waitAdd(this.#epfd, fd);
+        } catch {
+          this.#clients.delete(fd);
+          throw new Error("epoll_ctl");
+        }
       } catch {
         this.#closeFd(fd);
       }
@@ -526,7 +544,7 @@ export class Broker {
 
   #closeClient(fd: number): void {
     this.#clients.delete(fd);
-    this.#clientsVersion++;
+    waitDel(this.#epfd, fd); // before the close, which may finish on another thread
     this.#closeFd(fd);
   }
 

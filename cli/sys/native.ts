@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 4); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 5); checked against the library when it is opened. */
 const L = {
-  ABI: 4,
+  ABI: 5,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -78,9 +78,14 @@ const SYMBOLS = {
       "buffer", // meta
       "i32", // want unread
       "buffer", // got
+      "i32", // epfd
+      "buffer", // clients
+      "u32", // max
     ],
     result: "i32",
   },
+  graft_wait_open: { parameters: [], result: "i32" },
+  graft_wait_ctl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** One socket option of a plan. */
@@ -310,28 +315,57 @@ export interface HotClient {
   wantUnread: boolean;
 }
 
-const got = new Int32Array(2);
+const got = new Int32Array(3);
+/** Most clients one wait reports (the rest are ready again at the next). */
+const CLIENTS_MAX = 64;
+const clients = new Int32Array(2 * CLIENTS_MAX);
+
+/** A new epoll interest list for {@link waitReady}'s clients (close-on-exec). */
+export function waitOpen(): number {
+  openNative();
+  const fd = lib!.symbols.graft_wait_open();
+  if (fd < 0) throw new SysError("epoll_create1", -fd);
+  return fd;
+}
+
+/** Add `fd` to the interest list `epfd` (its requests wake the wait); a SysError when it fails. */
+export function waitAdd(epfd: number, fd: number): void {
+  const r = lib!.symbols.graft_wait_ctl(epfd, fd, 1);
+  if (r < 0) throw new SysError("epoll_ctl", -r);
+}
+
+/** Remove `fd` from the interest list `epfd` (before it is closed); false when it was not there. */
+export function waitDel(epfd: number, fd: number): boolean {
+  return lib!.symbols.graft_wait_ctl(epfd, fd, 0) === 0;
+}
 
 /**
  * poll() over `n` struct pollfd entries in `fds`, first polled without
  * blocking for up to `windowUs` when the last wait ended within that long
  * (a client grafting socket after socket: no wakeup on either side; 0:
- * never): poll()'s result, or -errno. While it spins, `hot` is read
- * directly: when that found its request, 0 is returned and
- * {@link hotRequest} gives it.
+ * never): how many entries are ready, or -errno. While it spins, `hot` is
+ * read directly: when that found its request, 0 is returned and
+ * {@link hotRequest} gives it. When the last entry is `epfd`, an interest
+ * list of clients, it does not count: its ready clients are given by
+ * {@link readyClients}.
  */
 export function waitReady(
   fds: Uint8Array,
   n: number,
   timeoutMs: number,
   windowUs: number,
+  epfd: number,
   hot?: HotClient,
 ): number {
   openNative();
   got[0] = 0;
-  if (!hot) return lib!.symbols.graft_wait(fds, n, timeoutMs, windowUs, -1, null, 0, meta, 0, got);
+  const w = lib!.symbols.graft_wait;
+  if (!hot) {
+    return w(fds, n, timeoutMs, windowUs, -1, null, 0, meta, 0, got, epfd, clients, CLIENTS_MAX);
+  }
   const { fd, buf, wantUnread } = hot;
-  return lib!.symbols.graft_wait(
+  const unread = wantUnread ? 1 : 0;
+  return w(
     fds,
     n,
     timeoutMs,
@@ -340,9 +374,19 @@ export function waitReady(
     buf,
     buf.length,
     meta,
-    wantUnread ? 1 : 0,
+    unread,
     got,
+    epfd,
+    clients,
+    CLIENTS_MAX,
   );
+}
+
+/** The clients the last {@link waitReady} found ready: [fd, events] pairs (events as poll's). */
+export function readyClients(): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < got[2]; i++) out.push([clients[2 * i], clients[2 * i + 1]]);
+  return out;
 }
 
 /**
