@@ -2,10 +2,21 @@
 # bench/vm-bench.sh — the reduced benchmark run inside the VM of scripts/vm-test
 # (af_graft.ko loaded), started by scripts/bench as
 #     scripts/vm-test -- bash bench/vm-bench.sh [--reps N] [--secs S]
+#         [--crr-spin] [--ko KO] [--lib SO]
 # It prints one "GBENCH {json}" line per measurement on the console; the host
 # side collects them. Nothing is judged here: the VM runs under TCG, so only
 # the ratios to the VM's own loopback mean anything (bench/vm-ratios.py LOG:
 # the paired ones). --secs: the length of each measurement (1).
+#
+# Each repetition measures every path per metric, the VM loopback and the
+# grafted client (egress) next to each other, in an order turned around every
+# other repetition. RR measures against servers that spin (-S, see rr.c);
+# crr against servers that sleep in epoll_wait(): a spinning server takes a
+# whole vCPU of the two from the client's threads while it has a connection,
+# so with it the connection rate measures how the VM's scheduler shares the
+# vCPUs out rather than the connections (--crr-spin adds "crrs", crr against
+# the spinning servers, as before). --ko/--lib: this af_graft.ko (loaded in
+# place of vm-test's) and libgraft.so, to measure an older build in the VM.
 #
 #   VM init netns: clients; servers on 127.0.0.1:5201/7000 (vm-loopback)
 #     | veth gbv0 198.18.2.1/30         | AF_GRAFT (ep-iperf -> 127.0.0.1:15201,
@@ -15,16 +26,19 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REPS=2
+REPS=2 CRRS=0 KO=
 T_TP=1 T_RR=1 T_CRR=1
+LIB=$ROOT/preload/build/libgraft.so
 while (($#)); do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
 	--secs) T_TP=$2 T_RR=$2 T_CRR=$2; shift 2 ;;
+	--crr-spin) CRRS=1; shift ;;
+	--ko) KO=$2; shift 2 ;;
+	--lib) LIB=$2; shift 2 ;;
 	*) echo "vm-bench: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-LIB=$ROOT/preload/build/libgraft.so
 NL=${GRAFT_VM_OUT:-$ROOT/kernel/build}/tests/nltest
 RR=$ROOT/bench/build/rr
 V=vbv-$$ G=vbg-$$
@@ -63,13 +77,20 @@ for f in "$RR" "$LIB" "$NL"; do
 done
 command -v iperf3 >/dev/null || { skip graft-kernel "no iperf3 in the VM"; exit 0; }
 
+if [[ -n $KO ]]; then
+	rmmod af_graft 2>/dev/null
+	insmod "$KO" || { skip graft-kernel "cannot load $KO"; exit 0; }
+fi
+
 # Same host port range tuning as the host side.
 sysctl -qw net.ipv4.ip_local_port_range="10000 64999"
 declare -A TARGET=()
 
 bg iperf3 -s -B 127.0.0.1 -p 5201 >"$T/lo-iperf.log" 2>&1
 bg "$RR" server -b 127.0.0.1 -p 7000 -t 600 -S >"$T/lo-rr.log" 2>&1
-wait_listen 5201 && wait_listen 7000 && TARGET[vm-loopback]="127.0.0.1 5201 7000" || skip vm-loopback "servers did not start"
+bg "$RR" server -b 127.0.0.1 -p 7001 -t 600 >"$T/lo-crr.log" 2>&1
+wait_listen 5201 && wait_listen 7000 && wait_listen 7001 && TARGET[vm-loopback]="127.0.0.1 5201 7000 7001" ||
+	skip vm-loopback "servers did not start"
 
 ip netns add "$V" && ip -n "$V" link set lo up
 modprobe veth 2>/dev/null
@@ -79,8 +100,9 @@ if ip link add gbv0 type veth peer name eth0 netns "$V"; then
 	ip -n "$V" route add default via 198.18.2.1
 	bg ip netns exec "$V" iperf3 -s -p 5201 >"$T/v-iperf.log" 2>&1
 	bg ip netns exec "$V" "$RR" server -p 7000 -t 600 -S >"$T/v-rr.log" 2>&1
-	wait_listen_ns "$V" 5201 && wait_listen_ns "$V" 7000 && TARGET[vm-veth]="198.18.2.2 5201 7000" ||
-		skip vm-veth "servers did not start"
+	bg ip netns exec "$V" "$RR" server -p 7001 -t 600 >"$T/v-crr.log" 2>&1
+	wait_listen_ns "$V" 5201 && wait_listen_ns "$V" 7000 && wait_listen_ns "$V" 7001 &&
+		TARGET[vm-veth]="198.18.2.2 5201 7000 7001" || skip vm-veth "servers did not start"
 else
 	skip vm-veth "no veth in the VM"
 fi
@@ -88,14 +110,16 @@ fi
 ip netns add "$G" && ip -n "$G" link set lo up
 if ip netns exec "$G" "$NL" add ep-iperf ipv4 127.0.0.1 15201 &&
 	ip netns exec "$G" "$NL" add ep-rr ipv4 127.0.0.1 17000 &&
+	ip netns exec "$G" "$NL" add ep-crr ipv4 127.0.0.1 17001 &&
 	ip netns exec "$G" "$NL" add ep-out ipv4 127.0.0.1 dynamic; then
 	genv=(env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB")
 	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:5201=ep-iperf iperf3 -s -4 -p 5201 >"$T/g-iperf.log" 2>&1
 	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:7000=ep-rr "$RR" server -p 7000 -t 600 -S >"$T/g-rr.log" 2>&1
-	if wait_listen 15201 && wait_listen 17000; then
-		TARGET[graft-kernel]="127.0.0.1 15201 17000"
+	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:7001=ep-crr "$RR" server -p 7001 -t 600 >"$T/g-crr.log" 2>&1
+	if wait_listen 15201 && wait_listen 17000 && wait_listen 17001; then
+		TARGET[graft-kernel]="127.0.0.1 15201 17000 17001"
 		# graft-kernel-egress: a grafted client in $G, servers on the VM's loopback.
-		TARGET[graft-kernel-egress]="127.0.0.1 5201 7000"
+		TARGET[graft-kernel-egress]="127.0.0.1 5201 7000 7001"
 	else
 		skip graft-kernel "grafted servers did not appear on the VM's loopback: $(tail -n 2 "$T"/g-*.log | tr '\n"' ' ')"
 	fi
@@ -105,15 +129,16 @@ fi
 
 # measure PATH METRIC REP
 measure() {
-	local addr pip prr out=$T/$1.$2.$3 cl=()
-	read -r addr pip prr <<<"${TARGET[$1]}"
+	local addr pip prr pcrr out=$T/$1.$2.$3 cl=()
+	read -r addr pip prr pcrr <<<"${TARGET[$1]}"
 	[[ $1 == graft-kernel-egress ]] &&
 		cl=(ip netns exec "$G" "${genv[@]}" GRAFT_EGRESS_CONVERT=127.0.0.0/8=ep-out)
 	nstat -n >/dev/null 2>&1
 	case $2 in
-	tp1) timeout $((T_TP + 30)) "${cl[@]}" iperf3 -c "$addr" -p "$pip" -t "$T_TP" -J >"$out" 2>&1 ;;
+	tp1) timeout $((${T_TP%.*} + 31)) "${cl[@]}" iperf3 -c "$addr" -p "$pip" -t "$T_TP" -J >"$out" 2>&1 ;;
 	rr) timeout 30 "${cl[@]}" "$RR" rr -S -H "$addr" -p "$prr" -d "$T_RR" >"$out" 2>&1 ;;
-	crr) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$prr" -d "$T_CRR" -c 2 >"$out" 2>&1 ;;
+	crr) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$pcrr" -d "$T_CRR" -c 2 >"$out" 2>&1 ;;
+	crrs) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$prr" -d "$T_CRR" -c 2 >"$out" 2>&1 ;;
 	esac || { echo "vm-bench: $1 $2 #$3 failed: $(head -c 200 "$out")" >&2; return 0; }
 	# What else happened meanwhile: TCP stalls (SYNs sent again, listen
 	# queue drops) and the CPU time (ticks) each server took so far.
@@ -139,9 +164,13 @@ measure() {
 	EOF
 }
 
+METRICS=(tp1 rr crr)
+((CRRS)) && METRICS+=(crrs)
 for rep in $(seq "$REPS"); do
-	for metric in tp1 rr crr; do
-		for path in vm-loopback vm-veth graft-kernel graft-kernel-egress; do
+	order=(vm-loopback graft-kernel-egress graft-kernel vm-veth)
+	((rep % 2)) || order=(vm-veth graft-kernel graft-kernel-egress vm-loopback)
+	for metric in "${METRICS[@]}"; do
+		for path in "${order[@]}"; do
 			[[ $path == graft-kernel-egress && $metric == tp1 ]] && continue
 			[[ -n ${TARGET[$path]:-} ]] && measure "$path" "$metric" "$rep"
 		done

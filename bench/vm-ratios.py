@@ -17,6 +17,8 @@ COLS = [  # (label, path, metric, field)
     ("RR p50 egress", "graft-kernel-egress", "rr", "p50_us"),
     ("conn/s out", "graft-kernel-egress", "crr", "conn_per_s"),
     ("setup out", "graft-kernel-egress", "crr", "connect_us"),  # socket()+connect()
+    ("conn/s out -S", "graft-kernel-egress", "crrs", "conn_per_s"),  # --crr-spin
+    ("setup out -S", "graft-kernel-egress", "crrs", "connect_us"),
 ]
 recs = {}
 for name in sys.argv[1:]:
@@ -31,15 +33,18 @@ for name in sys.argv[1:]:
         if "metric" in r:
             recs[(name, r["path"], r["metric"], r["rep"])] = r
 for label, path, metric, field in COLS:
-    ratios, base = [], []
+    ratios, base, each = [], [], []
     for (name, p, m, rep), r in recs.items():
         lo = recs.get((name, "vm-loopback", m, rep))
         if p != path or m != metric or not lo or field not in r or not lo.get(field):
             continue
         ratios.append(r[field] / lo[field])
         base.append(lo[field])
+        each.append(f"{r[field] / lo[field]:.2f} ({lo[field]:.0f})")
     if ratios:
         print(f"{label:14s} {statistics.median(ratios):5.2f}  ({min(ratios):.2f}-{max(ratios):.2f}, "
               f"n={len(ratios)}, loopback median {statistics.median(base):.1f} {field})")
-    else:
+        if metric in ("crr", "crrs") and field == "conn_per_s":
+            print(f"{'':14s} each: " + ", ".join(each) + " (ratio (loopback))")
+    elif metric != "crrs":
         print(f"{label:14s}     -")
