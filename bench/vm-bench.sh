@@ -2,7 +2,7 @@
 # bench/vm-bench.sh — the reduced benchmark run inside the VM of scripts/vm-test
 # (af_graft.ko loaded), started by scripts/bench as
 #     scripts/vm-test -- bash bench/vm-bench.sh [--reps N] [--secs S]
-#         [--crr-spin] [--ko KO] [--lib SO]
+#         [--crr-spin] [--no-tp] [--ko KO] [--lib SO]
 # It prints one "GBENCH {json}" line per measurement on the console; the host
 # side collects them. Nothing is judged here: the VM runs under TCG, so only
 # the ratios to the VM's own loopback mean anything (bench/vm-ratios.py LOG:
@@ -15,7 +15,7 @@
 # whole vCPU of the two from the client's threads while it has a connection,
 # so with it the connection rate measures how the VM's scheduler shares the
 # vCPUs out rather than the connections (--crr-spin adds "crrs", crr against
-# the spinning servers, as before). --ko/--lib: this af_graft.ko (loaded in
+# the spinning servers, as before; --no-tp leaves out throughput). --ko/--lib: this af_graft.ko (loaded in
 # place of vm-test's) and libgraft.so, to measure an older build in the VM.
 #
 #   VM init netns: clients; servers on 127.0.0.1:5201/7000 (vm-loopback)
@@ -26,7 +26,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REPS=2 CRRS=0 KO=
+REPS=2 CRRS=0 NOTP=0 KO=
 T_TP=1 T_RR=1 T_CRR=1
 LIB=$ROOT/preload/build/libgraft.so
 while (($#)); do
@@ -34,6 +34,7 @@ while (($#)); do
 	--reps) REPS=$2; shift 2 ;;
 	--secs) T_TP=$2 T_RR=$2 T_CRR=$2; shift 2 ;;
 	--crr-spin) CRRS=1; shift ;;
+	--no-tp) NOTP=1; shift ;;
 	--ko) KO=$2; shift 2 ;;
 	--lib) LIB=$2; shift 2 ;;
 	*) echo "vm-bench: unknown option $1" >&2; exit 2 ;;
@@ -165,6 +166,7 @@ measure() {
 }
 
 METRICS=(tp1 rr crr)
+((NOTP)) && METRICS=(rr crr)
 ((CRRS)) && METRICS+=(crrs)
 for rep in $(seq "$REPS"); do
 	order=(vm-loopback graft-kernel-egress graft-kernel vm-veth)
