@@ -279,7 +279,7 @@ def targets(rows):
             adds = f"adds ~{d:.0f} µs" if d >= 0.5 else "adds nothing measurable"
             extra = (f"; connect() takes {cu_e:.0f} µs grafted vs {cu_h:.0f} µs on the host, "
                      f"so grafting {adds} per connection")
-            res["broker_round_trip_us"] = round(cu_e - cu_h, 1)
+            res["egress_connect_extra_us"] = round(cu_e - cu_h, 1)
         res["conn_egress_target"] = {"ratio": ce, "target": 0.9, "met": ce >= 0.9}
         line(ce >= 0.9, f"connection rate *from* a grafted client (egress; sockets from libgraft's stock): "
                         f"×{ce:.2f} host{', paired median' if ce_p else ''} (target ≥ 0.9){extra}")
