@@ -173,7 +173,7 @@ interface Client {
   nsKey: string;
   /** The peer's capabilities, read once through a pidfd when first needed. */
   caps?: PeerCaps;
-  /** Descriptors sent in the last reply; the client has them once its receive queue is empty. */
+  /** Descriptors sent in the last reply; the client has them once its receive queue is empty (#setInflight). */
   inflight: number;
   /** Bytes of our replies the client had not read when its latest request was read. */
   unread: number;
@@ -187,6 +187,8 @@ export class Broker {
     & Pick<BrokerOptions, "log" | "statePath" | "listenFd">;
   #registry = new Registry();
   readonly #clients = new Map<number, Client>();
+  /** Per namespace: its clients' undelivered sockets (the sum of their inflight) and who holds them. */
+  readonly #held = new Map<string, { total: number; by: Set<Client> }>();
   #listenFd = -1;
   #defaultTargetFd = -1;
   #wakeRead = -1;
@@ -543,6 +545,8 @@ export class Broker {
   }
 
   #closeClient(fd: number): void {
+    const client = this.#clients.get(fd);
+    if (client) this.#setInflight(client, 0);
     this.#clients.delete(fd);
     waitDel(this.#epfd, fd); // before the close, which may finish on another thread
     this.#closeFd(fd);
@@ -707,7 +711,7 @@ export class Broker {
         return true;
       }
       if (made.sent !== 0) return false; // the client went away
-      client.inflight = made.fds.length;
+      this.#setInflight(client, made.fds.length);
       this.stats.sockets += made.fds.length;
       this.#trace(() =>
         `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(made.addr))}` +
@@ -766,7 +770,18 @@ export class Broker {
     if (client.inflight > 0 && client.unread > 0) {
       throw new Refusal(Errno.EAGAIN, "the reply to this connection's previous request is unread");
     }
-    client.inflight = 0;
+    this.#setInflight(client, 0);
+  }
+
+  /** Set a client's inflight count, and its namespace's (#held) with it. */
+  #setInflight(client: Client, n: number): void {
+    if (n === client.inflight) return;
+    let ns = this.#held.get(client.nsKey);
+    if (!ns) this.#held.set(client.nsKey, ns = { total: 0, by: new Set() });
+    ns.total += n - client.inflight;
+    client.inflight = n;
+    if (n > 0) ns.by.add(client);
+    else if (ns.by.delete(client) && ns.by.size === 0) this.#held.delete(client.nsKey);
   }
 
   /**
@@ -777,13 +792,11 @@ export class Broker {
   #withinQuota(client: Client, count: number): number {
     // What the namespace could hold at most, from the counts alone: when even
     // that leaves room, asking each connection what it has read changes nothing.
-    let most = 0;
-    for (const c of this.#clients.values()) if (c.nsKey === client.nsKey) most += c.inflight;
-    if (most + count <= NS_INFLIGHT_MAX) return count;
+    const ns = this.#held.get(client.nsKey);
+    if (!ns || ns.total + count <= NS_INFLIGHT_MAX) return count;
     let held = 0;
-    for (const c of this.#clients.values()) {
-      if (c.nsKey !== client.nsKey || c.inflight === 0) continue;
-      if (unreadBytes(c.fd) === 0) c.inflight = 0;
+    for (const c of [...ns.by]) {
+      if (unreadBytes(c.fd) === 0) this.#setInflight(c, 0);
       else held += c.inflight;
     }
     return Math.max(1, Math.min(count, NS_INFLIGHT_MAX - held));
@@ -1043,6 +1056,11 @@ export class Broker {
       this.#persist();
     }
     return dropped.length;
+  }
+
+  /** Undelivered sockets (sent, not yet read) per namespace that holds any, as counted for the quota (for tests). */
+  get undelivered(): number[] {
+    return [...this.#held.values()].map((ns) => ns.total);
   }
 
   /** Number of namespaces and endpoints held (for tests). */

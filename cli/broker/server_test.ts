@@ -6,7 +6,7 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import { C, check, closeFd, Errno, libc } from "../sys/ffi.ts";
-import { recvPacket, sendPacket, seqpacketConnect, setTimeouts } from "../sys/unix.ts";
+import { pollNow, recvPacket, sendPacket, seqpacketConnect, setTimeouts } from "../sys/unix.ts";
 import { BrokerError } from "../model/errors.ts";
 import {
   brokerAdd,
@@ -30,6 +30,13 @@ async function startBroker(socketPath: string): Promise<Worker> {
   w.postMessage({ socketPath });
   assertEquals(await ready, "listening");
   return w;
+}
+
+/** The broker's undelivered sockets per namespace that holds any. */
+async function held(w: Worker): Promise<number[]> {
+  const got = new Promise<number[]>((resolve) => (w.onmessage = (e) => resolve(e.data.held)));
+  w.postMessage("held");
+  return await got;
 }
 
 async function stopBroker(w: Worker): Promise<void> {
@@ -171,6 +178,64 @@ Deno.test({
         assertEquals(st.namespaces.length, 1);
         assertEquals(st.namespaces[0].endpoints.length, 3);
       });
+
+      await t.step(
+        "undelivered sockets: 256 a namespace, counted per namespace, freed when read or hung up",
+        async () => {
+          // A connection that asks for 32 and does not read holds them.
+          const hold = (): number => {
+            const fd = seqpacketConnect(sock);
+            sendPacket(fd, P.encodeSocksRequest(ask("t-dyn"), 32, 1));
+            ok(pollNow([fd], 5000).length === 1, "no reply within 5 s");
+            return fd;
+          };
+          // A connection that asks for 32 and reads: how many it got.
+          const got = (): number => {
+            const fd = seqpacketConnect(sock);
+            try {
+              sendPacket(fd, P.encodeSocksRequest(ask("t-dyn"), 32, 1));
+              const reply = recvPacket(fd, P.PACKET_MAX);
+              for (const f of reply?.fds ?? []) closeFd(f);
+              return reply?.fds.length ?? -1;
+            } finally {
+              closeFd(fd);
+            }
+          };
+          // The broker's per-namespace count, once it has seen what we did
+          // (hang-ups reach it on its own thread, some time later).
+          const heldBecomes = async (want: number[]): Promise<number[]> => {
+            let now: number[] = [];
+            for (let i = 0; i < 100; i++) {
+              now = await held(w);
+              if (JSON.stringify(now) === JSON.stringify(want)) break;
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            return now;
+          };
+          const holders = Array.from({ length: 8 }, hold);
+          try {
+            assertEquals(await held(w), [256]);
+            assertEquals(got(), 1, "8 x 32 unread: the namespace's quota is full, one is allowed");
+            assertEquals(await heldBecomes([256]), [256], "the one read and its connection closed");
+            for (const fd of holders.splice(0, 4)) closeFd(fd);
+            assertEquals(await heldBecomes([128]), [128], "4 holders hung up");
+            assertEquals(got(), 32, "their 128 are free");
+            holders.push(...Array.from({ length: 4 }, hold));
+            assertEquals(got(), 1, "full again");
+            // Read every held reply, connections open: the broker finds them
+            // read when the counts alone would exceed the quota, and resets them.
+            for (const fd of holders) {
+              for (const f of recvPacket(fd, P.PACKET_MAX)?.fds ?? []) closeFd(f);
+            }
+            assertEquals(await held(w), [256]);
+            assertEquals(got(), 32, "all delivered: a full batch again");
+            assertEquals(await heldBecomes([]), [], "the counts were reset");
+          } finally {
+            for (const fd of holders) closeFd(fd);
+          }
+          assertEquals(await heldBecomes([]), []);
+        },
+      );
 
       await t.step("ep del, then the endpoint is gone and a second del is refused", () => {
         brokerDel("t-fixed", [], sock);

@@ -1,8 +1,9 @@
 /**
  * A broker on its own thread of the test's process: the test's client calls
  * block (as libgraft.so's do), so the server cannot share their thread.
- * Messages in: { socketPath } to start, "gc" to collect garbage, "stop".
- * Messages out: "listening", { gc: dropped }, "stopped".
+ * Messages in: { socketPath } to start, "gc" to collect garbage, "held" for the
+ * undelivered sockets per namespace, "stop".
+ * Messages out: "listening", { gc: dropped }, { held: number[] }, "stopped".
  */
 /// <reference lib="deno.worker" />
 import { Broker } from "../server.ts";
@@ -16,6 +17,8 @@ self.onmessage = async (e: MessageEvent) => {
     await served;
     self.postMessage("stopped");
     self.close();
+  } else if (e.data === "held") {
+    self.postMessage({ held: broker!.undelivered });
   } else if (e.data === "gc") {
     self.postMessage({ gc: broker!.collectGarbage(), size: broker!.size });
   } else {
