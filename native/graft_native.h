@@ -47,7 +47,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 5
+#define GN_ABI 6
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -153,10 +153,55 @@ int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
  * ready, its ready descriptors go to clients as (fd, events) pairs, at most
  * max, their number to got[2], and epfd does not count in the result.
  * Returns the number of other entries ready, or -errno.
+ *
+ * A request from hot_fd that matches a fast-path grant (fast.c) is answered
+ * in the wait itself, which then goes on waiting (with a timeout of 0 once
+ * it served one: the caller's turn comes as soon as nothing else comes
+ * within the window); got[3] counts the requests answered so, and the wait
+ * returns 0 early when the grant's pool ran low (a refill is due) or after
+ * GN_FAST_BURST of them.
  */
 int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 		   int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta, int32_t want_unread,
 		   int32_t *got, int32_t epfd, int32_t *clients, uint32_t max);
+
+/*
+ * The fast path's tables (fast.c): pools of prepared spares (numbered for
+ * the whole process) and grants, one per connection at most.
+ *   graft_fast_pool(low)        a new pool: its number, or -ENOSPC
+ *   graft_fast_put(pool, fds, n)   hand spares over: how many it took (the
+ *                               caller closes the rest), or -EINVAL
+ *   graft_fast_take(pool)       the oldest spare, now the caller's; -1: none
+ *   graft_fast_left(pool)       how many it holds
+ *   graft_fast_drop(pool)       withdraw its grants, close its spares, free it
+ *   graft_fast_grant(fd, req, len, pool, family, addr, addrlen)
+ *                               connection fd may have requests equal to req
+ *                               (a struct graft_sock_req without options) but
+ *                               for the seq answered from pool, with family
+ *                               and addr in the reply; replaces fd's grant
+ *   graft_fast_revoke(fd)       withdraw fd's grant (before closing fd)
+ */
+#define GN_FAST_POOLS 64
+#define GN_FAST_POOL_MAX 64
+#define GN_FAST_GRANTS 64
+#define GN_FAST_BURST 256
+int32_t graft_fast_pool(int32_t low);
+int32_t graft_fast_put(int32_t id, const int32_t *fds, uint32_t n);
+int32_t graft_fast_take(int32_t id);
+int32_t graft_fast_left(int32_t id);
+int32_t graft_fast_drop(int32_t id);
+int32_t graft_fast_grant(int32_t fd, const uint8_t *req, uint32_t len, int32_t id, int32_t family,
+			 const uint8_t *addr, uint32_t addrlen);
+int32_t graft_fast_revoke(int32_t fd);
+
+/*
+ * Internal (wait.c): answer the packet read from fd (n bytes, meta as
+ * graft_recv_packet() fills it, meta[3] valid when checked_unread) when a
+ * grant covers it: 1 when answered (*low set when its pool ran low), 0 when
+ * the caller must handle it.
+ */
+int gn_fast_serve(int32_t fd, const uint8_t *pkt, int32_t n, const int32_t *meta,
+		  int32_t checked_unread, int *low);
 
 /* A new epoll interest list (close-on-exec), or -errno. */
 int32_t graft_wait_open(void);

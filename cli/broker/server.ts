@@ -29,6 +29,13 @@ import {
   unreadBytes,
 } from "../sys/peer.ts";
 import {
+  fastDrop,
+  fastGrant,
+  fastLeft,
+  fastPool,
+  fastPut,
+  fastRevoke,
+  fastTake,
   hotRequest,
   openNative,
   readyClients,
@@ -38,6 +45,7 @@ import {
   waitDel,
   waitOpen,
   waitReady,
+  waitServed,
 } from "../sys/native.ts";
 import { decodeSockaddr } from "../sys/sockaddr.ts";
 import {
@@ -74,6 +82,8 @@ import {
   PREPARED_FIRST,
   PREPARED_LOW,
   PREPARED_REFILL,
+  type SpareMaker,
+  type SparePools,
   Spares,
   SPARES_PER_SWITCH,
 } from "./spares.ts";
@@ -178,7 +188,18 @@ interface Client {
   /** Bytes of our replies the client had not read when its latest request was read. */
   unread: number;
   lastActive: number;
+  /** The prepared kind of its fast-path grant (the wait answers it; see #grantFast). */
+  fast?: { kind: string; make: SpareMaker };
 }
+
+/** The wait's pools of prepared spares (native/fast.c). */
+const NATIVE_POOLS: SparePools = {
+  open: fastPool,
+  put: fastPut,
+  take: fastTake,
+  left: fastLeft,
+  drop: fastDrop,
+};
 
 /** The graft broker. Create, then `await serve()`; `stop()` ends it. */
 export class Broker {
@@ -212,8 +233,8 @@ export class Broker {
   /** The operation of the request served last (the wait spins after a single graft only). */
   #lastOp = 0;
   #lastHousekeeping = 0;
-  /** Requests served, by outcome; read by tests and `graft inspect`. */
-  readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0 };
+  /** Requests served, by outcome (fast: of them, answered in the wait); read by tests and `graft inspect`. */
+  readonly stats = { sockets: 0, refused: 0, malformed: 0, requests: 0, fast: 0 };
   /** Refusals by errno name ("EADDRNOTAVAIL": 3). */
   readonly refusedBy: Record<string, number> = {};
   readonly #startedAt = Date.now();
@@ -221,8 +242,12 @@ export class Broker {
   #dirty = false;
   #savedAt = 0;
   readonly #refs = new RefCache();
-  /** Sockets made ahead for single grafts into other namespaces. */
-  readonly #spares = new Spares(closeFd);
+  /** Sockets made ahead for single grafts; prepared ones lent to the wait (not when tracing). */
+  readonly #spares: Spares;
+  /** The packet of the GRAFT_OP_SOCKET request being served (for #grantFast). */
+  #packet?: Uint8Array;
+  /** Requests the last wait answered itself (native/fast.c). */
+  #served = 0;
 
   /** A broker that will listen on `opts.socketPath`. */
   constructor(opts: BrokerOptions) {
@@ -234,6 +259,9 @@ export class Broker {
       spinUs: opts.spinUs ?? SPIN_US,
       verbose: opts.verbose ?? false,
     };
+    // Requests answered in the wait leave no trace line: with tracing, none is.
+    const fast = !this.#opts.verbose && this.#opts.spinUs > 0;
+    this.#spares = new Spares(closeFd, fast ? NATIVE_POOLS : undefined);
   }
 
   #log(line: string, level: LogLevel = "info"): void {
@@ -350,9 +378,11 @@ export class Broker {
         // would cost more than the request), in slices short enough that
         // signals (handled by the event loop) are seen soon.
         const ready = this.#poll(set, this.#sliceLeft(slice));
-        const busy = ready.length > 0 || this.#sources.some((s) => s.pending?.());
+        // Requests the wait answered itself count as work too (no yield for them).
+        const served = this.#served > 0;
+        const busy = ready.length > 0 || served || this.#sources.some((s) => s.pending?.());
         slice = busy ? POLL_SLICE_MS : Math.min(IDLE_SLICE_MS, slice * 2);
-        if (ready.length === 0 || Date.now() - lastYield > POLL_SLICE_MS) {
+        if ((ready.length === 0 && !served) || Date.now() - lastYield > POLL_SLICE_MS) {
           await new Promise((r) => setTimeout(r, 0));
           lastYield = Date.now();
         }
@@ -451,6 +481,8 @@ export class Broker {
     const wait = hot ? { fd: hot.fd, buf: this.#scratch, wantUnread: hot.inflight > 0 } : undefined;
     const window = single ? this.#opts.spinUs : 0;
     const n = waitReady(this.#pollBuf, fds.length, timeoutMs, window, this.#epfd, wait);
+    this.#served = hot ? waitServed() : 0;
+    if (this.#served > 0) this.#servedFast(hot!, this.#served);
     if (n === 0 && hot) {
       let pkt;
       try {
@@ -474,7 +506,10 @@ export class Broker {
     for (const s of this.#sources) s.close();
     this.#spares.clear();
     this.#flush();
-    for (const c of this.#clients.values()) closeFd(c.fd);
+    for (const c of this.#clients.values()) {
+      fastRevoke(c.fd);
+      closeFd(c.fd);
+    }
     this.#clients.clear();
     closeFd(this.#epfd);
     this.#epfd = -1;
@@ -548,6 +583,7 @@ export class Broker {
     const client = this.#clients.get(fd);
     if (client) this.#setInflight(client, 0);
     this.#clients.delete(fd);
+    fastRevoke(fd); // no other connection that gets its number may use its grant
     waitDel(this.#epfd, fd); // before the close, which may finish on another thread
     this.#closeFd(fd);
   }
@@ -705,7 +741,9 @@ export class Broker {
       // Made, sent and closed in one call; a refusal is answered below.
       const reply = { fd: client.fd, seq: hdr.seq, op: hdr.op };
       const n = batch ? this.#withinQuota(client, count) : 1;
+      this.#packet = batch ? undefined : data;
       const made = this.#graft(client, req, n, reply);
+      this.#packet = undefined;
       if (made.sent === Errno.EAGAIN) { // the client's queue is full
         this.stats.refused++;
         return true;
@@ -718,6 +756,7 @@ export class Broker {
         (batch ? ` (${made.fds.length} sockets)` : "")
       );
     } catch (e) {
+      this.#packet = undefined;
       this.stats.refused++;
       const status = errnoOf(e, Errno.EPROTO);
       this.#countRefusal(status);
@@ -827,7 +866,7 @@ export class Broker {
     const plan = planSocket(stored.ep, req);
     const owner = client.cred.uid;
     if (count === 1 && preparable(plan, req)) {
-      return this.#graftPrepared(stored.targetKey, plan, req, where, owner, reply);
+      return this.#graftPrepared(client, stored.targetKey, plan, req, where, reply);
     }
     // A single graft into another namespace takes a spare of its kind, or
     // brings spares back from the one switch it makes.
@@ -848,29 +887,61 @@ export class Broker {
    * (a kind seen for the first time gets a few, one in use more).
    */
   #graftPrepared(
+    client: Client,
     targetKey: string,
     plan: SocketPlan,
     req: P.SockRequest,
     where: NetnsSwitch | undefined,
-    owner: number,
     reply?: ReplyTo,
   ): GraftedBatch {
+    const owner = client.cred.uid;
     const kind = preparedKind(targetKey, plan, req.type, owner);
     const given = this.#spares.take(kind);
-    const left = this.#spares.left(kind);
-    if (left <= PREPARED_LOW) {
-      const n = given === undefined ? PREPARED_FIRST : PREPARED_REFILL;
-      this.#spares.want(kind, n, (count) => {
-        try {
-          return makeBoundSockets(plan, req, where, owner, count).fds;
-        } catch (e) {
-          this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
-          return [];
-        }
-      });
+    const make: SpareMaker = (count) => {
+      try {
+        return makeBoundSockets(plan, req, where, owner, count).fds;
+      } catch (e) {
+        this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
+        return [];
+      }
+    };
+    if (this.#spares.left(kind) <= PREPARED_LOW) {
+      this.#spares.want(kind, given === undefined ? PREPARED_FIRST : PREPARED_REFILL, make);
     }
     const reuse = given === undefined ? {} : { given, ready: true };
-    return makeBoundSockets(plan, req, where, owner, 1, reply, reuse);
+    const made = makeBoundSockets(plan, req, where, owner, 1, reply, reuse);
+    if (made.sent === 0 && reply?.op === P.Op.SOCKET) this.#grantFast(client, kind, make, made);
+    return made;
+  }
+
+  /**
+   * The request just answered (this.#packet), asked again on this
+   * connection, may be answered by the wait with a prepared spare of its
+   * kind (native/fast.c): it passed every check, and nothing it was checked
+   * against can change without the spares of every kind being dropped, which
+   * withdraws the grant (endpoints or namespaces changed, reload, expiry,
+   * stop), nor without the connection being closed, which withdraws it too.
+   */
+  #grantFast(client: Client, kind: string, make: SpareMaker, made: GraftedBatch): void {
+    const packet = this.#packet;
+    if (!packet || client.fd < 0) return;
+    const id = this.#spares.lend(kind);
+    if (id === undefined) return;
+    if (fastGrant(client.fd, packet, id, made.family, made.addr)) client.fast = { kind, make };
+  }
+
+  /** The wait answered `served` requests of `client` (its grant): count them, refill their kind. */
+  #servedFast(client: Client, served: number): void {
+    this.stats.requests += served;
+    this.stats.sockets += served;
+    this.stats.fast += served;
+    this.#setInflight(client, 1);
+    client.unread = 0;
+    client.lastActive = Date.now();
+    const fast = client.fast;
+    if (fast && this.#spares.left(fast.kind) <= PREPARED_LOW) {
+      this.#spares.want(fast.kind, PREPARED_REFILL, fast.make);
+    }
   }
 
   // ---- endpoint management (JSON) -------------------------------------------

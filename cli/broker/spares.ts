@@ -18,6 +18,13 @@
  * it. A prepared spare is bound to the address the request would get and
  * is handed out only after the request passed the same checks.
  *
+ * Lent spares: the prepared spares of a kind can be handed to the broker's
+ * wait ({@link SparePools}, native/fast.c), which answers a connection's
+ * request with one when the broker granted that connection the same request
+ * before (see Broker). They stay this thread's spares: taken, counted,
+ * expired and dropped here like the others, and dropping them withdraws
+ * every grant on them.
+ *
  * Spares are kept briefly (they hold their namespace alive), oldest taken
  * first, a bounded number of kinds at once, and all dropped whenever
  * endpoints or namespaces change.
@@ -47,16 +54,43 @@ interface Shelf {
 /** Makes spares of a kind: their descriptors (none when it failed). */
 export type SpareMaker = (count: number) => number[];
 
+/** Pools that hold spares for the broker's wait (cli/sys/native.ts fast*). */
+export interface SparePools {
+  /** A new pool whose wait returns when `low` are left; undefined when none is free. */
+  open(low: number): number | undefined;
+  /** Add `fds` (oldest last): those it did not take are returned. */
+  put(id: number, fds: number[]): number[];
+  /** The oldest spare, now the caller's. */
+  take(id: number): number | undefined;
+  /** How many it holds. */
+  left(id: number): number;
+  /** Withdraw every grant on it, close its spares, free it. */
+  drop(id: number): void;
+}
+
+/** A kind lent to a pool: when its spares were added, oldest first (the pool hands out the oldest). */
+interface Lent {
+  id: number;
+  /** Batches added: when, and how many were added in all up to and including it. */
+  batches: { at: number; upTo: number }[];
+  added: number;
+}
+
 /** The spare sockets of one broker thread. */
 export class Spares {
   readonly #shelves = new Map<string, Shelf>();
   /** Kinds to make spares of after this turn, and how many. */
   readonly #wanted = new Map<string, { make: SpareMaker; count: number }>();
+  /** Kinds whose spares are in a pool. */
+  readonly #lent = new Map<string, Lent>();
   /** When the oldest spare held was made (ms): nothing expires before it is TTL old. */
   #oldest = Infinity;
 
-  /** @param close how a spare is closed when it is not used */
-  constructor(readonly close: (fd: number) => void) {}
+  /**
+   * @param close how a spare is closed when it is not used
+   * @param pools where {@link lend} puts a kind's spares; none: nothing is lent
+   */
+  constructor(readonly close: (fd: number) => void, readonly pools?: SparePools) {}
 
   /** The kind of a socket: where, what and whose it is. */
   static kind(target: string, family: number, type: number, protocol: number, owner: number) {
@@ -66,7 +100,10 @@ export class Spares {
   /** A spare of `kind`, now the caller's (the oldest); undefined when there is none. */
   take(kind: string): number | undefined {
     const shelf = this.#shelves.get(kind);
-    if (!shelf) return undefined;
+    if (!shelf) {
+      const lent = this.#lent.get(kind);
+      return lent && this.pools!.take(lent.id);
+    }
     const fd = shelf.fds.shift();
     shelf.at.shift();
     if (shelf.fds.length === 0) this.#shelves.delete(kind);
@@ -75,12 +112,40 @@ export class Spares {
 
   /** How many spares of `kind` are held. */
   left(kind: string): number {
-    return this.#shelves.get(kind)?.fds.length ?? 0;
+    const lent = this.#lent.get(kind);
+    return (this.#shelves.get(kind)?.fds.length ?? 0) + (lent ? this.pools!.left(lent.id) : 0);
+  }
+
+  /**
+   * Lend the spares of `kind`, those held and those made from now on, to a
+   * pool: its number, or undefined when there are no pools or none is free.
+   */
+  lend(kind: string, now = Date.now()): number | undefined {
+    const held = this.#lent.get(kind);
+    if (held || !this.pools) return held?.id;
+    const id = this.pools.open(PREPARED_LOW);
+    if (id === undefined) return undefined;
+    this.#lent.set(kind, { id, batches: [], added: 0 });
+    const shelf = this.#shelves.get(kind);
+    if (shelf) {
+      this.#shelves.delete(kind);
+      this.put(kind, shelf.fds, shelf.at[0] ?? now);
+    }
+    return id;
   }
 
   /** Keep `fds`, just made, as spares of `kind` (after those held). */
   put(kind: string, fds: number[], now = Date.now()): void {
     if (fds.length === 0) return;
+    const lent = this.#lent.get(kind);
+    if (lent) {
+      const rest = this.pools!.put(lent.id, fds);
+      for (const fd of rest) this.close(fd);
+      lent.added += fds.length - rest.length;
+      lent.batches.push({ at: now, upTo: lent.added });
+      this.#oldest = Math.min(this.#oldest, now);
+      return;
+    }
     let shelf = this.#shelves.get(kind);
     if (!shelf) {
       if (this.#shelves.size >= KINDS_MAX) this.#drop(this.#shelves.keys().next().value!);
@@ -116,6 +181,14 @@ export class Spares {
   expire(now = Date.now()): void {
     if (now - this.#oldest <= SPARE_TTL_MS) return; // every turn: nothing due, nothing done
     this.#oldest = Infinity;
+    for (const [kind, lent] of this.#lent) {
+      // The pool hands out its oldest first: those taken are the first added.
+      const taken = lent.added - this.pools!.left(lent.id);
+      while (lent.batches.length && lent.batches[0].upTo <= taken) lent.batches.shift();
+      if (lent.batches.length === 0) continue;
+      if (now - lent.batches[0].at > SPARE_TTL_MS) this.#drop(kind);
+      else this.#oldest = Math.min(this.#oldest, lent.batches[0].at);
+    }
     for (const [kind, shelf] of this.#shelves) {
       if (shelf.at.every((t) => now - t <= SPARE_TTL_MS)) continue;
       const keep: Shelf = { fds: [], at: [] };
@@ -138,17 +211,23 @@ export class Spares {
   /** Close every spare, and make none of those wanted (endpoints or namespaces changed, the broker stops). */
   clear(): void {
     this.#wanted.clear();
-    for (const kind of [...this.#shelves.keys()]) this.#drop(kind);
+    for (const kind of [...this.#shelves.keys(), ...this.#lent.keys()]) this.#drop(kind);
   }
 
   /** How many spares are held. */
   get count(): number {
     let n = 0;
     for (const shelf of this.#shelves.values()) n += shelf.fds.length;
+    for (const lent of this.#lent.values()) n += this.pools!.left(lent.id);
     return n;
   }
 
   #drop(kind: string): void {
+    const lent = this.#lent.get(kind);
+    if (lent) {
+      this.#lent.delete(kind);
+      this.pools!.drop(lent.id); // its grants first, then its spares
+    }
     const shelf = this.#shelves.get(kind);
     if (!shelf) return;
     this.#shelves.delete(kind);

@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 5); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 6); checked against the library when it is opened. */
 const L = {
-  ABI: 5,
+  ABI: 6,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -85,6 +85,24 @@ const SYMBOLS = {
     result: "i32",
   },
   graft_wait_open: { parameters: [], result: "i32" },
+  graft_fast_pool: { parameters: ["i32"], result: "i32" },
+  graft_fast_put: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  graft_fast_take: { parameters: ["i32"], result: "i32" },
+  graft_fast_left: { parameters: ["i32"], result: "i32" },
+  graft_fast_drop: { parameters: ["i32"], result: "i32" },
+  graft_fast_grant: {
+    parameters: [
+      "i32", // fd
+      "buffer", // req
+      "u32", // len
+      "i32", // pool
+      "i32", // family
+      "buffer", // addr
+      "u32", // addrlen
+    ],
+    result: "i32",
+  },
+  graft_fast_revoke: { parameters: ["i32"], result: "i32" },
   graft_wait_ctl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -315,7 +333,7 @@ export interface HotClient {
   wantUnread: boolean;
 }
 
-const got = new Int32Array(3);
+const got = new Int32Array(4);
 /** Most clients one wait reports (the rest are ready again at the next). */
 const CLIENTS_MAX = 64;
 const clients = new Int32Array(2 * CLIENTS_MAX);
@@ -387,6 +405,66 @@ export function readyClients(): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (let i = 0; i < got[2]; i++) out.push([clients[2 * i], clients[2 * i + 1]]);
   return out;
+}
+
+/**
+ * How many requests of its hot client the last {@link waitReady} answered
+ * itself, under a grant of {@link fastGrant}.
+ */
+export function waitServed(): number {
+  return got[3];
+}
+
+// ---- the wait's fast path (native/fast.c) -----------------------------------
+
+/** A new pool of prepared spares for {@link fastGrant}s; undefined when all are in use. */
+export function fastPool(low: number): number | undefined {
+  openNative();
+  const id = lib!.symbols.graft_fast_pool(low);
+  return id < 0 ? undefined : id;
+}
+
+/** Hand `fds` to pool `id`: those it did not take (full, or no such pool) are returned. */
+export function fastPut(id: number, fds: number[]): number[] {
+  const took = Math.max(0, lib!.symbols.graft_fast_put(id, new Int32Array(fds), fds.length));
+  return fds.slice(took);
+}
+
+/** The oldest spare of pool `id`, now the caller's; undefined when it has none. */
+export function fastTake(id: number): number | undefined {
+  const fd = lib!.symbols.graft_fast_take(id);
+  return fd < 0 ? undefined : fd;
+}
+
+/** How many spares pool `id` holds. */
+export function fastLeft(id: number): number {
+  return lib!.symbols.graft_fast_left(id);
+}
+
+/** Withdraw the grants on pool `id`, close its spares and free it. */
+export function fastDrop(id: number): void {
+  lib!.symbols.graft_fast_drop(id);
+}
+
+/**
+ * Connection `fd` may have `req` (a GRAFT_OP_SOCKET request without
+ * options) again, with another seq, answered by the wait from pool `id`
+ * with `family` and `addr` in the reply; replaces the connection's grant.
+ * False when refused (a request of another size, no such pool).
+ */
+export function fastGrant(
+  fd: number,
+  req: Uint8Array,
+  id: number,
+  family: number,
+  addr: Uint8Array,
+): boolean {
+  return lib!.symbols.graft_fast_grant(fd, req, req.length, id, family, addr, addr.length) === 0;
+}
+
+/** Withdraw connection `fd`'s grant (before `fd` is closed). */
+export function fastRevoke(fd: number): void {
+  if (lib) lib.symbols.graft_fast_revoke(fd);
 }
 
 /**

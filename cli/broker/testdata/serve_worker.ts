@@ -1,9 +1,11 @@
 /**
  * A broker on its own thread of the test's process: the test's client calls
  * block (as libgraft.so's do), so the server cannot share their thread.
- * Messages in: { socketPath } to start, "gc" to collect garbage, "held" for the
- * undelivered sockets per namespace, "stop".
- * Messages out: "listening", { gc: dropped }, { held: number[] }, "stopped".
+ * Messages in: { socketPath, statePath?, spinUs? } to start, "gc" to collect
+ * garbage, "held" for the undelivered sockets per namespace, "reload" to read
+ * the state file again, "stop".
+ * Messages out: "listening", { gc: dropped }, { held: number[] }, "reloaded",
+ * "stopped".
  */
 /// <reference lib="deno.worker" />
 import { Broker } from "../server.ts";
@@ -19,10 +21,14 @@ self.onmessage = async (e: MessageEvent) => {
     self.close();
   } else if (e.data === "held") {
     self.postMessage({ held: broker!.undelivered });
+  } else if (e.data === "reload") {
+    broker!.reload();
+    self.postMessage("reloaded");
   } else if (e.data === "gc") {
     self.postMessage({ gc: broker!.collectGarbage(), size: broker!.size });
   } else {
-    broker = new Broker({ socketPath: e.data.socketPath, idleMs: 60_000 });
+    const { socketPath, statePath, spinUs } = e.data;
+    broker = new Broker({ socketPath, statePath, spinUs, idleMs: 60_000 });
     broker.listen();
     served = broker.serve();
     self.postMessage("listening");

@@ -1,0 +1,158 @@
+"""The broker's fast path (native/fast.c), from clients that try to misuse it.
+
+    fast_check.py SOCKET STATE UID
+
+Run as root, in the namespace whose endpoints fa (127.0.0.1, port dynamic)
+and fb (127.0.0.2, port dynamic) the broker at SOCKET holds, with the
+broker's spin window long enough for this interpreter (--spin-us 1000) and
+its state in the file STATE. The broker's wait answers a connection's
+request itself when the broker granted that connection the same request
+before; each check below fails when it answers one it must not. Prints
+"ok ..." or "FAIL ..." per check (exit status 1 on any failure), and
+"reload" when it has redefined fa in STATE and wants the broker to read it
+again (the caller answers with a line on stdin once it has).
+"""
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "security"))
+import wire  # noqa: E402
+
+EAGAIN = 11
+path, state, uid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+failed = 0
+seq = 0
+
+
+def check(ok, what):
+    global failed
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    failed += 0 if ok else 1
+
+
+def answered_in_wait():
+    r = wire.ask_json(path, wire.OP_STATUS, {})
+    return r["stats"].get("fast", 0)
+
+
+def ask(conn, ep):
+    """Send one request for ep (a new seq each time); its seq."""
+    global seq
+    seq += 1
+    wire.send(conn, wire.sock_req(ep, seq=seq))
+    return seq
+
+
+def answer(conn, want_seq):
+    """(status, bound address, owner uid) of the next reply; the socket is closed."""
+    data, fds = wire.recv(conn)
+    status, _fam, _msg = wire.sock_status(data)
+    got_seq = struct.unpack_from("<I", data, 12)[0]
+    if got_seq != want_seq:
+        return (-1, f"seq {got_seq} for {want_seq}", -1)
+    if status != 0 or len(fds) != 1:
+        for f in fds:
+            os.close(f)
+        return (status, None, -1)
+    s = socket.socket(fileno=fds[0])
+    where, owner = s.getsockname(), os.fstat(s.fileno()).st_uid
+    s.close()
+    return (0, where, owner)
+
+
+def graft(conn, ep):
+    return answer(conn, ask(conn, ep))
+
+
+conn = wire.connect(path)
+
+# A repeated request: answered in the wait, with sockets like the broker's own.
+n0 = answered_in_wait()
+got = [graft(conn, "fa") for _ in range(300)]
+bad = [g for g in got if g != (0, ("127.0.0.1", 0), 0)]
+n1 = answered_in_wait()
+check(not bad, f"300 repeated requests for fa: root's sockets bound to 127.0.0.1 (wrong: {bad[:3]})")
+check(n1 - n0 > 100, f"the wait answered {n1 - n0} of them itself")
+
+# Another endpoint on the same, granted, connection: never fa's sockets.
+wrong = 0
+for _ in range(100):
+    for ep, want in (("fa", "127.0.0.1"), ("fa", "127.0.0.1"), ("fa", "127.0.0.1"), ("fb", "127.0.0.2")):
+        st, where, _ = graft(conn, ep)
+        wrong += st != 0 or where[0] != want
+n2 = answered_in_wait()
+check(wrong == 0, f"fa and fb in turn on one connection: every socket bound to its own endpoint ({wrong} wrong)")
+check(n2 - n1 > 50, f"meanwhile the wait answered {n2 - n1} fa requests itself")
+
+# A second request before the previous reply was read: refused (one reply at a time).
+refused = served_twice = 0
+for _ in range(50):
+    for _ in range(3):
+        graft(conn, "fa")
+    s1 = ask(conn, "fa")
+    s2 = ask(conn, "fa")
+    time.sleep(0.002)  # the broker reads s2 while the reply to s1 is still unread here
+    st1, _, _ = answer(conn, s1)
+    st2, _, _ = answer(conn, s2)
+    refused += st1 == 0 and st2 == EAGAIN
+    served_twice += st2 == 0
+n3 = answered_in_wait()
+check(refused == 50 and served_twice == 0,
+      f"a request sent before the previous reply was read is refused with EAGAIN ({refused}/50, served {served_twice})")
+check(n3 - n2 > 50, f"meanwhile the wait answered {n3 - n2} requests itself")
+
+# Another uid, same bytes, own connection: its own sockets, never root's spares.
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(r)
+    try:
+        os.setgid(uid)
+        os.setuid(uid)
+        c = wire.connect(path)
+        seq = 1000
+        out = [graft(c, "fa") for _ in range(200)]
+        os.write(w, f"{sum(1 for g in out if g == (0, ('127.0.0.1', 0), uid))}".encode())
+    except Exception as e:  # noqa: BLE001 (said, then counted as none)
+        print(f"uid {uid}: {e}", file=sys.stderr)
+    finally:
+        os._exit(0)
+os.close(w)
+mine = int(os.read(r, 100) or b"0")
+os.close(r)
+os.waitpid(child, 0)
+graft(conn, "fa")  # root's connection granted again, and served last
+check(mine == 200, f"uid {uid} asking the same on its own connection gets its own sockets ({mine}/200)")
+
+# fa redefined (state file read again) while this connection is being answered in the wait.
+with open(state) as f:
+    text = f.read()
+with open(state, "w") as f:
+    f.write(text.replace('"127.0.0.1"', '"127.0.0.3"'))
+print("reload", flush=True)
+before = after = stale = 0
+done = False
+for _ in range(20000):
+    if not done and select.select([sys.stdin], [], [], 0)[0]:
+        sys.stdin.readline()
+        done = True
+        n4 = answered_in_wait()
+    st, where, _ = graft(conn, "fa")
+    if not done:
+        before += 1
+        continue
+    after += 1
+    stale += st != 0 or where[0] != "127.0.0.3"
+    if after == 300:
+        break
+check(done and after == 300 and stale == 0,
+      f"every request after the reload gets a socket bound to fa's new address ({stale} of {after} did not; {before} before)")
+if done:
+    n5 = answered_in_wait()
+    check(n5 - n4 > 100, f"the wait answered {n5 - n4} of them itself (a new grant)")
+conn.close()
+sys.exit(1 if failed else 0)
