@@ -29,13 +29,9 @@ import {
   unreadBytes,
 } from "../sys/peer.ts";
 import {
-  fastDrop,
+  FAST_POOLS,
   fastGrant,
-  fastLeft,
-  fastPool,
-  fastPut,
   fastRevoke,
-  fastTake,
   hotRequest,
   openNative,
   readyClients,
@@ -83,7 +79,6 @@ import {
   PREPARED_LOW,
   PREPARED_REFILL,
   type SpareMaker,
-  type SparePools,
   Spares,
   SPARES_PER_SWITCH,
 } from "./spares.ts";
@@ -192,15 +187,6 @@ interface Client {
   fast?: { kind: string; make: SpareMaker };
 }
 
-/** The wait's pools of prepared spares (native/fast.c). */
-const NATIVE_POOLS: SparePools = {
-  open: fastPool,
-  put: fastPut,
-  take: fastTake,
-  left: fastLeft,
-  drop: fastDrop,
-};
-
 /** The graft broker. Create, then `await serve()`; `stop()` ends it. */
 export class Broker {
   readonly #opts:
@@ -261,7 +247,7 @@ export class Broker {
     };
     // Requests answered in the wait leave no trace line: with tracing, none is.
     const fast = !this.#opts.verbose && this.#opts.spinUs > 0;
-    this.#spares = new Spares(closeFd, fast ? NATIVE_POOLS : undefined);
+    this.#spares = new Spares(closeFd, fast ? FAST_POOLS : undefined);
   }
 
   #log(line: string, level: LogLevel = "info"): void {

@@ -1,4 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { closeFd, openFd } from "../sys/ffi.ts";
+import { FAST_POOLS } from "../sys/native.ts";
 import { SPARE_TTL_MS, Spares } from "./spares.ts";
 
 Deno.test("Spares: taken one by one, only by their own kind", () => {
@@ -51,4 +54,31 @@ Deno.test("Spares: wanted ones are made at the refill, after those held; none on
   s.want("j", 2, () => []); // a maker that failed: nothing held
   s.refill(0);
   assertEquals(s.count, 0);
+});
+
+Deno.test("Spares: lent to the wait's pools: taken from there, aged and dropped with them", () => {
+  const open = (n: number) => Array.from({ length: n }, () => openFd("/dev/null"));
+  const isOpen = (fd: number) => existsSync(`/proc/self/fd/${fd}`);
+  const s = new Spares(closeFd, FAST_POOLS);
+  const fds = open(4);
+  s.put("k", [fds[0]], 0);
+  const id = s.lend("k", 0);
+  assertEquals(
+    [id !== undefined, s.lend("k"), s.left("k")],
+    [true, id, 1],
+    "its shelf moves along",
+  );
+  s.put("k", [fds[1], fds[2]], 500);
+  assertEquals([FAST_POOLS.left(id!), s.count, s.take("k"), s.left("k")], [3, 3, fds[0], 2]);
+  closeFd(fds[0]);
+  s.expire(SPARE_TTL_MS + 1); // the one made at 0 was taken: those made at 500 stay
+  assertEquals([s.left("k"), isOpen(fds[1])], [2, true]);
+  s.expire(500 + SPARE_TTL_MS + 1);
+  assertEquals([s.left("k"), isOpen(fds[1]), isOpen(fds[2])], [0, false, false]);
+  s.put("k", [fds[3]], 0); // no longer lent: on the shelf
+  assertEquals([FAST_POOLS.left(id!), s.left("k")], [0, 1]);
+  const again = s.lend("k", 0);
+  assertEquals([again !== undefined, s.left("k")], [true, 1]);
+  s.clear();
+  assertEquals([s.count, isOpen(fds[3]), FAST_POOLS.left(again!)], [0, false, 0]);
 });

@@ -446,6 +446,15 @@ export function fastDrop(id: number): void {
   lib!.symbols.graft_fast_drop(id);
 }
 
+/** The pools above, as cli/broker/spares.ts lends spares to them. */
+export const FAST_POOLS = {
+  open: fastPool,
+  put: fastPut,
+  take: fastTake,
+  left: fastLeft,
+  drop: fastDrop,
+};
+
 /**
  * Connection `fd` may have `req` (a GRAFT_OP_SOCKET request without
  * options) again, with another seq, answered by the wait from pool `id`
