@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# bench/vm-crr.sh — what `rr crr` measures on each path, in the VM of
+# scripts/vm-test (af_graft.ko loaded):
+#     scripts/vm-test --kernel 6.12 -- bash bench/vm-crr.sh [--reps N]
+#         [--secs S] [--threads C] [--paths "lo eg ..."] [--perf] [--stat]
+#         [--sched]
+# Against `rr server`s on the VM's loopback that sleep in epoll_wait() (as
+# vm-bench.sh's crr), paths measured in an order turned every other
+# repetition (--paths, default "lo eg"; C client threads, default 2):
+#   lo    rr crr from the initial namespace (the VM's loopback)
+#   eg    rr crr from a namespace with only lo, under libgraft (kernel
+#         backend, egress mapping onto a dynamic endpoint into the initial
+#         namespace): vm-bench.sh's graft-kernel-egress
+#   lo1, eg1  lo and eg with one client thread
+#   egnp  eg with GRAFT_POOL=0 (no speculative socket)
+#   lw    lo started as eg is (ip netns exec, env) with libgraft preloaded,
+#         no mapping (passes everything through)
+#   lm    lw with an egress mapping that covers nothing it connects to
+#   kp    kconn plain (one thread) from the initial namespace
+#   kg    kconn graft (one thread, af_graft alone) from that namespace
+#   kl    kconn plain (one thread) under libgraft as eg
+#   both  lo and eg at once, each against its own server, started together
+#         (the same moments of the machine for both)
+# Each measurement prints one "GCRR {json}" line: the client's figures, the
+# CPU time the whole VM spent meanwhile ([busy, system, softirq, idle]
+# jiffies of /proc/stat, process start included), the TIME_WAIT sockets left
+# and the TCP counters that mean a stall; GMARK lines around it let
+# bench/vm-egress-host add QEMU's CPU time (GRAFT_EGRESS_SCRIPT=bench/vm-crr.sh).
+# bench/vm-crr-ratios.py LOG gives the paired ratios. Once per path after
+# the repetitions: --perf whole-VM cpu-clock samples ("perfd": per process
+# and object, "perfc": system calls and af_graft functions with callees),
+# --stat scheduler and interrupt events per connection ("pstat"), --sched
+# the kernel stacks where the rr/kconn threads go to sleep ("sched", by
+# bench/vm-crr-sched.py). Under TCG only ratios between paths of the same
+# repetition mean anything.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+REPS=4 SECS=1.5 THREADS=2 PERF=0 SCHED=0 STAT=0 PATHS="lo eg"
+while (($#)); do
+	case $1 in
+	--reps) REPS=$2; shift 2 ;;
+	--secs) SECS=$2; shift 2 ;;
+	--threads) THREADS=$2; shift 2 ;;
+	--perf) PERF=1; shift ;;
+	--sched) SCHED=1; shift ;;
+	--stat) STAT=1; shift ;;
+	--paths) PATHS=$2; shift 2 ;;
+	*) echo "vm-crr: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+LIB=$ROOT/preload/build/libgraft.so
+NL=${GRAFT_VM_OUT:-$ROOT/kernel/build}/tests/nltest
+RR=$ROOT/bench/build/rr
+KC=$ROOT/bench/build/kconn
+G=vcr-$$ I=vci-$$
+T=$(mktemp -d /tmp/vc.XXXXXX)
+PIDS=()
+cleanup() {
+	kill $(ip netns pids "$G" 2>/dev/null) 2>/dev/null
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	ip netns del "$G" 2>/dev/null
+	ip netns del "$I" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+for f in "$RR" "$KC" "$LIB" "$NL"; do
+	[[ -x $f || -f $f ]] || { echo "vm-crr: $f missing" >&2; exit 1; }
+done
+sysctl -qw net.ipv4.ip_local_port_range="10000 64999"
+echo "vm-crr: $(uname -r), $(nproc) CPUs, ports $(sysctl -n net.ipv4.ip_local_port_range | tr '\t' -)," \
+	"tcp_tw_reuse $(sysctl -n net.ipv4.tcp_tw_reuse), clocksource" \
+	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&2
+for port in 7001 7002; do
+	"$RR" server -b 127.0.0.1 -p $port -t 900 >"$T/rr-$port.log" 2>&1 &
+	PIDS+=($!)
+done
+for _ in $(seq 100); do
+	[[ -n $(ss -Hltn "sport = :7001") && -n $(ss -Hltn "sport = :7002") ]] && break
+	sleep 0.1
+done
+ip netns add "$G" && ip -n "$G" link set lo up
+ip netns attach "$I" 1 # the initial namespace under a name, for ip netns exec
+ip netns exec "$G" "$NL" add ep-out ipv4 127.0.0.1 dynamic || exit 1
+genv=(env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB" GRAFT_EGRESS_CONVERT=127.0.0.0/8=ep-out)
+
+# cpu: busy system softirq idle (jiffies) of the whole VM so far.
+cpu() { awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $4, $8, $5 + $6}' /proc/stat; }
+client() { # client PATH: the command line of that path
+	case $1 in
+	lo) echo "$RR" crr -c "$THREADS" ;;
+	eg) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c "$THREADS" ;;
+	lo1) echo "$RR" crr -c 1 ;;
+	eg1) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c 1 ;;
+	egnp) echo ip netns exec "$G" "${genv[@]}" GRAFT_POOL=0 "$RR" crr -c "$THREADS" ;;
+	kp) echo "$KC" plain ;;
+	kg) echo ip netns exec "$G" "$KC" graft -e ep-out ;;
+	kl) echo ip netns exec "$G" "${genv[@]}" "$KC" plain ;;
+	lw) echo ip netns exec "$I" env LD_PRELOAD="$LIB" "$RR" crr -c "$THREADS" ;;
+	lm) echo ip netns exec "$I" env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB" GRAFT_EGRESS_CONVERT=10.0.0.0/8=ep-out "$RR" crr -c "$THREADS" ;;
+	*) echo "vm-crr: unknown path $1" >&2; exit 2 ;;
+	esac
+}
+# both: lo and eg at the same time, THREADS threads each, started together,
+# each against its own server (7001 and 7002: one server thread for both
+# would set both rates): both see the same moments of the machine, however
+# the host's load changes (one "GCRR" line each).
+both() { # both REP
+	local c0 c1 p port w=()
+	read -ra c0 <<<"$(cpu)"
+	for p in lo eg; do
+		read -ra cl <<<"$(client "$p")"
+		port=7001
+		[[ $p == eg ]] && port=7002
+		"${cl[@]}" -H 127.0.0.1 -p $port -d "$SECS" >"$T/both-$p" 2>"$T/err-$p" &
+		w+=($!)
+	done
+	wait "${w[@]}"
+	read -ra c1 <<<"$(cpu)"
+	for p in lo eg; do
+		printf 'GCRR {"path": "both-%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": 0, "nstat": "", "r": %s}\n' \
+			"$p" "$1" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
+			"$(tail -n 1 "$T/both-$p")"
+	done
+}
+run() { # run PATH REP
+	local c0 c1 out cl
+	[[ $1 == both ]] && { both "$2"; return; }
+	read -ra cl <<<"$(client "$1")"
+	nstat -n >/dev/null 2>&1
+	read -ra c0 <<<"$(cpu)"
+	echo "GMARK begin"
+	out=$("${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>"$T/err" | tail -n 1)
+	echo "GMARK end"
+	read -ra c1 <<<"$(cpu)"
+	[[ -n $out ]] || { echo "vm-crr: $1 failed: $(head -c 200 "$T/err")" >&2; return; }
+	printf 'GCRR {"path": "%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": %d, "nstat": "%s", "r": %s}\n' \
+		"$1" "$2" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
+		"$(ss -Htan state time-wait | wc -l)" \
+		"$(nstat 2>/dev/null | awk '/SynRetrans|ListenDrops|ListenOverflows|RetransSegs|TCPTimeouts|TCPAbortOn/ {printf "%s %s ", $1, $2}')" \
+		"$out"
+}
+
+read -ra order <<<"$PATHS"
+for rep in $(seq "$REPS"); do
+	if ((rep % 2)); then seq=("${order[@]}"); else
+		seq=()
+		for ((i = ${#order[@]} - 1; i >= 0; i--)); do seq+=("${order[i]}"); done
+	fi
+	for p in "${seq[@]}"; do run "$p" "$rep"; done
+	echo "vm-crr: repetition $rep/$REPS done (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+done
+
+if ((PERF)) && perf version >/dev/null 2>&1; then
+	# Whole-VM cpu-clock samples per path: "perfd PATH CONNS ..." per
+	# process and object, "perfc PATH CONNS SAMPLES SYMBOL" the samples in
+	# each system call and af_graft function with what it calls (children).
+	for p in "${order[@]}"; do
+		[[ $p == both ]] && continue
+		read -ra cl <<<"$(client "$p")"
+		out=$(perf record -q -F 2000 -e cpu-clock -a -g -o "$T/perf.data" -- \
+			"${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>/dev/null | tail -n 1)
+		n=$(sed -n 's/.*"connections": \([0-9]*\).*/\1/p' <<<"$out")
+		echo "perf $p: $out"
+		perf report -q -i "$T/perf.data" --stdio -g none -n --no-children --sort comm,dso \
+			2>/dev/null | grep -v '^$' | awk -v m="$p" -v n="${n:-0}" '{print "perfd", m, n, $0}' | head -n 12
+		perf report -q -i "$T/perf.data" --stdio -g none -n --children --sort sym \
+			--percent-limit 0.1 2>/dev/null | grep -v '^$' |
+			awk -v m="$p" -v n="${n:-0}" '$NF ~ /^(__sys_|__x64_sys_|graft_|__sock_create|sock_alloc|sk_alloc|inet_create|sock_release|__fput|tcp_close|tcp_v4_connect|inet_stream_connect|sock_close|do_fcntl|ksys_|sock_recvmsg|sock_sendmsg|security_|tcp_disconnect|__inet_hash_connect|inet_bind|__inet_bind|kmem_cache|call_rcu|rcu_|mem_cgroup|__mutex|mutex_|do_exit|execve|handle_softirqs|pv_native_safe_halt|entry_SYSCALL|schedule|__schedule|ip_finish_output2|tcp_v4_rcv)/ {print "perfc", m, n, $3, $NF}' | head -n 90
+	done
+fi
+if ((STAT)) && perf version >/dev/null 2>&1; then
+	# Scheduler and interrupt events of the whole VM per connection:
+	# "pstat PATH CONNS COUNT EVENT" (wake-ups, their IPIs, timers, RCU).
+	ev=sched:sched_wakeup,sched:sched_switch,sched:sched_migrate_task,irq_vectors:reschedule_entry
+	ev+=,irq_vectors:call_function_single_entry,irq_vectors:local_timer_entry,timer:hrtimer_start
+	ev+=,ipi:ipi_send_cpu,irq:softirq_entry,power:cpu_idle,workqueue:workqueue_queue_work
+	for p in "${order[@]}"; do
+		[[ $p == both ]] && continue
+		read -ra cl <<<"$(client "$p")"
+		out=$(perf stat -a -x, -e "$ev" -o "$T/stat" -- \
+			"${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>/dev/null | tail -n 1)
+		n=$(sed -n 's/.*"connections": \([0-9]*\).*/\1/p' <<<"$out")
+		echo "stat $p: $out"
+		awk -F, -v m="$p" -v n="${n:-0}" '$3 != "" {print "pstat", m, n, $1, $3}' "$T/stat"
+	done
+fi
+if ((SCHED)) && perf version >/dev/null 2>&1; then
+	# Where the client and server threads go to sleep: the kernel stacks
+	# of their context switches that leave them waiting ("sched PATH
+	# CONNS SWITCHES STACK", the innermost frames past the scheduler).
+	for p in "${order[@]}"; do
+		[[ $p == both ]] && continue
+		read -ra cl <<<"$(client "$p")"
+		out=$(perf record -q -e sched:sched_switch -a -g -o "$T/sched.data" -- \
+			"${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>/dev/null | tail -n 1)
+		n=$(sed -n 's/.*"connections": \([0-9]*\).*/\1/p' <<<"$out")
+		echo "sched $p: $out"
+		perf script -i "$T/sched.data" -F comm,tid,event,trace,ip,sym 2>/dev/null |
+			python3 "$ROOT/bench/vm-crr-sched.py" "$p" "${n:-0}"
+	done
+fi
+exit 0
