@@ -85,7 +85,8 @@ bool graft_option_fits_after_bind(int level, int name);
  * on its way). 0 and *out filled, ENOENT when there is nothing to give.
  */
 struct graft_spec_sock {
-	int fd; /* close-on-exec, blocking */
+	int fd; /* close-on-exec, blocking (unless typed) */
+	bool typed; /* fd has the SOCK_CLOEXEC/SOCK_NONBLOCK socket() asked */
 	int host_family;
 	uint64_t born; /* when the broker made it (CLOCK_MONOTONIC ns) */
 	char ep[GRAFT_EPNAME_MAX];
@@ -97,10 +98,10 @@ bool graft_pool_fresh(uint64_t born);
 /*
  * The kernel backend's speculation (kernel.c), same contract: an AF_GRAFT
  * socket bound to the endpoint the process last grafted a stream client of
- * `family` onto with no port, made now. spec.c's spec_take() and
- * graft_spec_fresh() dispatch to them.
+ * `family` onto with no port, made now with the descriptor flags of `type`
+ * (typed). spec.c's spec_take() and graft_spec_fresh() dispatch to them.
  */
-int graft_kernel_speculate(int family, int protocol,
+int graft_kernel_speculate(int family, int type, int protocol,
 			   struct graft_spec_sock *out);
 bool graft_kernel_fresh(uint64_t born);
 

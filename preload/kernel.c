@@ -52,16 +52,18 @@ static int set_option(int fd, const struct graft_sockopt *o)
 	return rc;
 }
 
-/* The AF_GRAFT socket of req, options replayed, bound to req->ep. */
-static int kernel_bound(const struct graft_request *req,
+/*
+ * The AF_GRAFT socket of req, options replayed, bound to req->ep; fdflags:
+ * its SOCK_CLOEXEC/SOCK_NONBLOCK.
+ */
+static int kernel_bound(const struct graft_request *req, int fdflags,
 			struct graft_result *res)
 {
 	struct sockaddr_gr sgr;
 	int fd, err, port = req->port, one = 1;
 	uint16_t i;
 
-	fd = graft_real.socket(AF_GRAFT, req->type | SOCK_CLOEXEC,
-			       req->protocol);
+	fd = graft_real.socket(AF_GRAFT, req->type | fdflags, req->protocol);
 	if (fd < 0) {
 		err = errno;
 		snprintf(res->msg, sizeof(res->msg),
@@ -192,7 +194,11 @@ static void kspec_remember(const struct graft_request *req,
 	atomic_store(&kspec_armed, true);
 }
 
-int graft_kernel_speculate(int family, int protocol,
+/*
+ * The socket is made with the descriptor flags the program's socket() asked
+ * for: no fcntl() after it (a system call per connection).
+ */
+int graft_kernel_speculate(int family, int type, int protocol,
 			   struct graft_spec_sock *out)
 {
 	struct graft_request req = { .family = family, .type = SOCK_STREAM };
@@ -209,13 +215,14 @@ int graft_kernel_speculate(int family, int protocol,
 	if (!ep[0] || (protocol && protocol != req.protocol))
 		return ENOENT;
 	req.ep = ep;
-	fd = kernel_bound(&req, &res);
+	fd = kernel_bound(&req, type & (SOCK_CLOEXEC | SOCK_NONBLOCK), &res);
 	if (fd < 0) {
 		graft_trace("socket(): cannot bind a socket to %s: %s", ep,
 			    res.msg);
 		return -fd;
 	}
 	out->fd = fd;
+	out->typed = true;
 	out->host_family = family;
 	out->born = now_ns();
 	memcpy(out->ep, ep, sizeof(out->ep));
@@ -235,7 +242,7 @@ int graft_kernel_request(const struct graft_request *req,
 	int fd;
 
 	res->fd = -1;
-	fd = kernel_bound(req, res);
+	fd = kernel_bound(req, SOCK_CLOEXEC, res);
 	if (fd < 0)
 		return -fd;
 	res->fd = fd;

@@ -88,10 +88,12 @@ void graft_spec_outcome(bool used)
 }
 
 /* A stocked socket of the backend's, or an errno (ENOENT: none to give). */
-static int spec_take(int family, int protocol, struct graft_spec_sock *out)
+static int spec_take(int family, int type, int protocol,
+		     struct graft_spec_sock *out)
 {
+	out->typed = false;
 	if (graft_cfg.backend == GRAFT_BACKEND_KERNEL)
-		return graft_kernel_speculate(family, protocol, out);
+		return graft_kernel_speculate(family, type, protocol, out);
 	return graft_pool_speculate(family, protocol, out);
 }
 
@@ -112,17 +114,18 @@ int graft_spec_socket(int domain, int type, int protocol)
 	if (base != SOCK_STREAM || (protocol && protocol != IPPROTO_TCP) ||
 	    (paused && now_ns() < paused))
 		return -1;
-	err = spec_take(domain, protocol, &sp);
+	err = spec_take(domain, type, protocol, &sp);
 	if (err) {
 		if (err != ENOENT)
 			spec_pause(strerror(err));
 		return -1;
 	}
 	s = graft_sock_new(domain, base, protocol);
-	if (!s || (!(type & SOCK_CLOEXEC) &&
-		   graft_real.fcntl(sp.fd, F_SETFD, 0) < 0) ||
-	    ((type & SOCK_NONBLOCK) &&
-	     graft_real.fcntl(sp.fd, F_SETFL, O_NONBLOCK) < 0))
+	if (!s || (!sp.typed && ((!(type & SOCK_CLOEXEC) &&
+				   graft_real.fcntl(sp.fd, F_SETFD, 0) < 0) ||
+				  ((type & SOCK_NONBLOCK) &&
+				   graft_real.fcntl(sp.fd, F_SETFL,
+						    O_NONBLOCK) < 0))))
 		goto fail;
 	s->state = GRAFT_SPECULATIVE;
 	s->host_family = sp.host_family;
