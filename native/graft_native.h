@@ -148,7 +148,9 @@ int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
  * within that long (preload/graft_spin.h; 0: never). While it spins, hot_fd
  * (>= 0: the client served last) is mostly read directly, as
  * graft_recv_packet() reads (buf, cap, meta, want_unread): when that found
- * something, got[0] is 1, got[1] the read's result and 0 is returned. When
+ * something, got[0] is 1, got[1] the read's result and 0 is returned; when
+ * the wait ended on a request of hot_fd, it is read so too (then hot_fd is
+ * not among the clients below, and others may be ready besides). When
  * the last entry is epfd (an interest list from graft_wait_open()) and it is
  * ready, its ready descriptors go to clients as (fd, events) pairs, at most
  * max, their number to got[2], and epfd does not count in the result.

@@ -15,6 +15,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "graft_native.h"
@@ -76,6 +78,25 @@ static int32_t ready_clients(int32_t epfd, int32_t *out, uint32_t max)
 	return n < 0 ? 0 : n;
 }
 
+/*
+ * Take the hot client out of the ready clients when it is there with a
+ * request only (a hang-up or an error is the caller's): whether it was.
+ */
+static bool pick_hot(int32_t *clients, int32_t *ready, int32_t hot_fd)
+{
+	for (int32_t i = 0; i < *ready; i++) {
+		if (clients[2 * i] != hot_fd)
+			continue;
+		if (clients[2 * i + 1] != EPOLLIN)
+			return false;
+		memmove(&clients[2 * i], &clients[2 * i + 2],
+			(size_t)(*ready - i - 1) * 2 * sizeof(*clients));
+		--*ready;
+		return true;
+	}
+	return false;
+}
+
 GN_EXPORT int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 			     int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta,
 			     int32_t want_unread, int32_t *got, int32_t epfd, int32_t *clients,
@@ -90,26 +111,34 @@ GN_EXPORT int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint3
 	got[2] = got[3] = 0;
 	for (;;) {
 		r = graft_spin_poll(&spin, p, n, timeout_ms, &hot);
-		if (r != 0 || !hot.got ||
-		    !gn_fast_serve(hot_fd, buf, hot.result, meta, h.want_unread, &low))
+		if (r < 0)
 			break;
-		/* Answered here (fast.c). Wait on, but no longer than the window. */
+		/* The interest list is the last descriptor polled. */
+		if (r > 0 && epfd >= 0 && n > 0 && p[n - 1].fd == epfd && p[n - 1].revents) {
+			got[2] = ready_clients(epfd, clients, max);
+			p[n - 1].revents = 0;
+			r--;
+			/* The hot client woke the wait: its request is read here too. */
+			if (hot_fd >= 0 && pick_hot(clients, &got[2], hot_fd)) {
+				hot.result = read_hot(&h);
+				hot.got = hot.result != -EAGAIN;
+			}
+		}
+		if (!hot.got || !gn_fast_serve(hot_fd, buf, hot.result, meta, h.want_unread, &low))
+			break;
+		/*
+		 * Answered here (fast.c). Wait on, spinning (the client is
+		 * grafting socket after socket), but no longer than the window.
+		 */
 		hot.got = false;
 		h.want_unread = 1; /* a reply of ours is out now */
 		timeout_ms = 0;
+		spin.slow = false;
 		got[3]++;
-		if (low || got[3] >= GN_FAST_BURST)
-			break; /* the caller refills the pool, or lets the others run */
+		if (low || got[3] >= GN_FAST_BURST || r > 0 || got[2] > 0)
+			break; /* the caller refills the pool, serves the others, or lets them run */
 	}
 	got[0] = hot.got;
 	got[1] = hot.result;
-	if (r < 0)
-		return -errno;
-	/* The interest list is the last descriptor polled. */
-	if (r > 0 && epfd >= 0 && n > 0 && p[n - 1].fd == epfd && p[n - 1].revents) {
-		got[2] = ready_clients(epfd, clients, max);
-		p[n - 1].revents = 0;
-		r--;
-	}
-	return r;
+	return r < 0 ? -errno : r;
 }

@@ -469,17 +469,17 @@ export class Broker {
     const n = waitReady(this.#pollBuf, fds.length, timeoutMs, window, this.#epfd, wait);
     this.#served = hot ? waitServed() : 0;
     if (this.#served > 0) this.#servedFast(hot!, this.#served);
-    if (n === 0 && hot) {
+    const out: Ready[] = [];
+    if (hot) {
       let pkt;
       try {
         pkt = hotRequest(this.#scratch);
       } catch {
         pkt = null; // a failed read closes the connection, as its end does
       }
-      if (pkt !== false) return [{ fd: hot.fd, revents: 0, pkt }];
+      if (pkt !== false) out.push({ fd: hot.fd, revents: 0, pkt });
     }
-    if (n < 0) return [];
-    const out: Ready[] = [];
+    if (n < 0) return out;
     for (let i = 0; n > 0 && i < fds.length; i++) {
       const revents = v.getInt16(8 * i + 6, true);
       if (revents) out.push({ fd: fds[i], revents });

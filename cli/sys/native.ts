@@ -363,9 +363,11 @@ export function waitDel(epfd: number, fd: number): boolean {
  * (a client grafting socket after socket: no wakeup on either side; 0:
  * never): how many entries are ready, or -errno. While it spins, `hot` is
  * read directly: when that found its request, 0 is returned and
- * {@link hotRequest} gives it. When the last entry is `epfd`, an interest
- * list of clients, it does not count: its ready clients are given by
- * {@link readyClients}.
+ * {@link hotRequest} gives it (a request of `hot` that woke the wait is read
+ * so too, and others may be ready besides). When the last entry is `epfd`,
+ * an interest list of clients, it does not count: its ready clients are
+ * given by {@link readyClients}. Requests of `hot` that a grant covers are
+ * answered in the wait ({@link waitServed}, {@link fastGrant}).
  */
 export function waitReady(
   fds: Uint8Array,

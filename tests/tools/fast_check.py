@@ -34,9 +34,19 @@ def check(ok, what):
     failed += 0 if ok else 1
 
 
+def stats():
+    return wire.ask_json(path, wire.OP_STATUS, {})["stats"]
+
+
 def answered_in_wait():
-    r = wire.ask_json(path, wire.OP_STATUS, {})
-    return r["stats"].get("fast", 0)
+    return stats().get("fast", 0)
+
+
+def refusal_after(before, secs=1.0):
+    """Wait until the broker counted a refusal more than before (or secs passed)."""
+    end = time.monotonic() + secs
+    while stats()["refused"] <= before and time.monotonic() < end:
+        time.sleep(0.001)
 
 
 def ask(conn, ep):
@@ -93,9 +103,12 @@ refused = served_twice = 0
 for _ in range(50):
     for _ in range(3):
         graft(conn, "fa")
+    r0 = stats()["refused"]
+    for _ in range(3):
+        graft(conn, "fa")  # answered in the wait again (the status request above was not)
     s1 = ask(conn, "fa")
     s2 = ask(conn, "fa")
-    time.sleep(0.002)  # the broker reads s2 while the reply to s1 is still unread here
+    refusal_after(r0)  # the reply to s1 stays unread here until s2 was refused (or served: 1 s)
     st1, _, _ = answer(conn, s1)
     st2, _, _ = answer(conn, s2)
     refused += st1 == 0 and st2 == EAGAIN
