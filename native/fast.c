@@ -53,6 +53,7 @@ struct grant {
 	int32_t pool;
 	uint32_t len;
 	int32_t family;
+	int32_t getname; /* each spare's address is read back (the kernel picked part of it) */
 	uint32_t addrlen;
 	uint8_t addr[GN_ADDR_MAX];
 	uint8_t req[sizeof(struct graft_sock_req)]; /* no options: nothing follows */
@@ -148,7 +149,7 @@ GN_EXPORT int32_t graft_fast_drop(int32_t id)
 }
 
 GN_EXPORT int32_t graft_fast_grant(int32_t fd, const uint8_t *req, uint32_t len, int32_t id,
-				   int32_t family, const uint8_t *addr, uint32_t addrlen)
+				   int32_t family, const uint8_t *addr, uint32_t addrlen, int32_t getname)
 {
 	struct grant *g;
 
@@ -164,6 +165,7 @@ GN_EXPORT int32_t graft_fast_grant(int32_t fd, const uint8_t *req, uint32_t len,
 	g->pool = id;
 	g->len = len;
 	g->family = family;
+	g->getname = getname;
 	g->addrlen = addrlen;
 	memcpy(g->addr, addr, addrlen);
 	memcpy(g->req, req, len);
@@ -203,6 +205,13 @@ static int send_spare(int32_t fd, const struct grant *g, uint32_t seq, int32_t s
 	resp.family = g->family;
 	resp.addrlen = g->addrlen;
 	memcpy(resp.addr, g->addr, g->addrlen);
+	if (g->getname) {
+		socklen_t len = sizeof(resp.addr);
+
+		if (getsockname(sock, (struct sockaddr *)resp.addr, &len) < 0)
+			return errno;
+		resp.addrlen = len < sizeof(resp.addr) ? len : sizeof(resp.addr);
+	}
 	memset(&ctl, 0, sizeof(ctl));
 	c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;

@@ -47,7 +47,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 6
+#define GN_ABI 7
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -176,11 +176,13 @@ int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window
  *   graft_fast_take(pool)       the oldest spare, now the caller's; -1: none
  *   graft_fast_left(pool)       how many it holds
  *   graft_fast_drop(pool)       withdraw its grants, close its spares, free it
- *   graft_fast_grant(fd, req, len, pool, family, addr, addrlen)
+ *   graft_fast_grant(fd, req, len, pool, family, addr, addrlen, getname)
  *                               connection fd may have requests equal to req
  *                               (a struct graft_sock_req without options) but
  *                               for the seq answered from pool, with family
- *                               and addr in the reply; replaces fd's grant
+ *                               and addr in the reply (with getname, each
+ *                               spare's own address, read back); replaces
+ *                               fd's grant
  *   graft_fast_revoke(fd)       withdraw fd's grant (before closing fd)
  */
 #define GN_FAST_POOLS 64
@@ -193,7 +195,7 @@ int32_t graft_fast_take(int32_t id);
 int32_t graft_fast_left(int32_t id);
 int32_t graft_fast_drop(int32_t id);
 int32_t graft_fast_grant(int32_t fd, const uint8_t *req, uint32_t len, int32_t id, int32_t family,
-			 const uint8_t *addr, uint32_t addrlen);
+			 const uint8_t *addr, uint32_t addrlen, int32_t getname);
 int32_t graft_fast_revoke(int32_t fd);
 
 /*

@@ -896,7 +896,9 @@ export class Broker {
     }
     const reuse = given === undefined ? {} : { given, ready: true };
     const made = makeBoundSockets(plan, req, where, owner, 1, reply, reuse);
-    if (made.sent === 0 && reply?.op === P.Op.SOCKET) this.#grantFast(client, kind, make, made);
+    if (made.sent === 0 && reply?.op === P.Op.SOCKET) {
+      this.#grantFast(client, kind, make, made, plan);
+    }
     return made;
   }
 
@@ -908,12 +910,21 @@ export class Broker {
    * withdraws the grant (endpoints or namespaces changed, reload, expiry,
    * stop), nor without the connection being closed, which withdraws it too.
    */
-  #grantFast(client: Client, kind: string, make: SpareMaker, made: GraftedBatch): void {
+  #grantFast(
+    client: Client,
+    kind: string,
+    make: SpareMaker,
+    made: GraftedBatch,
+    plan: SocketPlan,
+  ): void {
     const packet = this.#packet;
     if (!packet || client.fd < 0) return;
     const id = this.#spares.lend(kind);
     if (id === undefined) return;
-    if (fastGrant(client.fd, packet, id, made.family, made.addr)) client.fast = { kind, make };
+    // An address other than the plan's was read back (a UDP port the kernel
+    // picked): each spare's is its own, read back as it is handed out.
+    const own = made.addr.length !== plan.sa.length || made.addr.some((b, i) => b !== plan.sa[i]);
+    if (fastGrant(client.fd, packet, id, made.family, made.addr, own)) client.fast = { kind, make };
   }
 
   /** The wait answered `served` requests of `client` (its grant): count them, refill their kind. */

@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 6); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 7); checked against the library when it is opened. */
 const L = {
-  ABI: 6,
+  ABI: 7,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -99,6 +99,7 @@ const SYMBOLS = {
       "i32", // family
       "buffer", // addr
       "u32", // addrlen
+      "i32", // getname
     ],
     result: "i32",
   },
@@ -460,7 +461,8 @@ export const FAST_POOLS = {
 /**
  * Connection `fd` may have `req` (a GRAFT_OP_SOCKET request without
  * options) again, with another seq, answered by the wait from pool `id`
- * with `family` and `addr` in the reply; replaces the connection's grant.
+ * with `family` and `addr` in the reply (with `getName`, each socket's own
+ * address, read back); replaces the connection's grant.
  * False when refused (a request of another size, no such pool).
  */
 export function fastGrant(
@@ -469,8 +471,10 @@ export function fastGrant(
   id: number,
   family: number,
   addr: Uint8Array,
+  getName: boolean,
 ): boolean {
-  return lib!.symbols.graft_fast_grant(fd, req, req.length, id, family, addr, addr.length) === 0;
+  const n = getName ? 1 : 0;
+  return lib!.symbols.graft_fast_grant(fd, req, req.length, id, family, addr, addr.length, n) === 0;
 }
 
 /** Withdraw connection `fd`'s grant (before `fd` is closed). */

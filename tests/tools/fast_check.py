@@ -49,15 +49,21 @@ def refusal_after(before, secs=1.0):
         time.sleep(0.001)
 
 
-def ask(conn, ep):
+def ask(conn, ep, type_=socket.SOCK_STREAM):
     """Send one request for ep (a new seq each time); its seq."""
     global seq
     seq += 1
-    wire.send(conn, wire.sock_req(ep, seq=seq))
+    wire.send(conn, wire.sock_req(ep, type_=type_, seq=seq))
     return seq
 
 
-def answer(conn, want_seq):
+def said(data):
+    """The IPv4 address a reply says its socket is bound to."""
+    port, = struct.unpack_from(">H", data, 30)
+    return (socket.inet_ntoa(data[32:36]), port)
+
+
+def answer(conn, want_seq, replied=None):
     """(status, bound address, owner uid) of the next reply; the socket is closed."""
     data, fds = wire.recv(conn)
     status, _fam, _msg = wire.sock_status(data)
@@ -71,6 +77,8 @@ def answer(conn, want_seq):
     s = socket.socket(fileno=fds[0])
     where, owner = s.getsockname(), os.fstat(s.fileno()).st_uid
     s.close()
+    if replied is not None:
+        replied.append(said(data))
     return (0, where, owner)
 
 
@@ -140,6 +148,15 @@ os.close(r)
 os.waitpid(child, 0)
 graft(conn, "fa")  # root's connection granted again, and served last
 check(mine == 200, f"uid {uid} asking the same on its own connection gets its own sockets ({mine}/200)")
+
+# UDP: the kernel picks each socket's port; the reply says the one of the socket it carries.
+n6 = answered_in_wait()
+replied = []
+got = [answer(conn, ask(conn, "fa", socket.SOCK_DGRAM), replied) for _ in range(200)]
+match = sum(1 for g, r in zip(got, replied) if g[0] == 0 and g[1] == r and r[0] == "127.0.0.1" and r[1] != 0)
+n7 = answered_in_wait()
+check(match == 200, f"200 UDP requests: each reply gives its own socket's address and port ({match}/200)")
+check(n7 - n6 > 100, f"the wait answered {n7 - n6} of them itself")
 
 # fa redefined (state file read again) while this connection is being answered in the wait.
 with open(state) as f:
