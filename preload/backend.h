@@ -88,7 +88,7 @@ struct graft_spec_sock {
 	int fd; /* close-on-exec, blocking (unless typed) */
 	bool typed; /* fd has the SOCK_CLOEXEC/SOCK_NONBLOCK socket() asked */
 	int host_family;
-	uint64_t born; /* when the broker made it (CLOCK_MONOTONIC ns) */
+	uint64_t born; /* when it was made (CLOCK_MONOTONIC_COARSE ns) */
 	char ep[GRAFT_EPNAME_MAX];
 };
 int graft_pool_speculate(int family, int protocol, struct graft_spec_sock *out);
