@@ -416,7 +416,9 @@ int graft_broker_post(const struct graft_request *req, uint32_t count)
 int graft_broker_collect(bool wait, int *fds, int *nfds,
 			 struct graft_result *res)
 {
-	struct broker_conn *c = conn_get();
+	/* Only a connection with a request on it has anything to collect (and
+	 * at thread exit this thread's may be gone already). */
+	struct broker_conn *c = (struct broker_conn *)graft_tlist_peek(&conns);
 	int err;
 
 	res->fd = -1;

@@ -21,7 +21,10 @@
  * in the broker is picked up), a stocked descriptor is checked by inode
  * before it is handed out (an application that closed it, or reused the
  * number, is never given someone else's file), a forked child closes every
- * thread's stock, and a thread's stock is closed when the thread exits.
+ * thread's stock. A thread that exits hands its stock on (up to POOL_LEFT
+ * sockets, with the refill on its way if it has come; the rest is closed):
+ * the next thread to stock up for the same endpoint adopts it instead of
+ * waiting for the broker, and the exit does not close them one by one.
  * Once a client was grafted through the stock, socket() takes from it too
  * (graft_pool_speculate, spec.c): from the slot this thread grafted its last
  * client of the family through, else the process's last endpoint.
@@ -49,6 +52,7 @@
 #define POOL_CAP (POOL_DEPTH_MAX + POOL_BATCH) /* a refill lands on top */
 #define POOL_SLOTS 4
 #define POOL_TTL_NS (2ULL * 1000 * 1000 * 1000)
+#define POOL_LEFT (4 * POOL_BATCH) /* sockets handed on by exited threads */
 
 struct pool_sock {
 	int fd;
@@ -135,8 +139,125 @@ static void pool_drain_all(struct graft_tnode *node)
 	pl->pending = -1;
 }
 
+static void pool_exit(struct graft_tnode *node);
+static void pool_harvest(struct pool *pl, bool wait);
+
 /* Every thread's stock, for fork and thread exit. */
-static struct graft_tlist pools = GRAFT_TLIST_INIT(struct pool, pool_drain_all);
+static struct graft_tlist pools = {
+	.size = sizeof(struct pool),
+	.drop = pool_drain_all,
+	.exit = pool_exit,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* The stocks of threads that exited, for the next thread to adopt: at most
+ * POOL_LEFT sockets, aged like any stock. `count` is read without the lock
+ * (a thread whose stock is dry looks here only when it is not zero). */
+static struct {
+	pthread_mutex_t lock;
+	atomic_int count;
+	pid_t pid; /* the process they belong to */
+	struct pool_slot slot[POOL_SLOTS];
+} left = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Close what `left` holds (a forked child's copies, or another process's). */
+static void left_drain(void)
+{
+	for (int i = 0; i < POOL_SLOTS; i++) {
+		slot_drain(&left.slot[i]);
+		left.slot[i].used = false;
+	}
+	atomic_store(&left.count, 0);
+}
+
+/* Move sockets from the head of `from` to the tail of `to`, at most max. */
+static int slot_move(struct pool_slot *to, struct pool_slot *from, int max)
+{
+	int moved = 0;
+
+	while (from->n > 0 && to->n < POOL_CAP && moved < max) {
+		to->socks[(to->head + to->n++) % POOL_CAP] =
+			from->socks[from->head];
+		from->head = (from->head + 1) % POOL_CAP;
+		from->n--;
+		moved++;
+	}
+	return moved;
+}
+
+static bool same_key(const struct pool_slot *a, const struct pool_slot *b)
+{
+	return a->used && b->used && a->family == b->family &&
+	       a->protocol == b->protocol && !strcmp(a->ep, b->ep);
+}
+
+/* At thread exit: hand sl's sockets on to `left` (as many as fit). */
+static void left_keep(struct pool_slot *sl)
+{
+	struct pool_slot *to = NULL;
+	int i, room;
+
+	pthread_mutex_lock(&left.lock);
+	if (left.pid != graft_self_pid()) {
+		left_drain();
+		left.pid = graft_self_pid();
+	}
+	room = POOL_LEFT - atomic_load(&left.count);
+	for (i = 0; i < POOL_SLOTS && !to; i++)
+		if (same_key(&left.slot[i], sl))
+			to = &left.slot[i];
+	for (i = 0; i < POOL_SLOTS && !to; i++)
+		if (!left.slot[i].used || !left.slot[i].n)
+			to = &left.slot[i];
+	if (to && room > 0) {
+		if (!same_key(to, sl)) {
+			*to = *sl;
+			to->head = to->n = 0;
+			to->depth = POOL_BATCH;
+		}
+		atomic_fetch_add(&left.count, slot_move(to, sl, room));
+	}
+	pthread_mutex_unlock(&left.lock);
+}
+
+/* A thread's stock at its exit: handed on, the rest closed. The refill on
+ * its way is picked up first if it has come (closing the connection with
+ * it unread would close its sockets one by one too). */
+static void pool_exit(struct graft_tnode *node)
+{
+	struct pool *pl = (struct pool *)node;
+
+	pool_harvest(pl, false);
+	for (int i = 0; i < POOL_SLOTS; i++)
+		if (pl->slot[i].used && pl->slot[i].n && !pl->slot[i].off)
+			left_keep(&pl->slot[i]);
+	pool_drain_all(node);
+}
+
+/* A dry slot takes what exited threads left for its endpoint. */
+static bool left_adopt(struct pool_slot *sl)
+{
+	int moved = 0;
+
+	if (!atomic_load_explicit(&left.count, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&left.lock);
+	if (left.pid != graft_self_pid())
+		left_drain(); /* a raw clone's copies: not this process's */
+	for (int i = 0; i < POOL_SLOTS && !moved; i++) {
+		if (!same_key(&left.slot[i], sl))
+			continue;
+		moved = slot_move(sl, &left.slot[i], POOL_CAP);
+		atomic_fetch_sub(&left.count, moved);
+		if (moved) { /* sl was dry: these are its sockets now */
+			sl->host_family = left.slot[i].host_family;
+			sl->addrlen = left.slot[i].addrlen;
+			memcpy(&sl->addr, &left.slot[i].addr, sl->addrlen);
+		}
+	}
+	pthread_mutex_unlock(&left.lock);
+	return moved > 0;
+}
 
 static void pool_init(void)
 {
@@ -169,17 +290,22 @@ void graft_pool_atfork_prepare(void)
 {
 	graft_tlist_atfork_prepare(&pools);
 	pthread_mutex_lock(&proc_last.lock);
+	pthread_mutex_lock(&left.lock);
 }
 
 void graft_pool_atfork_parent(void)
 {
+	pthread_mutex_unlock(&left.lock);
 	pthread_mutex_unlock(&proc_last.lock);
 	graft_tlist_atfork_parent(&pools);
 }
 
-/* In the child: close every thread's stock; keep only this thread's entry. */
+/* In the child: close every thread's stock and what exited threads left;
+ * keep only this thread's entry. */
 void graft_pool_atfork_child(void)
 {
+	left_drain();
+	pthread_mutex_unlock(&left.lock);
 	pthread_mutex_unlock(&proc_last.lock);
 	graft_tlist_atfork_child(&pools);
 }
@@ -454,6 +580,8 @@ static int pool_take(struct pool *pl, int i, bool fill,
 		pool_harvest(pl, true);
 		*fd = slot_take(sl, born);
 	}
+	if (*fd < 0 && left_adopt(sl))
+		*fd = slot_take(sl, born);
 	if (*fd < 0 && !fill)
 		return GRAFT_POOL_SKIP;
 	if (*fd < 0) {

@@ -28,7 +28,7 @@ static void tnode_destroy(void *p)
 	tnode_unlink(l, n);
 	pthread_mutex_unlock(&l->lock);
 	if (n->pid == graft_self_pid())
-		l->drop(n);
+		(l->exit ? l->exit : l->drop)(n);
 	free(n);
 }
 

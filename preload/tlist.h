@@ -8,8 +8,8 @@
  * entry is also on one process-wide list, and the fork handlers release all
  * of them in the child. An entry starts with a struct graft_tnode; the list
  * allocates it (zeroed, `size` bytes) on a thread's first use and frees it
- * when the thread exits, calling `drop` first when the entry's process is
- * still the one that made it.
+ * when the thread exits, calling `exit` (or `drop` when there is none) first
+ * when the entry's process is still the one that made it.
  */
 #ifndef GRAFT_TLIST_H
 #define GRAFT_TLIST_H
@@ -30,6 +30,7 @@ struct graft_tnode {
 struct graft_tlist {
 	size_t size;				  /* of an entry, graft_tnode first */
 	void (*drop)(struct graft_tnode *);	  /* release what an entry holds */
+	void (*exit)(struct graft_tnode *);	  /* at thread exit, if not drop */
 	pthread_mutex_t lock;
 	atomic_int state; /* 0 not set up, 1 ready, -1 no thread keys left */
 	pthread_key_t key;

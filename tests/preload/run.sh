@@ -578,6 +578,10 @@ out=$(slow_env timeout 60 "$T/stress" ahead 40 3 2>&1)
 check "pool: the stock is refilled ahead of need (only the first connect waits)" \
 	[ $? = 0 ]
 echo "     $out"
+out=$(slow_env timeout 60 "$T/stress" handover 2>&1)
+check "pool: an exited thread's stock is handed on to the next thread (not to a forked child)" \
+	[ $? = 0 ]
+echo "     $out"
 out=$(graft_env GRAFT_EGRESS_CONVERT="0.0.0.0/0=ep-out" \
 	timeout 60 "$T/stress" forkleak 2>&1)
 check "fork: a child holds none of the threads' broker connections and stocks" \

@@ -510,6 +510,77 @@ static int mode_forkleak(void)
 	return failures ? 1 : 0;
 }
 
+/* ---- handover ------------------------------------------------------------- */
+
+static bool not_stocked(int fd)
+{
+	return !is_stocked(fd);
+}
+
+/* Stocked sockets held (open_fds() takes one off for its own listing, which
+ * not_stocked() already sets aside). */
+static int stocked_fds(void)
+{
+	return open_fds(not_stocked) + 1;
+}
+
+static uint16_t ho_port;
+static double ho_ms; /* the thread's connect() */
+
+static void *ho_thread(void *arg)
+{
+	struct sockaddr_in t = loopback(ho_port);
+	struct timespec a, b;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (connect(s, (struct sockaddr *)&t, sizeof(t)) < 0 ||
+	    !local_is_grafted(s))
+		FAIL("handover: connect not grafted: %s", strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ho_ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+		(double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	close(s);
+	return NULL;
+}
+
+/* A thread grafts once and exits: its stock is handed on (not closed), a
+ * forked child holds none of it, and the next thread's first connect takes
+ * from it without waiting for the (slow) broker. */
+static int mode_handover(int broker_delay_ms)
+{
+	int ls = listener(SOCK_STREAM, &ho_port), left, child, st;
+	double first;
+	pthread_t th;
+	pid_t pid;
+
+	pthread_create(&th, NULL, ho_thread, NULL);
+	pthread_join(th, NULL);
+	first = ho_ms;
+	left = stocked_fds();
+	pid = fork();
+	if (pid == 0)
+		_exit(stocked_fds());
+	waitpid(pid, &st, 0);
+	child = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	pthread_create(&th, NULL, ho_thread, NULL);
+	pthread_join(th, NULL);
+	printf("stress: the first thread's connect %.1f ms, %d stocked sockets "
+	       "left at its exit (a child holds %d), the next thread's connect "
+	       "%.1f ms\n", first, left, child, ho_ms);
+	if (first < broker_delay_ms)
+		FAIL("the first connect did not wait for the broker: is it slowed?");
+	if (left < 1)
+		FAIL("the exited thread's stock was closed, not handed on");
+	if (child != 0)
+		FAIL("a forked child holds %d of the handed-on sockets", child);
+	if (ho_ms >= broker_delay_ms / 2.0)
+		FAIL("the next thread waited for the broker (%.1f ms)", ho_ms);
+	close(ls);
+	return failures ? 1 : 0;
+}
+
 /* ---- ahead ---------------------------------------------------------------- */
 
 static int mode_ahead(int n, int gap_ms, int broker_delay_ms)
@@ -567,8 +638,11 @@ int main(int argc, char **argv)
 		return mode_forkleak();
 	if (argc == 4 && !strcmp(argv[1], "ahead") && delay > 0)
 		return mode_ahead(atoi(argv[2]), atoi(argv[3]), delay);
+	if (argc == 2 && !strcmp(argv[1], "handover") && delay > 0)
+		return mode_handover(delay);
 	fprintf(stderr, "usage: stress many N | stress threads T SECONDS | "
-		"stress dup3race N | stress forkleak | stress ahead N MS\n"
-		"(dup3race and ahead need FAKE_BROKER_DELAY_MS, the broker's)\n");
+		"stress dup3race N | stress forkleak | stress ahead N MS | "
+		"stress handover\n"
+		"(dup3race, ahead and handover need FAKE_BROKER_DELAY_MS, the broker's)\n");
 	return 2;
 }
