@@ -11,8 +11,9 @@
  *   setfsuid(owner)                       the sockets' owner (0: unchanged)
  *   (none of these four with `given`: a spare socket made earlier)
  *   setns(target)                         when target_fd >= 0
- *   socket() x count (+ spare)            SOCK_CLOEXEC; a failure after the
- *                                         first ends the batch early; spares are
+ *   socket() x count                      SOCK_CLOEXEC; a failure after the
+ *                                         first ends the batch early; with
+ *                                         GN_BARE nothing more is done: spares,
  *                                         returned as made, for a later `given`
  *   setns(home)                           failure: the thread is in the wrong
  *                                         namespace; every later call fails too (ENOTRECOVERABLE)
@@ -47,7 +48,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 7
+#define GN_ABI 8
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -58,6 +59,7 @@
 #define GN_LISTEN 0x1  /* listen() after bind (a Unix stream endpoint) */
 #define GN_GETNAME 0x2 /* read the bound address back (the kernel picks part of it) */
 #define GN_READY 0x4   /* the given socket has its options and address already: hand it out */
+#define GN_BARE 0x8    /* make the sockets only (no options, no bind, no reply): spares */
 
 /* gn_result.step: where it failed */
 enum gn_step {
@@ -94,7 +96,7 @@ struct gn_plan {
 	int32_t reply_fd; /* send the reply here and close the sockets; -1: keep them */
 	uint32_t seq;     /* the reply's header: the request's seq and op */
 	uint32_t op;
-	uint32_t spare;   /* with count 1: this many more sockets, made but not configured */
+	uint32_t reserved0; /* 0 */
 	int32_t given;    /* with count 1: configure this socket instead of making one; -1: none */
 	uint32_t reserved;
 	uint8_t sa[GN_ADDR_MAX];
@@ -108,7 +110,7 @@ struct gn_result {
 	int32_t opt;  /* index into opts for GN_STEP_SETSOCKOPT */
 	int32_t sent; /* reply_fd >= 0: 0 when sent, else sendmsg's errno */
 	uint32_t addrlen;
-	int32_t spares; /* spare sockets made: fds[made .. made + spares), never sent or closed */
+	int32_t reserved1;
 	uint32_t reserved;
 	uint8_t addr[GN_ADDR_MAX];
 	int32_t fds[GN_SOCKETS_MAX]; /* the first `made` closed already when reply_fd >= 0 */

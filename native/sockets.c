@@ -37,14 +37,14 @@ static void close_all(struct gn_result *r, int from, int to)
 		close(r->fds[i]);
 }
 
-/* socket() up to p->count + p->spare times; the number made (>= 1) or -1 with step/err set. */
+/* socket() up to p->count times; the number made (>= 1) or -1 with step/err set. */
 static int create(const struct gn_plan *p, struct gn_result *r)
 {
-	int n = gn_uring_sockets(p, r, (int)(p->count + p->spare));
+	int n = gn_uring_sockets(p, r, (int)p->count);
 
 	if (n != GN_URING_NO)
 		return n;
-	for (n = 0; n < (int)(p->count + p->spare); n++) {
+	for (n = 0; n < (int)p->count; n++) {
 		int fd = socket(p->family, p->type | SOCK_CLOEXEC, p->protocol);
 
 		if (fd < 0) {
@@ -119,10 +119,10 @@ static int plan_ok(const struct gn_plan *p)
 {
 	if (p->count < 1 || p->count > GN_SOCKETS_MAX || p->nopts > GN_OPTS_MAX)
 		return 0;
-	if ((p->spare || p->given >= 0) && p->count != 1)
-		return 0; /* spares and given sockets serve single requests only */
-	if (p->spare >= GN_SOCKETS_MAX || (p->given >= 0 && p->spare))
-		return 0;
+	if (p->given >= 0 && p->count != 1)
+		return 0; /* a given socket serves a single request */
+	if ((p->flags & GN_BARE) && (p->given >= 0 || p->reply_fd >= 0 || (p->flags & GN_GETNAME)))
+		return 0; /* spares are only made */
 	if (p->salen < sizeof(sa_family_t) || p->salen > GN_ADDR_MAX)
 		return 0;
 	for (uint32_t i = 0; i < p->nopts; i++) {
@@ -134,7 +134,7 @@ static int plan_ok(const struct gn_plan *p)
 
 GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *r)
 {
-	int n, ok, want;
+	int n, ok;
 
 	memset(r, 0, offsetof(struct gn_result, addr));
 	r->opt = -1;
@@ -153,21 +153,19 @@ GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *
 		if (n < 0)
 			return -1;
 	}
-	want = n < (int)p->count ? n : (int)p->count; /* the rest are spares */
-	if (p->given >= 0 && (p->flags & GN_READY)) {
-		ok = want; /* prepared earlier: options set and bound */
+	if ((p->given >= 0 && (p->flags & GN_READY)) || (p->flags & GN_BARE)) {
+		ok = n; /* prepared earlier (options set and bound), or spares to keep bare */
 	} else {
-		ok = gn_uring_configure(p, r, want, configure);
+		ok = gn_uring_configure(p, r, n, configure);
 		if (ok == GN_URING_NO)
-			ok = configure_each(p, r, want);
+			ok = configure_each(p, r, n);
 	}
 	if (ok == 0) {
 		close_all(r, 0, n);
 		return -1;
 	}
-	close_all(r, ok, want);
+	close_all(r, ok, n);
 	r->made = ok;
-	r->spares = n - want;
 	r->step = GN_STEP_NONE;
 	r->err = 0;
 	r->opt = -1;
@@ -177,8 +175,7 @@ GN_EXPORT int32_t graft_make_sockets(const struct gn_plan *p, struct gn_result *
 		if (getsockname(r->fds[0], (struct sockaddr *)r->addr, &len) < 0) {
 			int e = errno;
 
-			close_all(r, 0, ok + r->spares);
-			r->spares = 0;
+			close_all(r, 0, ok);
 			return fail(r, GN_STEP_GETSOCKNAME, e);
 		}
 		r->addrlen = len < GN_ADDR_MAX ? len : GN_ADDR_MAX;
@@ -203,7 +200,7 @@ GN_EXPORT int32_t graft_native_layout(uint32_t *out, uint32_t n)
 		offsetof(struct gn_plan, sa),
 		offsetof(struct gn_plan, opts),
 		offsetof(struct gn_result, addrlen),
-		offsetof(struct gn_result, spares),
+		offsetof(struct gn_result, reserved1),
 		offsetof(struct gn_result, addr),
 		offsetof(struct gn_result, fds),
 		GN_OPTS_MAX,

@@ -183,8 +183,6 @@ export interface GraftedBatch {
   addr: Uint8Array;
   /** With `reply`: 0 when the reply went out, else sendmsg()'s errno. */
   sent?: number;
-  /** Spare sockets made along (see {@link Reuse}); the caller owns them. */
-  spares: number[];
 }
 
 /** Spare sockets for single grafts (cli/broker/spares.ts). */
@@ -193,8 +191,6 @@ export interface Reuse {
   given?: number;
   /** The `given` spare was made by this plan, options set and bound: only hand it out. */
   ready?: boolean;
-  /** Make this many spares along with the socket. */
-  spare?: number;
 }
 
 /** The reply to send the sockets in (struct graft_sock_resp), for {@link makeBoundSockets}. */
@@ -220,8 +216,8 @@ export interface ReplyTo {
  * them; options and bind act on the socket's own namespace), and with
  * `reply` the sockets are sent to the client and closed in the same call.
  * A single socket can come from a spare made earlier (`reuse.given`: no
- * switch, no socket(); with `reuse.ready` no options and no bind either),
- * or bring spares back (`reuse.spare`).
+ * switch, no socket(); with `reuse.ready` no options and no bind either;
+ * see {@link makeSpareSockets}).
  */
 export function makeBoundSockets(
   plan: SocketPlan,
@@ -248,11 +244,40 @@ export function makeBoundSockets(
     reply,
     given: reuse.given,
     ready: reuse.ready,
-    spare: reuse.spare,
   });
   if (r.made === 0) throw failure(r, plan, opts);
   const sent = reply ? r.sent : undefined;
-  return { fds: r.fds, family: plan.family, addr: r.addr, sent, spares: r.spares };
+  return { fds: r.fds, family: plan.family, addr: r.addr, sent };
+}
+
+/**
+ * Up to `count` spare sockets for later single grafts of `plan` (given back
+ * to {@link makeBoundSockets} as `reuse.given`): made in `where.target` as
+ * `owner`, with nothing applied: what socket() would return there and then.
+ * A failure of the first throws.
+ */
+export function makeSpareSockets(
+  plan: SocketPlan,
+  req: SockRequest,
+  where: NetnsSwitch,
+  owner: number,
+  count: number,
+): number[] {
+  const r = makeSockets({
+    family: plan.family,
+    type: req.type,
+    protocol: plan.protocol,
+    netns: where,
+    owner,
+    count,
+    listen: false,
+    getName: false,
+    sa: plan.sa,
+    opts: [],
+    bare: true,
+  });
+  if (r.made === 0) throw failure(r, plan, []);
+  return r.fds;
 }
 
 /**

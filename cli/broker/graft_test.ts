@@ -3,7 +3,7 @@ import type { Endpoint } from "../model/endpoint.ts";
 import { C, closeFd, Errno, libc, openFd, SysError } from "../sys/ffi.ts";
 import { socketNetnsCookie } from "../sys/peer.ts";
 import { recvPacket } from "../sys/unix.ts";
-import { makeBoundSockets, planSocket } from "./graft.ts";
+import { makeBoundSockets, makeSpareSockets, planSocket } from "./graft.ts";
 import { Refusal } from "./policy.ts";
 import { namespaceKey } from "./registry.ts";
 import * as P from "./proto.ts";
@@ -277,30 +277,28 @@ function boundTo(fd: number): string {
 }
 
 Deno.test({
-  name: "makeBoundSockets(): spares come back unbound from the target; a given one is bound there",
+  name: "makeSpareSockets() makes them unbound in the target; makeBoundSockets() binds a given one",
   ignore: Deno.uid() !== 0,
   fn() {
     withFreshNetns((where) => {
       const n = openFds();
-      const made = makeBoundSockets(planSocket(dyn, client), client, where, 0, 1, undefined, {
-        spare: 3,
-      });
-      assertEquals([made.fds.length, made.spares.length], [1, 3]);
-      for (const fd of made.spares) {
+      const spares = makeSpareSockets(planSocket(dyn, client), client, where, 0, 3);
+      assertEquals(spares.length, 3);
+      for (const fd of spares) {
         assertEquals(String(socketNetnsCookie(fd)), namespaceKey(where.target));
         assertEquals(boundTo(fd), "0.0.0.0:0", "nothing applied to a spare");
       }
       // Taken from the spares: no namespace switch, bound in the spare's namespace.
-      const given = made.spares.pop()!;
+      const given = spares.pop()!;
       const again = makeBoundSockets(planSocket(dyn, client), client, undefined, 0, 1, undefined, {
         given,
       });
-      assertEquals([again.fds, again.spares], [[given], []]);
+      assertEquals(again.fds, [given]);
       assertEquals(String(socketNetnsCookie(given)), namespaceKey(where.target));
       assertEquals(boundTo(given), "127.0.0.1:0");
       // A given spare that cannot be bound is refused and closed.
       const absent: Endpoint = { ...dyn, addr: "198.18.9.9" };
-      const spare = made.spares.pop()!;
+      const spare = spares.pop()!;
       throws(
         () =>
           makeBoundSockets(planSocket(absent, client), client, undefined, 0, 1, undefined, {
@@ -308,7 +306,7 @@ Deno.test({
           }),
         (e) => e instanceof Refusal && e.errno === Errno.EADDRNOTAVAIL,
       );
-      for (const fd of [...made.fds, ...made.spares, given]) closeFd(fd);
+      for (const fd of [...spares, given]) closeFd(fd);
       assertEquals(openFds(), n);
     });
   },

@@ -56,6 +56,7 @@ import {
 import {
   type GraftedBatch,
   makeBoundSockets,
+  makeSpareSockets,
   type NetnsSwitch,
   planSocket,
   type ReplyTo,
@@ -854,16 +855,24 @@ export class Broker {
     if (count === 1 && preparable(plan, req)) {
       return this.#graftPrepared(client, stored.targetKey, plan, req, where, reply);
     }
-    // A single graft into another namespace takes a spare of its kind, or
-    // brings spares back from the one switch it makes.
-    const kind = where && count === 1 && plan.family !== C.AF_UNIX
-      ? Spares.kind(stored.targetKey, plan.family, req.type, plan.protocol, owner)
-      : undefined;
-    const given = kind === undefined ? undefined : this.#spares.take(kind);
-    const spare = kind !== undefined && given === undefined ? SPARES_PER_SWITCH : 0;
-    const made = makeBoundSockets(plan, req, where, owner, count, reply, { given, spare });
-    if (kind !== undefined) this.#spares.put(kind, made.spares);
-    return made;
+    if (!where || count !== 1 || plan.family === C.AF_UNIX) {
+      return makeBoundSockets(plan, req, where, owner, count, reply);
+    }
+    // A single graft into another namespace takes a spare of its kind; the
+    // last one taken, more are made after the turn (one switch for them all).
+    const kind = Spares.kind(stored.targetKey, plan.family, req.type, plan.protocol, owner);
+    const given = this.#spares.take(kind);
+    if (this.#spares.left(kind) === 0) {
+      this.#spares.want(kind, SPARES_PER_SWITCH, (n) => {
+        try {
+          return makeSpareSockets(plan, req, where, owner, n);
+        } catch (e) {
+          this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
+          return [];
+        }
+      });
+    }
+    return makeBoundSockets(plan, req, where, owner, count, reply, { given });
   }
 
   /**

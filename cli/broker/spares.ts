@@ -2,13 +2,17 @@
  * Spare sockets, made ahead of the single grafts that take them.
  *
  * Unbound spares: a single graft into another namespace costs two namespace
- * switches (there and back) besides its socket(); while the thread is
- * there, it makes a few more sockets of the same kind (namespace, family,
- * type, protocol, owner), unbound and without options. The next single
- * grafts of that kind take one and only set its options and bind it: one
- * switch pair for several grafts. Such a spare is exactly what socket()
- * would return at that moment, as that owner, in that namespace; nothing is
- * applied to it until a request of its kind passed every check.
+ * switches (there and back) besides its socket(); after the turn that took
+ * the last spare of its kind (namespace, family, type, protocol, owner), or
+ * found none, one switch makes a few sockets of that kind, unbound and
+ * without options. The next single grafts of that kind take one and only
+ * set its options and bind it: one switch pair for several grafts. Such a
+ * spare is exactly what socket() would return at that moment, as that
+ * owner, in that namespace; nothing is applied to it until a request of its
+ * kind passed every check.
+ *
+ * Every spare is made by {@link Spares.refill}, after the replies of a turn
+ * went out, for the kinds {@link Spares.want}ed during it.
  *
  * Prepared spares: a client socket with port 0 (TCP or UDP, no options of
  * the application's) is the same socket for every request of its kind: the
@@ -32,7 +36,7 @@
  * @module
  */
 
-/** Spares made along with a single graft that found none of its kind. */
+/** Unbound spares made (after the turn, one switch) for a kind that has none left. */
 export const SPARES_PER_SWITCH = 7;
 /** Spares not taken within this long are closed. */
 export const SPARE_TTL_MS = 1000;

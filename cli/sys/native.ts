@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 7); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 8); checked against the library when it is opened. */
 const L = {
-  ABI: 7,
+  ABI: 8,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -32,7 +32,7 @@ const L = {
   PLAN_SA: 64,
   PLAN_OPTS: 192,
   RESULT_ADDRLEN: 20,
-  RESULT_SPARES: 24,
+  RESULT_RESERVED: 24,
   RESULT_ADDR: 32,
   RESULT_FDS: 160,
   OPTS_MAX: 34,
@@ -45,6 +45,7 @@ const ADDR_MAX = 128;
 const GN_LISTEN = 0x1;
 const GN_GETNAME = 0x2;
 const GN_READY = 0x4;
+const GN_BARE = 0x8;
 
 /** Where a plan failed (enum gn_step). */
 export const Step = {
@@ -138,8 +139,8 @@ export interface NativePlan {
   opts: PlanOption[];
   /** Send the sockets as the reply (struct graft_sock_resp) and close them. */
   reply?: { fd: number; seq: number; op: number };
-  /** With count 1: make this many more sockets alike, unconfigured, for later requests. */
-  spare?: number;
+  /** Make the sockets only (no options, no bind, no reply): spares for a later `given`. */
+  bare?: boolean;
   /**
    * With count 1: configure this socket (a spare from an earlier call) instead
    * of making one; the call owns it from then on (it is closed on failure).
@@ -165,8 +166,6 @@ export interface NativeResult {
   addr: Uint8Array;
   /** The descriptors; already closed when the plan had `reply`. */
   fds: number[];
-  /** Spare sockets made (see `spare`): unconfigured, never sent; the caller owns them. */
-  spares: number[];
 }
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -226,14 +225,14 @@ function writePlan(p: NativePlan): void {
   v.setUint32(20, p.owner, true);
   v.setUint32(24, p.count, true);
   const flags = (p.listen ? GN_LISTEN : 0) | (p.getName ? GN_GETNAME : 0) |
-    (p.ready ? GN_READY : 0);
+    (p.ready ? GN_READY : 0) | (p.bare ? GN_BARE : 0);
   v.setUint32(28, flags, true);
   v.setUint32(32, p.sa.length, true);
   v.setUint32(36, p.opts.length, true);
   v.setInt32(L.PLAN_REPLY_FD, p.reply ? p.reply.fd : -1, true);
   v.setUint32(44, p.reply?.seq ?? 0, true);
   v.setUint32(48, p.reply?.op ?? 0, true);
-  v.setUint32(52, p.spare ?? 0, true);
+  v.setUint32(52, 0, true);
   v.setInt32(L.PLAN_GIVEN, p.given ?? -1, true);
   planBuf.set(p.sa, L.PLAN_SA);
   for (let i = 0; i < p.opts.length; i++) {
@@ -259,9 +258,6 @@ export function makeSockets(plan: NativePlan): NativeResult {
   const made = ret > 0 ? v.getInt32(0, true) : 0;
   const fds: number[] = [];
   for (let i = 0; i < made; i++) fds.push(v.getInt32(L.RESULT_FDS + 4 * i, true));
-  const spares: number[] = [];
-  const nSpares = ret > 0 ? v.getInt32(L.RESULT_SPARES, true) : 0;
-  for (let i = made; i < made + nSpares; i++) spares.push(v.getInt32(L.RESULT_FDS + 4 * i, true));
   const addrLen = made > 0 ? Math.min(v.getUint32(L.RESULT_ADDRLEN, true), ADDR_MAX) : 0;
   return {
     made,
@@ -276,7 +272,6 @@ export function makeSockets(plan: NativePlan): NativeResult {
       L.RESULT_ADDR + addrLen,
     ),
     fds,
-    spares,
   };
 }
 
