@@ -186,39 +186,16 @@ GN_EXPORT int32_t graft_fast_revoke(int32_t fd)
 /* The reply to g's request with sequence number seq: sock by SCM_RIGHTS. 0 or an errno. */
 static int send_spare(int32_t fd, const struct grant *g, uint32_t seq, int32_t sock)
 {
-	struct graft_sock_resp resp;
-	union {
-		struct cmsghdr align;
-		uint8_t buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = &resp, .iov_len = sizeof(resp) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *c;
+	uint8_t addr[GN_ADDR_MAX];
+	socklen_t len = sizeof(addr);
 
-	memset(&resp, 0, sizeof(resp));
-	resp.hdr.magic = GRAFT_PROTO_MAGIC;
-	resp.hdr.version = GRAFT_PROTO_VERSION;
-	resp.hdr.op = GRAFT_OP_SOCKET;
-	resp.hdr.len = sizeof(resp);
-	resp.hdr.seq = seq;
-	resp.family = g->family;
-	resp.addrlen = g->addrlen;
-	memcpy(resp.addr, g->addr, g->addrlen);
-	if (g->getname) {
-		socklen_t len = sizeof(resp.addr);
-
-		if (getsockname(sock, (struct sockaddr *)resp.addr, &len) < 0)
-			return errno;
-		resp.addrlen = len < sizeof(resp.addr) ? len : sizeof(resp.addr);
-	}
-	memset(&ctl, 0, sizeof(ctl));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &sock, sizeof(int));
-	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? errno : 0;
+	if (!g->getname)
+		return graft_send_sock_resp(fd, GRAFT_OP_SOCKET, seq, g->family, g->addr,
+					    g->addrlen, &sock, 1);
+	if (getsockname(sock, (struct sockaddr *)addr, &len) < 0)
+		return errno;
+	return graft_send_sock_resp(fd, GRAFT_OP_SOCKET, seq, g->family, addr,
+				    len < sizeof(addr) ? len : sizeof(addr), &sock, 1);
 }
 
 int gn_fast_serve(int32_t fd, const uint8_t *pkt, int32_t n, const int32_t *meta,

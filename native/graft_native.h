@@ -215,6 +215,11 @@ int32_t graft_wait_open(void);
 /* Add fd to (add != 0) or remove it from the list, for EPOLLIN: 0 or -errno. */
 int32_t graft_wait_ctl(int32_t epfd, int32_t fd, int32_t add);
 
+/* Internal: send a graft_sock_resp with n sockets by SCM_RIGHTS, without
+ * blocking; the sockets stay open. 0 or sendmsg's errno. */
+int graft_send_sock_resp(int fd, uint16_t op, uint32_t seq, int32_t family, const uint8_t *addr,
+			 uint32_t addrlen, const int32_t *fds, int n);
+
 /* Internal: send r's sockets as the reply to `p` and close them. */
 int graft_send_reply(const struct gn_plan *p, struct gn_result *r);
 
