@@ -97,24 +97,16 @@ def graft(conn, type_):
 
 def as_uid(u, type_):
     """(inode, bound address) of a socket grafted by uid u, in a child."""
-    r, w = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(r)
-        try:
-            os.setgid(u)
-            os.setuid(u)
-            c = wire.connect(path)
-            fd = graft(c, type_)
-            s = socket.socket(fileno=fd)
-            os.write(w, f"{os.fstat(fd).st_ino} {s.getsockname()[0]}".encode())
-            time.sleep(0.2)  # hold it while the parent looks
-        finally:
-            os._exit(0)
-    os.close(w)
-    got = os.read(r, 100).decode().split()
-    os.close(r)
-    os.waitpid(child, 0)
+
+    held = []  # the connection and the socket, open until the child exits
+
+    def work():
+        c = wire.connect(path)
+        s = socket.socket(fileno=graft(c, type_))
+        held.extend((c, s))
+        return f"{os.fstat(s.fileno()).st_ino} {s.getsockname()[0]}"
+
+    got = wire.as_uid(u, work, hold=0.2).split()  # the child holds it while the parent looks
     return int(got[0]), got[1]
 
 
