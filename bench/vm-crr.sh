@@ -49,26 +49,9 @@ while (($#)); do
 	*) echo "vm-crr: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-LIB=$ROOT/preload/build/libgraft.so
-NL=${GRAFT_VM_OUT:-$ROOT/kernel/build}/tests/nltest
-RR=$ROOT/bench/build/rr
-KC=$ROOT/bench/build/kconn
 G=vcr-$$ I=vci-$$
-T=$(mktemp -d /tmp/vc.XXXXXX)
-PIDS=()
-cleanup() {
-	kill $(ip netns pids "$G" 2>/dev/null) 2>/dev/null
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del "$G" 2>/dev/null
-	ip netns del "$I" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-for f in "$RR" "$KC" "$LIB" "$NL"; do
-	[[ -x $f || -f $f ]] || { echo "vm-crr: $f missing" >&2; exit 1; }
-done
-sysctl -qw net.ipv4.ip_local_port_range="10000 64999"
+. bench/vm-lib.sh
+vm_setup vm-crr "$G" "$I"
 echo "vm-crr: $(uname -r), $(nproc) CPUs, ports $(sysctl -n net.ipv4.ip_local_port_range | tr '\t' -)," \
 	"tcp_tw_reuse $(sysctl -n net.ipv4.tcp_tw_reuse), clocksource" \
 	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&2

@@ -35,25 +35,9 @@ while (($#)); do
 	*) echo "vm-egress: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-LIB=$ROOT/preload/build/libgraft.so
-NL=${GRAFT_VM_OUT:-$ROOT/kernel/build}/tests/nltest
-RR=$ROOT/bench/build/rr
-KC=$ROOT/bench/build/kconn
 G=vbe-$$
-T=$(mktemp -d /tmp/ve.XXXXXX)
-PIDS=()
-cleanup() {
-	kill $(ip netns pids "$G" 2>/dev/null) 2>/dev/null
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del "$G" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-for f in "$RR" "$KC" "$LIB" "$NL"; do
-	[[ -x $f || -f $f ]] || { echo "vm-egress: $f missing" >&2; exit 1; }
-done
-sysctl -qw net.ipv4.ip_local_port_range="10000 64999"
+. bench/vm-lib.sh
+vm_setup vm-egress "$G"
 "$RR" server -b 127.0.0.1 -p 7000 -t 900 >"$T/rr.log" 2>&1 &
 PIDS+=($!)
 "$RR" server -b 127.0.0.1 -p 7001 -t 900 -S >"$T/rr-spin.log" 2>&1 &
