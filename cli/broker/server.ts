@@ -863,14 +863,8 @@ export class Broker {
     const kind = Spares.kind(stored.targetKey, plan.family, req.type, plan.protocol, owner);
     const given = this.#spares.take(kind);
     if (this.#spares.left(kind) === 0) {
-      this.#spares.want(kind, SPARES_PER_SWITCH, (n) => {
-        try {
-          return makeSpareSockets(plan, req, where, owner, n);
-        } catch (e) {
-          this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
-          return [];
-        }
-      });
+      const make = (n: number) => makeSpareSockets(plan, req, where, owner, n);
+      this.#spares.want(kind, SPARES_PER_SWITCH, this.#spareMaker(plan, make));
     }
     return makeBoundSockets(plan, req, where, owner, count, reply, { given });
   }
@@ -892,14 +886,10 @@ export class Broker {
     const owner = client.cred.uid;
     const kind = preparedKind(targetKey, plan, req.type, owner);
     const given = this.#spares.take(kind);
-    const make: SpareMaker = (count) => {
-      try {
-        return makeBoundSockets(plan, req, where, owner, count).fds;
-      } catch (e) {
-        this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
-        return [];
-      }
-    };
+    const make = this.#spareMaker(
+      plan,
+      (count) => makeBoundSockets(plan, req, where, owner, count).fds,
+    );
     if (this.#spares.left(kind) <= PREPARED_LOW) {
       this.#spares.want(kind, given === undefined ? PREPARED_FIRST : PREPARED_REFILL, make);
     }
@@ -909,6 +899,18 @@ export class Broker {
       this.#grantFast(client, kind, make, made, plan);
     }
     return made;
+  }
+
+  /** `make` for spares of `plan`: a failure is traced and makes none (the request it serves is answered anyway). */
+  #spareMaker(plan: SocketPlan, make: SpareMaker): SpareMaker {
+    return (count) => {
+      try {
+        return make(count);
+      } catch (e) {
+        this.#trace(() => `spares for ${plan.what}: ${(e as Error).message}`);
+        return [];
+      }
+    };
   }
 
   /**
