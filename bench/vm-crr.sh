@@ -3,7 +3,7 @@
 # scripts/vm-test (af_graft.ko loaded):
 #     scripts/vm-test --kernel 6.12 -- bash bench/vm-crr.sh [--reps N]
 #         [--secs S] [--threads C] [--paths "lo eg ..."] [--perf] [--stat]
-#         [--sched]
+#         [--sched] [--lib SO] [--lib2 SO]
 # Against `rr server`s on the VM's loopback that sleep in epoll_wait() (as
 # vm-bench.sh's crr), paths measured in an order turned every other
 # repetition (--paths, default "lo eg"; C client threads, default 2):
@@ -13,12 +13,15 @@
 #         namespace): vm-bench.sh's graft-kernel-egress
 #   lo1, eg1  lo and eg with one client thread
 #   egnp  eg with GRAFT_POOL=0 (no speculative socket)
+#   ea    eg with another build of libgraft (--lib SO, e.g. main's)
 #   lw    lo started as eg is (ip netns exec, env) with libgraft preloaded,
 #         no mapping (passes everything through)
 #   lm    lw with an egress mapping that covers nothing it connects to
 #   kp    kconn plain (one thread) from the initial namespace
 #   kg    kconn graft (one thread, af_graft alone) from that namespace
 #   kl    kconn plain (one thread) under libgraft as eg
+#   ka    kl with the other build of libgraft (--lib)
+#   eb, kb  ea and ka with a third build (--lib2)
 #   both  lo and eg at once, each against its own server, started together
 #         (the same moments of the machine for both)
 # Each measurement prints one "GCRR {json}" line: the client's figures, the
@@ -36,7 +39,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REPS=4 SECS=1.5 THREADS=2 PERF=0 SCHED=0 STAT=0 PATHS="lo eg"
+REPS=4 SECS=1.5 THREADS=2 PERF=0 SCHED=0 STAT=0 PATHS="lo eg" ALTLIB= ALTLIB2=
 while (($#)); do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
@@ -46,6 +49,8 @@ while (($#)); do
 	--sched) SCHED=1; shift ;;
 	--stat) STAT=1; shift ;;
 	--paths) PATHS=$2; shift 2 ;;
+	--lib) ALTLIB=$2; shift 2 ;;
+	--lib2) ALTLIB2=$2; shift 2 ;;
 	*) echo "vm-crr: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -76,10 +81,14 @@ client() { # client PATH: the command line of that path
 	eg) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c "$THREADS" ;;
 	lo1) echo "$RR" crr -c 1 ;;
 	eg1) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c 1 ;;
+	ea) echo ip netns exec "$G" "${genv[@]/#LD_PRELOAD=*/LD_PRELOAD=${ALTLIB:?--lib}}" "$RR" crr -c "$THREADS" ;;
 	egnp) echo ip netns exec "$G" "${genv[@]}" GRAFT_POOL=0 "$RR" crr -c "$THREADS" ;;
 	kp) echo "$KC" plain ;;
 	kg) echo ip netns exec "$G" "$KC" graft -e ep-out ;;
 	kl) echo ip netns exec "$G" "${genv[@]}" "$KC" plain ;;
+	eb) echo ip netns exec "$G" "${genv[@]/#LD_PRELOAD=*/LD_PRELOAD=${ALTLIB2:?--lib2}}" "$RR" crr -c "$THREADS" ;;
+	kb) echo ip netns exec "$G" "${genv[@]/#LD_PRELOAD=*/LD_PRELOAD=${ALTLIB2:?--lib2}}" "$KC" plain ;;
+	ka) echo ip netns exec "$G" "${genv[@]/#LD_PRELOAD=*/LD_PRELOAD=${ALTLIB:?--lib}}" "$KC" plain ;;
 	lw) echo ip netns exec "$I" env LD_PRELOAD="$LIB" "$RR" crr -c "$THREADS" ;;
 	lm) echo ip netns exec "$I" env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB" GRAFT_EGRESS_CONVERT=10.0.0.0/8=ep-out "$RR" crr -c "$THREADS" ;;
 	*) echo "vm-crr: unknown path $1" >&2; exit 2 ;;
