@@ -2,7 +2,7 @@
 /*
  * brokerrt — time the graft broker itself, without an application around it.
  *
- *   brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS] [-w US]
+ *   brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS] [-w US] [-t FILE]
  *
  * Speaks the wire protocol of preload/graft_proto.h over one SOCK_SEQPACKET
  * connection, as libgraft does, from the caller's network namespace (run it
@@ -34,6 +34,10 @@
  * and single_over_floor the median of the per-pair ratios. Then a quarter
  * as many round trips to a floor where both sides block in poll() and
  * recvmsg() (no spinning): floor_block_us, their median.
+ *
+ * -t FILE writes every paired round trip, in the order they were made, to
+ * FILE: one line "broker_us floor_us" per pair (the JSON is unchanged), to
+ * see how the times spread and what comes before the slow ones.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -206,6 +210,19 @@ static int floor_start(pid_t *child, uint32_t window_us)
 	return sv[0];
 }
 
+/* The paired round trips, in order, to `path` (-t). */
+static void dump(const char *path, const double *lat, const double *flat, long n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die(path);
+	for (long i = 0; i < n; i++)
+		fprintf(f, "%.2f %.2f\n", lat[i], flat[i]);
+	if (fclose(f) != 0)
+		die(path);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -266,7 +283,7 @@ static double blocking_floor(const char *ep, uint32_t *seq, long n, double secs)
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL, *ep = NULL;
+	const char *path = NULL, *ep = NULL, *trace = NULL;
 	long count = 2000, batch = GRAFT_SOCKETS_MAX, window = GRAFT_SPIN_REQUEST_US;
 	double secs = 1, *lat, *flat, *ratio, t1, deadline, sum = 0, block;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -275,7 +292,7 @@ int main(int argc, char **argv)
 	int opt, s, f, got;
 	pid_t child;
 
-	while ((opt = getopt(argc, argv, "s:e:n:b:d:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:e:n:b:d:w:t:")) != -1) {
 		switch (opt) {
 		case 's': path = optarg; break;
 		case 'e': ep = optarg; break;
@@ -283,6 +300,7 @@ int main(int argc, char **argv)
 		case 'b': batch = atol(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'w': window = atol(optarg); break;
+		case 't': trace = optarg; break;
 		default: goto usage;
 		}
 	}
@@ -303,6 +321,8 @@ int main(int argc, char **argv)
 	n = paired(s, f, ep, &seq, count, secs, lat, flat, ratio);
 	close(f);
 	waitpid(child, NULL, 0);
+	if (trace)
+		dump(trace, lat, flat, n);
 	for (i = 0; i < n; i++)
 		sum += lat[i];
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
@@ -331,6 +351,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: brokerrt -s SOCKET -e ENDPOINT [-n COUNT] [-b BATCH] [-d SECONDS] "
-			"[-w US]\n");
+			"[-w US] [-t FILE]\n");
 	return 2;
 }
