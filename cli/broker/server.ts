@@ -78,7 +78,6 @@ import { RefCache, restore, snapshot } from "./persist.ts";
 import {
   PREPARED_FIRST,
   PREPARED_LOW,
-  PREPARED_REFILL,
   type SpareMaker,
   Spares,
   SPARES_PER_SWITCH,
@@ -891,7 +890,8 @@ export class Broker {
       (count) => makeBoundSockets(plan, req, where, owner, count).fds,
     );
     if (this.#spares.left(kind) <= PREPARED_LOW) {
-      this.#spares.want(kind, given === undefined ? PREPARED_FIRST : PREPARED_REFILL, make);
+      if (given === undefined) this.#spares.want(kind, PREPARED_FIRST, make);
+      else this.#spares.wantMore(kind, make);
     }
     const reuse = given === undefined ? {} : { given, ready: true };
     const made = makeBoundSockets(plan, req, where, owner, 1, reply, reuse);
@@ -948,7 +948,7 @@ export class Broker {
     client.lastActive = Date.now();
     const fast = client.fast;
     if (fast && this.#spares.left(fast.kind) <= PREPARED_LOW) {
-      this.#spares.want(fast.kind, PREPARED_REFILL, fast.make);
+      this.#spares.wantMore(fast.kind, fast.make);
     }
   }
 

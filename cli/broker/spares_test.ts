@@ -2,7 +2,15 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { closeFd, openFd } from "../sys/ffi.ts";
 import { FAST_POOLS } from "../sys/native.ts";
-import { SPARE_TTL_MS, Spares } from "./spares.ts";
+import {
+  PREPARED_FIRST,
+  PREPARED_LOW,
+  PREPARED_QUICK_MS,
+  PREPARED_REFILL,
+  PREPARED_REFILL_MAX,
+  SPARE_TTL_MS,
+  Spares,
+} from "./spares.ts";
 
 Deno.test("Spares: taken one by one, only by their own kind", () => {
   const closed: number[] = [];
@@ -81,4 +89,42 @@ Deno.test("Spares: lent to the wait's pools: taken from there, aged and dropped 
   assertEquals([again !== undefined, s.left("k")], [true, 1]);
   s.clear();
   assertEquals([s.count, isOpen(fds[3]), FAST_POOLS.left(again!)], [0, false, 0]);
+});
+
+Deno.test("Spares: a lent kind low again soon after its refill gets twice as many, up to a batch", () => {
+  const open = (n: number) => Array.from({ length: n }, () => openFd("/dev/null"));
+  const s = new Spares(closeFd, FAST_POOLS);
+  const asked: number[] = [];
+  const make = (n: number) => {
+    asked.push(n);
+    return open(n);
+  };
+  const drain = () => {
+    while (s.left("k") > PREPARED_LOW) closeFd(s.take("k")!);
+  };
+  s.lend("k", 0);
+  s.want("k", PREPARED_FIRST, make); // as the broker does for a kind's first graft
+  s.refill(0);
+  let t = 0;
+  for (let i = 0; i < 4; i++) { // used up within PREPARED_QUICK_MS each time
+    drain();
+    t += PREPARED_QUICK_MS - 1;
+    s.wantMore("k", make, t);
+    s.wantMore("k", make, t); // asked twice in one turn: still one doubling
+    s.refill(t);
+  }
+  drain();
+  t += PREPARED_QUICK_MS; // a pause: back to the plain refill
+  s.wantMore("k", make, t);
+  s.refill(t);
+  assertEquals(asked, [
+    PREPARED_FIRST,
+    PREPARED_REFILL,
+    2 * PREPARED_REFILL,
+    PREPARED_REFILL_MAX,
+    PREPARED_REFILL_MAX, // no more than a batch
+    PREPARED_REFILL,
+  ]);
+  s.clear();
+  assertEquals(s.count, 0);
 });
