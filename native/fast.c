@@ -24,6 +24,16 @@
  * connection by its descriptor and is withdrawn before that descriptor is
  * closed, so no other connection can use it.
  *
+ * The broker's copy of a spare it sent is closed when the wait returns
+ * (gn_fast_flush()), not between the reply and the next request: a client
+ * that closes its socket at once would otherwise make that close(), the
+ * last one, tear the socket down there, and on a CPU shared with the
+ * client every system call there delays its next answer. The wait returns
+ * after its window of quiet, when a pool runs low (a pool holds
+ * GN_FAST_POOL_MAX spares at most; the TypeScript side adds 32 at a time at
+ * most) and after GN_FAST_BURST answers, so a client's close() of such a
+ * socket takes effect (its FIN is sent) that much later at most.
+ *
  * One broker thread uses these tables (as sockets.c's `stranded`); pools are
  * numbered for the whole process, so brokers sharing one (tests) never
  * share a pool.
@@ -63,6 +73,8 @@ static struct pool pools[GN_FAST_POOLS];
 static struct grant grants[GN_FAST_GRANTS];
 static int grants_ready; /* every fd set to -1 */
 static unsigned next_slot;
+static int32_t sent[GN_FAST_POOL_MAX]; /* spares sent whose copy is still open here */
+static int nsent;
 
 static void grants_init(void)
 {
@@ -227,7 +239,16 @@ int gn_fast_serve(int32_t fd, const uint8_t *pkt, int32_t n, const int32_t *meta
 		p->n++;
 		return 0;
 	}
-	close(sock);
+	if (nsent == GN_FAST_POOL_MAX)
+		gn_fast_flush();
+	sent[nsent++] = sock;
 	*low = p->n <= p->low;
 	return 1;
+}
+
+void gn_fast_flush(void)
+{
+	for (int i = 0; i < nsent; i++)
+		close(sent[i]);
+	nsent = 0;
 }

@@ -134,6 +134,9 @@ int32_t graft_native_layout(uint32_t *out, uint32_t n);
 int32_t graft_recv_packet(int32_t fd, uint8_t *buf, uint32_t cap, int32_t *meta,
 			  int32_t want_unread);
 
+/* Internal (recv.c): the bytes of our replies the peer of fd has not read; -1: unknown. */
+int32_t gn_unread(int32_t fd);
+
 /*
  * Internal (uring.c): a batch's socket() calls, and its options and bind(),
  * through io_uring when the kernel has what it takes; GN_URING_NO when not
@@ -163,7 +166,8 @@ int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
  * it served one: the caller's turn comes as soon as nothing else comes
  * within the window); got[3] counts the requests answered so, and the wait
  * returns 0 early when the grant's pool ran low (a refill is due) or after
- * GN_FAST_BURST of them.
+ * GN_FAST_BURST of them. Its copies of the spares it sent are closed before
+ * it returns.
  */
 int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 		   int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta, int32_t want_unread,
@@ -208,6 +212,13 @@ int32_t graft_fast_revoke(int32_t fd);
  */
 int gn_fast_serve(int32_t fd, const uint8_t *pkt, int32_t n, const int32_t *meta,
 		  int32_t checked_unread, int *low);
+
+/*
+ * Internal (wait.c): close the spares sent since the last call. The fast
+ * path keeps its copy of each spare it sent until the wait returns (see
+ * fast.c); the wait calls it before it returns, whatever it returns.
+ */
+void gn_fast_flush(void);
 
 /* A new epoll interest list (close-on-exec), or -errno. */
 int32_t graft_wait_open(void);

@@ -14,6 +14,17 @@
 
 #define GN_EXPORT __attribute__((visibility("default")))
 
+int32_t gn_unread(int32_t fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len <= SK_MEMINFO_WMEM_ALLOC * sizeof(uint32_t))
+		return -1;
+	return (int32_t)mem[SK_MEMINFO_WMEM_ALLOC];
+}
+
 GN_EXPORT int32_t graft_recv_packet(int32_t fd, uint8_t *buf, uint32_t cap, int32_t *meta,
 				    int32_t want_unread)
 {
@@ -45,12 +56,9 @@ GN_EXPORT int32_t graft_recv_packet(int32_t fd, uint8_t *buf, uint32_t cap, int3
 	meta[1] = mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
 	meta[2] = nfds;
 	if (want_unread) {
-		uint32_t mem[SK_MEMINFO_VARS] = { 0 };
-		socklen_t len = sizeof(mem);
+		int32_t unread = gn_unread(fd);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
-		    len > SK_MEMINFO_WMEM_ALLOC * sizeof(uint32_t))
-			meta[3] = (int32_t)mem[SK_MEMINFO_WMEM_ALLOC];
+		meta[3] = unread > 0 ? unread : 0;
 	}
 	return (int32_t)n;
 }

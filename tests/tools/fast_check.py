@@ -96,6 +96,45 @@ n1 = answered_in_wait()
 check(not bad, f"300 repeated requests for fa: root's sockets bound to 127.0.0.1 (wrong: {bad[:3]})")
 check(n1 - n0 > 100, f"the wait answered {n1 - n0} of them itself")
 
+# A socket answered in the wait, connected and closed by the client: closed for
+# real (the peer reads its end) once the client stops asking, so the broker
+# keeps no copy of what it sent past its wait.
+def graft_fd(conn, ep):
+    """The socket of the next reply to a request for ep (root's, bound), or None."""
+    ask(conn, ep)
+    data, fds = wire.recv(conn)
+    if wire.sock_status(data)[0] != 0 or len(fds) != 1:
+        for f in fds:
+            os.close(f)
+        return None
+    return socket.socket(fileno=fds[0])
+
+
+lsn = socket.socket()
+lsn.bind(("127.0.0.1", 0))
+lsn.listen(64)
+n8 = answered_in_wait()
+ended = 0
+for _ in range(40):
+    for _ in range(5):
+        graft(conn, "fa")  # the grafts before it go on: it is not the first after a pause
+    c = graft_fd(conn, "fa")
+    if c is None:
+        break
+    c.connect(lsn.getsockname())
+    peer, _ = lsn.accept()
+    c.close()
+    peer.settimeout(0.5)
+    try:
+        ended += peer.recv(1) == b""
+    except socket.timeout:
+        pass
+    peer.close()
+n9 = answered_in_wait()
+lsn.close()
+check(ended == 40, f"a socket closed by its client ends its connection at once: {ended}/40 peers read the end within 0.5 s")
+check(n9 - n8 > 100, f"meanwhile the wait answered {n9 - n8} requests itself")
+
 # Another endpoint on the same, granted, connection: never fa's sockets.
 wrong = 0
 for _ in range(100):
