@@ -72,6 +72,7 @@ const SYMBOLS = {
   pipe2: { parameters: ["buffer", /* int[2] */ "i32" /* flags */], result: "i32" },
   write: { parameters: ["i32", /* fd */ "buffer", "usize"], result: "isize" },
   read: { parameters: ["i32", /* fd */ "buffer", "usize"], result: "isize" },
+  readlink: { parameters: ["buffer", /* path */ "buffer", /* buf */ "usize"], result: "isize" },
   poll: {
     parameters: ["buffer", /* struct pollfd[] */ "u64", /* nfds */ "i32" /* timeout ms */],
     result: "i32",

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { C, closeFd, Errno, errno, libc, SysError } from "./ffi.ts";
+import { C, closeFd, cstr, Errno, errno, libc, SysError } from "./ffi.ts";
 import { withNetns } from "./netns.ts";
 import { getOpt } from "./unix.ts";
 
@@ -101,14 +101,44 @@ export function unreadBytes(fd: number): number {
   );
 }
 
+/** Scratch for the small /proc files read per new connection (status is about 1.5 KiB). */
+const procBuf = new Uint8Array(8192);
+const latin1 = new TextDecoder("latin1");
+
+/**
+ * A /proc file of at most a few KiB in one open, read and close through libc
+ * (a new broker connection reads three: Deno's file API would add a stat, a
+ * seek and a read per chunk to each); undefined when it cannot be read.
+ */
+function readProc(path: string): string | undefined {
+  const fd = libc().open(cstr(path), C.O_RDONLY | C.O_CLOEXEC, 0);
+  if (fd < 0) return undefined;
+  try {
+    const n = Number(libc().read(fd, procBuf, BigInt(procBuf.length)));
+    if (n < 0) return undefined;
+    // Longer (a process in thousands of groups): read the whole file.
+    if (n === procBuf.length) return Deno.readTextFileSync(path);
+    return latin1.decode(procBuf.subarray(0, n));
+  } catch {
+    return undefined;
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/** What a namespace file links to ("user:[4026531837]"), or undefined. */
+function nsLink(path: string): string | undefined {
+  const n = Number(libc().readlink(cstr(path), procBuf, BigInt(procBuf.length)));
+  return n > 0 ? latin1.decode(procBuf.subarray(0, n)) : undefined;
+}
+
+/** The broker's own user namespace, read once (a process cannot leave its user namespace for another while threads share it). */
+let ownUserns: string | undefined;
+
 /** The PID a pidfd refers to in our PID namespace, or -1 once the process is gone. */
 function pidOfPidfd(pidfd: number): number {
-  try {
-    const m = Deno.readTextFileSync(`/proc/self/fdinfo/${pidfd}`).match(/^Pid:\s*(-?\d+)/m);
-    return m ? Number(m[1]) : -1;
-  } catch {
-    return -1;
-  }
+  const m = readProc(`/proc/self/fdinfo/${pidfd}`)?.match(/^Pid:\s*(-?\d+)/m);
+  return m ? Number(m[1]) : -1;
 }
 
 /**
@@ -151,16 +181,14 @@ export function peerCaps(fd: number, credPid: number, credUid: number): PeerCaps
   try {
     const pid = pidOfPidfd(pidfd);
     if (pid <= 0) return NO_CAPS;
-    let status, userns, own;
-    try {
-      status = parseStatus(Deno.readTextFileSync(`/proc/${pid}/status`));
-      userns = Deno.statSync(`/proc/${pid}/ns/user`).ino;
-      own = Deno.statSync("/proc/self/ns/user").ino;
-    } catch {
+    const text = readProc(`/proc/${pid}/status`);
+    const status = text === undefined ? undefined : parseStatus(text);
+    const userns = nsLink(`/proc/${pid}/ns/user`);
+    ownUserns ??= nsLink("/proc/self/ns/user");
+    if (!status || userns === undefined || status.uid !== credUid || pidOfPidfd(pidfd) !== pid) {
       return NO_CAPS;
     }
-    if (!status || status.uid !== credUid || pidOfPidfd(pidfd) !== pid) return NO_CAPS;
-    return { effective: status.caps, initUserns: userns !== null && userns === own };
+    return { effective: status.caps, initUserns: userns === ownUserns };
   } finally {
     closeFd(pidfd);
   }
