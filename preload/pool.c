@@ -9,7 +9,8 @@
  * bind: the application never holds an unbound host-namespace socket.
  *
  * Each thread keeps up to POOL_SLOTS (endpoint, family, protocol) stocks.
- * The first graft of a stock waits for one batch; after that, a stock that
+ * The first graft of a stock waits for a few sockets (POOL_FIRST) and asks
+ * for a batch behind them without waiting; after that, a stock that
  * falls POOL_SLACK below its depth asks the broker for the next batch
  * without waiting (graft_broker_post) and picks the reply up on a later
  * graft, so the broker works while the application does. The depth starts
@@ -53,6 +54,7 @@
 #define POOL_SLOTS 4
 #define POOL_TTL_NS (2ULL * 1000 * 1000 * 1000)
 #define POOL_LEFT (4 * POOL_BATCH) /* sockets handed on by exited threads */
+#define POOL_FIRST 4 /* an empty stock waits for this few; the batch follows */
 
 struct pool_sock {
 	int fd;
@@ -533,17 +535,23 @@ static void pool_refill_ahead(struct pool *pl, int i)
 	}
 }
 
-/* Fill an empty stock with one round trip. 0, an errno or GRAFT_POOL_SKIP. */
+/*
+ * Fill an empty stock with one round trip. It asks for POOL_FIRST sockets,
+ * not a batch: the broker makes a batch in a millisecond or two, which a
+ * thread's first connect would wait for; pool_refill_ahead() asks for the
+ * batch right after, without waiting, and the next connects use the few
+ * meanwhile. 0, an errno or GRAFT_POOL_SKIP.
+ */
 static int slot_fill(struct pool *pl, struct pool_slot *sl,
 		     struct graft_result *res)
 {
 	struct graft_request req = batch_request(sl);
-	int fds[POOL_BATCH], n, err;
+	int fds[POOL_FIRST], n, err;
 	uint64_t asked;
 
 	pool_harvest(pl, true);
 	asked = now_ns();
-	err = graft_broker_request_many(&req, POOL_BATCH, fds, &n, res);
+	err = graft_broker_request_many(&req, POOL_FIRST, fds, &n, res);
 	if ((err == EINVAL || err == EPROTO) && res->broker_replied) {
 		sl->off = true; /* a fixed port, or a broker without batches */
 		res->msg[0] = '\0';

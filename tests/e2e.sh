@@ -276,7 +276,8 @@ spec_checks() {
 	before=$(served)
 	out=$(spec adapt)
 	n=$(($(served) - before))
-	[[ $out == $'stocked 17\nlate namespace' && $n -le 64 ]] &&
+	# At most an empty stock's first 4 and two batches of 32.
+	[[ $out == $'stocked 17\nlate namespace' && $n -le 68 ]] &&
 		pass "after 17 unused stocked sockets a program stops speculating ($n sockets served for 121 socket() calls)" ||
 		fail "adaptive speculation: $out, $n sockets served"
 }
