@@ -226,6 +226,8 @@ export class Broker {
   /** The operation of the request served last (the wait spins after a single graft only). */
   #lastOp = 0;
   #lastHousekeeping = 0;
+  /** Connections per uid, for #makeRoom. */
+  readonly #perUid = new Map<number, number>();
   /** When the event loop last ran a turn, and a full one (#letEventLoopRun). */
   #lastTurn = Date.now();
   #lastFullTurn = Date.now();
@@ -525,6 +527,7 @@ export class Broker {
       closeFd(c.fd);
     }
     this.#clients.clear();
+    this.#perUid.clear();
     closeFd(this.#epfd);
     this.#epfd = -1;
     this.#registry.clear();
@@ -565,10 +568,12 @@ export class Broker {
         this.#makeRoom(cred.uid);
         const nsKey = String(socketNetnsCookie(fd));
         this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, unread: 0, lastActive: Date.now() });
+        this.#countUid(cred.uid, 1);
         try {
           waitAdd(this.#epfd, fd);
         } catch {
           this.#clients.delete(fd);
+          this.#countUid(cred.uid, -1);
           throw new Error("epoll_ctl");
         }
       } catch {
@@ -585,17 +590,27 @@ export class Broker {
 
   /** Admit one more connection of `uid`: within the uid's share, and within --max. */
   #makeRoom(uid: number): void {
-    const mine = [...this.#clients.values()].filter((c) => c.cred.uid === uid);
-    if (mine.length >= perUidLimit(this.#opts.maxClients)) {
-      const victim = pickEviction(mine);
+    // Counted, so that an accept does not walk every client; walked only to evict.
+    if ((this.#perUid.get(uid) ?? 0) >= perUidLimit(this.#opts.maxClients)) {
+      const victim = pickEviction([...this.#clients.values()].filter((c) => c.cred.uid === uid));
       if (victim) this.#closeClient(victim.fd);
     }
     if (this.#clients.size >= this.#opts.maxClients) this.#evictIdlest();
   }
 
+  /** Keep #perUid: `delta` connections of `uid` (a uid with none has no entry). */
+  #countUid(uid: number, delta: number): void {
+    const n = (this.#perUid.get(uid) ?? 0) + delta;
+    if (n > 0) this.#perUid.set(uid, n);
+    else this.#perUid.delete(uid);
+  }
+
   #closeClient(fd: number): void {
     const client = this.#clients.get(fd);
-    if (client) this.#setInflight(client, 0);
+    if (client) {
+      this.#setInflight(client, 0);
+      this.#countUid(client.cred.uid, -1);
+    }
     this.#clients.delete(fd);
     fastRevoke(fd); // no other connection that gets its number may use its grant
     waitDel(this.#epfd, fd); // before the close, which may finish on another thread

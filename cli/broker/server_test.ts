@@ -21,13 +21,13 @@ import * as P from "./proto.ts";
 
 const root = Deno.uid() === 0;
 
-async function startBroker(socketPath: string): Promise<Worker> {
+async function startBroker(socketPath: string, maxClients?: number): Promise<Worker> {
   const w = new Worker(new URL("./testdata/serve_worker.ts", import.meta.url), { type: "module" });
   const ready = new Promise((resolve, reject) => {
     w.onmessage = (e) => resolve(e.data);
     w.onerror = (e) => reject(e);
   });
-  w.postMessage({ socketPath });
+  w.postMessage({ socketPath, maxClients });
   assertEquals(await ready, "listening");
   return w;
 }
@@ -262,3 +262,51 @@ async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/** An endpoint list asked on `fd`: true when answered (the connection is still served). */
+function answered(fd: number, seq: number): boolean {
+  try {
+    if (!sendPacket(fd, P.encodeJson(P.Op.EP_LIST, seq, {}))) return false;
+    const r = recvPacket(fd, 65536);
+    return !!r && P.decodeJson(r.data)?.ok === true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "one uid's share of --max is counted as its connections come and go",
+  ignore: !root,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "graft-broker-test-" });
+    const sock = `${dir}/graft.sock`;
+    const w = await startBroker(sock, 8); // a uid may hold 4
+    const open = new Set<number>();
+    const pause = () => new Promise((r) => setTimeout(r, 5)); // a distinct lastActive each
+    const conn = async (): Promise<number> => {
+      await pause();
+      const fd = seqpacketConnect(sock);
+      setTimeouts(fd, 5_000);
+      open.add(fd);
+      ok(answered(fd, open.size), "a new connection is served");
+      return fd;
+    };
+    const hangUp = (fd: number) => (open.delete(fd), closeFd(fd));
+    try {
+      const c1 = await conn(), c2 = await conn(), c3 = await conn(), c4 = await conn();
+      hangUp(c1), hangUp(c2);
+      ok(answered(c3, 100), "c3 served after c1 and c2 hung up"); // their hangups are read by then
+      const c5 = await conn(), c6 = await conn(); // 4 again: no one is evicted
+      ok(answered(c4, 101), "c4 (the idlest then) kept: two hung up, two came");
+      ok(answered(c3, 102), "c3 kept");
+      await conn(); // a fifth: the idlest of the uid goes, c5
+      ok(!answered(c5, 103), "c5, the idlest, evicted for the fifth");
+      for (const [i, c] of [c3, c4, c6].entries()) ok(answered(c, 104 + i), "the others kept");
+    } finally {
+      for (const fd of open) closeFd(fd);
+      await stopBroker(w);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,7 +1,7 @@
 /**
  * A broker on its own thread of the test's process: the test's client calls
  * block (as libgraft.so's do), so the server cannot share their thread.
- * Messages in: { socketPath, statePath?, spinUs? } to start, "gc" to collect
+ * Messages in: { socketPath, statePath?, spinUs?, maxClients? } to start, "gc" to collect
  * garbage, "held" for the undelivered sockets per namespace, "reload" to read
  * the state file again, "stop".
  * Messages out: "listening", { gc: dropped }, { held: number[] }, "reloaded",
@@ -27,8 +27,8 @@ self.onmessage = async (e: MessageEvent) => {
   } else if (e.data === "gc") {
     self.postMessage({ gc: broker!.collectGarbage(), size: broker!.size });
   } else {
-    const { socketPath, statePath, spinUs } = e.data;
-    broker = new Broker({ socketPath, statePath, spinUs, idleMs: 60_000 });
+    const { socketPath, statePath, spinUs, maxClients } = e.data;
+    broker = new Broker({ socketPath, statePath, spinUs, maxClients, idleMs: 60_000 });
     broker.listen();
     served = broker.serve();
     self.postMessage("listening");
