@@ -70,6 +70,7 @@ struct pool_slot {
 	bool off; /* the broker will not batch for this endpoint */
 	bool foreign; /* its sockets have another family than the program's */
 	bool exact;   /* a guessed inode was wrong: fstat() each socket */
+	bool priming; /* stocked with POOL_FIRST only: its first batch is not in yet */
 	int head, n; /* ring: the oldest at head */
 	int depth;   /* the stock to keep: POOL_BATCH..POOL_DEPTH_MAX */
 	struct pool_sock socks[POOL_CAP];
@@ -494,6 +495,7 @@ static void pool_harvest(struct pool *pl, bool wait)
 		return;
 	sl = &pl->slot[pl->pending];
 	pl->pending = -1;
+	sl->priming = false;
 	if (err == 0)
 		slot_stock(sl, fds, n, &res, pl->pending_since);
 	else if ((err == EINVAL || err == EPROTO) && res.broker_replied)
@@ -560,6 +562,7 @@ static int slot_fill(struct pool *pl, struct pool_slot *sl,
 	if (err)
 		return err;
 	slot_stock(sl, fds, n, res, asked);
+	sl->priming = true;
 	return 0;
 }
 
@@ -582,8 +585,10 @@ static int pool_take(struct pool *pl, int i, bool fill,
 	*fd = slot_take(sl, born);
 	if (*fd < 0 && pl->pending == i) {
 		/* Dry with a refill on its way: the broker answers slower than
-		 * this thread connects; keep a deeper stock from now on. */
-		if (sl->depth < POOL_DEPTH_MAX)
+		 * this thread connects; keep a deeper stock from now on. Not
+		 * for the first batch behind POOL_FIRST: those few are meant
+		 * to run out before it comes. */
+		if (sl->depth < POOL_DEPTH_MAX && !sl->priming)
 			sl->depth *= 2;
 		pool_harvest(pl, true);
 		*fd = slot_take(sl, born);
