@@ -8,7 +8,7 @@
  * @module
  */
 
-import { C, closeFd, cstr, Errno, errno, libc, SysError } from "./ffi.ts";
+import { C, closeFd, cstr, Errno, errno, libc, openFd, SysError } from "./ffi.ts";
 import { withNetns } from "./netns.ts";
 import { getOpt } from "./unix.ts";
 
@@ -111,18 +111,19 @@ const latin1 = new TextDecoder("latin1");
  * seek and a read per chunk to each); undefined when it cannot be read.
  */
 function readProc(path: string): string | undefined {
-  const fd = libc().open(cstr(path), C.O_RDONLY | C.O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
   try {
-    const n = Number(libc().read(fd, procBuf, BigInt(procBuf.length)));
-    if (n < 0) return undefined;
-    // Longer (a process in thousands of groups): read the whole file.
-    if (n === procBuf.length) return Deno.readTextFileSync(path);
-    return latin1.decode(procBuf.subarray(0, n));
+    const fd = openFd(path);
+    try {
+      const n = Number(libc().read(fd, procBuf, BigInt(procBuf.length)));
+      if (n < 0) return undefined;
+      // Longer (a process in thousands of groups): read the whole file.
+      if (n === procBuf.length) return Deno.readTextFileSync(path);
+      return latin1.decode(procBuf.subarray(0, n));
+    } finally {
+      closeFd(fd);
+    }
   } catch {
     return undefined;
-  } finally {
-    closeFd(fd);
   }
 }
 
