@@ -35,13 +35,24 @@
  * as many round trips to a floor where both sides block in poll() and
  * recvmsg() (no spinning): floor_block_us, their median.
  *
+ * Where the broker ran: after each of its runs of BLOCK, the CPU its main
+ * thread last ran on (/proc/PID/stat, PID from SO_PEERCRED) is compared
+ * with ours. single_p50_apart_us and single_p50_together_us are the median
+ * round trips of the runs that ended with the broker on another CPU and on
+ * ours, together_share the share of runs on ours. Sharing a CPU costs two
+ * switches between processes per round trip whatever the broker does:
+ * switch_floor_us is what two processes pinned to one CPU take to pass a
+ * byte over a SOCK_SEQPACKET pair and back (median of SWITCH_RUNS runs).
+ *
  * -t FILE writes every paired round trip, in the order they were made, to
  * FILE: one line "broker_us floor_us" per pair (the JSON is unchanged), to
  * see how the times spread and what comes before the slow ones.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -59,6 +70,9 @@
 
 /* Requests to one responder before turning to the other. */
 #define BLOCK 16
+/* The switch floor: runs, and round trips per run. */
+#define SWITCH_RUNS 5
+#define SWITCH_N 400
 
 static double now_us(void)
 {
@@ -230,15 +244,92 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Runs of BLOCK broker round trips and BLOCK floor ones, paired in order; the number of pairs. */
-static long paired(int s, int f, const char *ep, uint32_t *seq, long count, double secs,
-		   double *lat, double *flat, double *ratio)
+/* The CPU the thread `pid` last ran on (field 39 of /proc/PID/stat), or -1. */
+static int last_cpu(pid_t pid)
 {
+	char path[64], buf[1024], *p;
+	int fd, field;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+	for (field = 2; p && field < 39; field++)
+		p = strchr(p + 1, ' ');
+	return p ? atoi(p + 1) : -1;
+}
+
+/* The broker's process, from the connection (0: unknown). */
+static pid_t peer_pid(int s)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+}
+
+/* One byte there and back between this process and its child, pinned to one CPU (µs, median of runs). */
+static double switch_floor(void)
+{
+	double runs[SWITCH_RUNS], t0;
+	cpu_set_t was, one;
+	int sv[2], cpu = sched_getcpu();
+	char c = 0;
+	pid_t child;
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(was), &was) < 0)
+		return 0;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		close(sv[0]);
+		while (read(sv[1], &c, 1) == 1 && write(sv[1], &c, 1) == 1)
+			;
+		_exit(0);
+	}
+	close(sv[1]);
+	for (int r = 0; r < SWITCH_RUNS; r++) {
+		t0 = now_us();
+		for (int i = 0; i < SWITCH_N; i++)
+			if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
+				die("switch floor");
+		runs[r] = (now_us() - t0) / SWITCH_N;
+	}
+	close(sv[0]);
+	waitpid(child, NULL, 0);
+	sched_setaffinity(0, sizeof(was), &was);
+	qsort(runs, SWITCH_RUNS, sizeof(*runs), cmp_double);
+	return runs[SWITCH_RUNS / 2];
+}
+
+/*
+ * Runs of BLOCK broker round trips and BLOCK floor ones, paired in order; the
+ * number of pairs. where[i]: 1 if the broker's run ended on our CPU, 0 on
+ * another, -1 unknown.
+ */
+static long paired(int s, int f, const char *ep, uint32_t *seq, long count, double secs,
+		   double *lat, double *flat, double *ratio, signed char *where)
+{
+	pid_t broker = peer_pid(s);
 	struct graft_spin bs = { .window_us = GRAFT_SPIN_REPLY_US };
 	struct graft_spin fs = { .window_us = GRAFT_SPIN_REPLY_US };
 	double deadline;
 	long n, j, k;
-	int got;
+	int got, cpu;
 
 	for (j = 0; j < 2 * BLOCK; j++) { /* warm up */
 		timed(s, ep, (*seq)++, 0, &got, &bs);
@@ -249,12 +340,33 @@ static long paired(int s, int f, const char *ep, uint32_t *seq, long count, doub
 		k = count - n < BLOCK ? count - n : BLOCK;
 		for (j = 0; j < k; j++)
 			lat[n + j] = timed(s, ep, (*seq)++, 0, &got, &bs);
+		cpu = broker ? last_cpu(broker) : -1;
+		memset(&where[n], cpu < 0 ? -1 : cpu == sched_getcpu(), (size_t)k);
 		for (j = 0; j < k; j++)
 			flat[n + j] = timed(f, ep, (*seq)++, 0, &got, &fs);
 		for (j = 0; j < k; j++)
 			ratio[n + j] = lat[n + j] / flat[n + j];
 	}
 	return n;
+}
+
+/* The median of lat[i] over the i < n with where[i] == cls (0: none); their number in *count. */
+static double median_where(const double *lat, const signed char *where, long n, int cls,
+			   long *count)
+{
+	double *buf = calloc((size_t)n + 1, sizeof(*buf)), med;
+	long m = 0;
+
+	if (!buf)
+		die("calloc");
+	for (long i = 0; i < n; i++)
+		if (where[i] == cls)
+			buf[m++] = lat[i];
+	qsort(buf, (size_t)m, sizeof(*buf), cmp_double);
+	med = m ? buf[m / 2] : 0;
+	free(buf);
+	*count = m;
+	return med;
 }
 
 /* The median round trip to a floor where both sides block (n round trips at most, secs). */
@@ -285,7 +397,9 @@ int main(int argc, char **argv)
 {
 	const char *path = NULL, *ep = NULL, *trace = NULL;
 	long count = 2000, batch = GRAFT_SOCKETS_MAX, window = GRAFT_SPIN_REQUEST_US;
-	double secs = 1, *lat, *flat, *ratio, t1, deadline, sum = 0, block;
+	double secs = 1, *lat, *flat, *ratio, t1, deadline, sum = 0, block, apart, together, sw;
+	long n_apart, n_together;
+	signed char *where;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	long i, n, sockets = 0, batches = 0;
 	uint32_t seq = 1;
@@ -315,14 +429,18 @@ int main(int argc, char **argv)
 	lat = calloc((size_t)count, sizeof(*lat));
 	flat = calloc((size_t)count, sizeof(*flat));
 	ratio = calloc((size_t)count, sizeof(*ratio));
-	if (!lat || !flat || !ratio)
+	where = calloc((size_t)count, sizeof(*where));
+	if (!lat || !flat || !ratio || !where)
 		die("calloc");
 	f = floor_start(&child, (uint32_t)window);
-	n = paired(s, f, ep, &seq, count, secs, lat, flat, ratio);
+	n = paired(s, f, ep, &seq, count, secs, lat, flat, ratio, where);
 	close(f);
 	waitpid(child, NULL, 0);
 	if (trace)
 		dump(trace, lat, flat, n);
+	apart = median_where(lat, where, n, 0, &n_apart);
+	together = median_where(lat, where, n, 1, &n_together);
+	sw = switch_floor();
 	for (i = 0; i < n; i++)
 		sum += lat[i];
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
@@ -340,13 +458,24 @@ int main(int argc, char **argv)
 	       "\"single_mean_us\": %.1f, "
 	       "\"floor_round_trip_us\": %.1f, \"single_over_floor\": %.2f, "
 	       "\"floor_block_us\": %.1f, \"spin_window_us\": %ld, "
-	       "\"batch\": %ld, \"batches\": %ld, \"batch_us_per_socket\": %.2f}\n",
+	       "\"batch\": %ld, \"batches\": %ld, \"batch_us_per_socket\": %.2f",
 	       n, lat[n / 2], lat[n * 99 / 100], n ? sum / (double)n : 0.0, flat[n / 2], ratio[n / 2],
 	       block, window, batch, batches,
 	       sockets ? t1 / (double)sockets : 0.0);
+	/* Where the broker ran: only what was seen (no CPU read: nothing). */
+	if (n_apart + n_together > 0)
+		printf(", \"together_share\": %.2f", (double)n_together / (double)(n_apart + n_together));
+	if (n_apart > 0)
+		printf(", \"single_p50_apart_us\": %.1f", apart);
+	if (n_together > 0)
+		printf(", \"single_p50_together_us\": %.1f", together);
+	if (sw > 0)
+		printf(", \"switch_floor_us\": %.1f", sw);
+	printf("}\n");
 	free(lat);
 	free(flat);
 	free(ratio);
+	free(where);
 	close(s);
 	return 0;
 usage:

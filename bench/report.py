@@ -126,7 +126,8 @@ def values(recs):
                 d.setdefault("connect_us", []).append(r["connect_us"])
         elif r["metric"] == "brt":
             for k in ("single_p50_us", "single_p99_us", "single_mean_us", "batch_us_per_socket",
-                      "floor_round_trip_us", "single_over_floor", "floor_block_us"):
+                      "floor_round_trip_us", "single_over_floor", "floor_block_us",
+                      "single_p50_apart_us", "single_p50_together_us", "together_share", "switch_floor_us"):
                 if k in r:
                     d.setdefault(k, []).append(r[k])
     return out
@@ -344,7 +345,29 @@ def broker_lines(broker, res):
     mean = f", mean {broker['single_mean_us']:.1f} µs" if "single_mean_us" in broker else ""
     return [f"- {'✅' if ok else '❌'} broker round trip for one graft (bench/brokerrt, GRAFT_OP_SOCKET, "
             f"request to descriptor received): p50 {rt:.1f} µs (target ≤ 15; per repetition {lo:.1f}–{hi:.1f}){mean}{floor}; "
-            f"a 32-socket batch costs {broker.get('batch_us_per_socket', 0):.1f} µs per socket"]
+            f"a 32-socket batch costs {broker.get('batch_us_per_socket', 0):.1f} µs per socket"] + placement_lines(broker, res)
+
+
+def placement_lines(broker, res):
+    """The round trip by where the scheduler put the broker: on a CPU of its own or on the client's."""
+    bits = []
+    if "single_p50_apart_us" in broker:
+        res["broker_single_graft_apart_us"] = broker["single_p50_apart_us"]
+        bits.append(f"on a CPU of its own p50 {broker['single_p50_apart_us']:.1f} µs")
+    if "single_p50_together_us" in broker:
+        res["broker_single_graft_together_us"] = broker["single_p50_together_us"]
+        share = broker.get("together_share")
+        of = f" ({share * 100:.0f} % of the requests, median of the repetitions)" if share is not None else ""
+        bits.append(f"on the client's CPU p50 {broker['single_p50_together_us']:.1f} µs{of}")
+    if not bits:
+        return []
+    line = "- ℹ️ where the scheduler ran the broker (its CPU read after every run of 16): " + ", ".join(bits)
+    if "switch_floor_us" in broker:
+        # Two bare processes on one CPU passing a byte there and back: what sharing a CPU costs anyone.
+        res["switch_floor_us"] = broker["switch_floor_us"]
+        line += (f"; two processes pinned to one CPU take {broker['switch_floor_us']:.1f} µs to pass a byte "
+                 f"there and back (two switches between processes), the least a round trip on a shared CPU costs here")
+    return [line]
 
 
 # ---- SVG ------------------------------------------------------------------------

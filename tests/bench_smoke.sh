@@ -50,6 +50,10 @@ b = doc.get("broker", {})
 if not (b.get("single_p50_us", 0) > 0 and b.get("batch_us_per_socket", 0) > 0
         and b.get("floor_round_trip_us", 0) > 0 and b.get("single_over_floor", 0) > 0):
     bad.append(f"broker round trip: {b!r}")
+# Where the broker ran is read from /proc for every run of 16: one of the two medians, the share, the switch floor.
+if not ((b.get("single_p50_apart_us", 0) > 0 or b.get("single_p50_together_us", 0) > 0)
+        and 0 <= b.get("together_share", -1) <= 1 and b.get("switch_floor_us", 0) > 0):
+    bad.append(f"broker placement: {b!r}")
 for t in ("graft-seccomp_throughput_vs_host", "graft-seccomp_rr_p50_vs_host", "conn_egress_target"):
     if t not in doc.get("targets", {}):
         bad.append(f"target {t} not judged")
