@@ -24,6 +24,9 @@
 #   eb, kb  ea and ka with a third build (--lib2)
 #   both  lo and eg at once, each against its own server, started together
 #         (the same moments of the machine for both)
+#   X+Y   any two paths above at once, the same way (e.g. kl+ka: this
+#         libgraft and the --lib one, one thread each): "GCRR" lines
+#         "X+Y/X" and "X+Y/Y"
 # Each measurement prints one "GCRR {json}" line: the client's figures, the
 # CPU time the whole VM spent meanwhile ([busy, system, softirq, idle]
 # jiffies of /proc/stat, process start included), the TIME_WAIT sockets left
@@ -116,9 +119,28 @@ both() { # both REP
 			"$(tail -n 1 "$T/both-$p")"
 	done
 }
+# together X+Y REP: paths X and Y at once, as both() does with lo and eg.
+together() {
+	local c0 c1 p port=7001 w=() a=${1%+*} b=${1#*+}
+	read -ra c0 <<<"$(cpu)"
+	for p in "$a" "$b"; do
+		read -ra cl <<<"$(client "$p")"
+		"${cl[@]}" -H 127.0.0.1 -p $port -d "$SECS" >"$T/tog-$p" 2>"$T/err-$p" &
+		w+=($!)
+		port=7002
+	done
+	wait "${w[@]}"
+	read -ra c1 <<<"$(cpu)"
+	for p in "$a" "$b"; do
+		printf 'GCRR {"path": "%s/%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": 0, "nstat": "", "r": %s}\n' \
+			"$1" "$p" "$2" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
+			"$(tail -n 1 "$T/tog-$p")"
+	done
+}
 run() { # run PATH REP
 	local c0 c1 out cl
 	[[ $1 == both ]] && { both "$2"; return; }
+	[[ $1 == *+* ]] && { together "$1" "$2"; return; }
 	read -ra cl <<<"$(client "$1")"
 	nstat -n >/dev/null 2>&1
 	read -ra c0 <<<"$(cpu)"
@@ -149,7 +171,7 @@ if ((PERF)) && perf version >/dev/null 2>&1; then
 	# process and object, "perfc PATH CONNS SAMPLES SYMBOL" the samples in
 	# each system call and af_graft function with what it calls (children).
 	for p in "${order[@]}"; do
-		[[ $p == both ]] && continue
+		[[ $p == both || $p == *+* ]] && continue
 		read -ra cl <<<"$(client "$p")"
 		out=$(perf record -q -F 2000 -e cpu-clock -a -g -o "$T/perf.data" -- \
 			"${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>/dev/null | tail -n 1)
@@ -169,7 +191,7 @@ if ((STAT)) && perf version >/dev/null 2>&1; then
 	ev+=,irq_vectors:call_function_single_entry,irq_vectors:local_timer_entry,timer:hrtimer_start
 	ev+=,ipi:ipi_send_cpu,irq:softirq_entry,power:cpu_idle,workqueue:workqueue_queue_work
 	for p in "${order[@]}"; do
-		[[ $p == both ]] && continue
+		[[ $p == both || $p == *+* ]] && continue
 		read -ra cl <<<"$(client "$p")"
 		out=$(perf stat -a -x, -e "$ev" -o "$T/stat" -- \
 			"${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>/dev/null | tail -n 1)
@@ -183,7 +205,7 @@ if ((SCHED)) && perf version >/dev/null 2>&1; then
 	# of their context switches that leave them waiting ("sched PATH
 	# CONNS SWITCHES STACK", the innermost frames past the scheduler).
 	for p in "${order[@]}"; do
-		[[ $p == both ]] && continue
+		[[ $p == both || $p == *+* ]] && continue
 		read -ra cl <<<"$(client "$p")"
 		out=$(perf record -q -e sched:sched_switch -a -g -o "$T/sched.data" -- \
 			"${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>/dev/null | tail -n 1)
