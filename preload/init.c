@@ -5,7 +5,9 @@
  * this library, read the environment, and register the fork handlers.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,23 +53,45 @@ static void atfork_child(void)
 	graft_fdt_atfork_child();
 }
 
-/* The base address of this library, to spot symbols that resolve to it. */
-static void *self_base(void)
-{
-	Dl_info info;
+/* Where this library is mapped, to spot symbols that resolve into it. */
+struct extent {
+	uintptr_t lo, hi;
+};
 
-	if (!dladdr((void *)&graft_init, &info))
-		return NULL;
-	return info.dli_fbase;
+/* dl_iterate_phdr(): the object holding init_once is this library. */
+static int find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t lo = UINTPTR_MAX, hi = 0, me = (uintptr_t)&init_once;
+	struct extent *e = data;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (me < lo || me >= hi)
+		return 0;
+	e->lo = lo;
+	e->hi = hi;
+	return 1;
 }
 
 /*
  * Look up one symbol in the objects after this one. Returns false when a
- * required symbol is missing or when it is our own hook.
+ * required symbol is missing or when it is our own hook. (An address range,
+ * not dladdr(): dladdr() scans the whole symbol table of the object it
+ * lands in, libc's thousands, about 10 µs per hook at every program start.)
  */
-static bool resolve(void **slot, const char *name, bool required, void *self)
+static bool resolve(void **slot, const char *name, bool required,
+		    const struct extent *self)
 {
-	Dl_info info;
 	void *p = dlsym(RTLD_NEXT, name);
 
 	*slot = NULL;
@@ -77,7 +101,7 @@ static bool resolve(void **slot, const char *name, bool required, void *self)
 				    dlerror());
 		return !required;
 	}
-	if (self && dladdr(p, &info) && info.dli_fbase == self) {
+	if ((uintptr_t)p >= self->lo && (uintptr_t)p < self->hi) {
 		graft_error("%s() resolves to libgraft itself; is it "
 			    "preloaded twice?",
 			    name);
@@ -89,11 +113,12 @@ static bool resolve(void **slot, const char *name, bool required, void *self)
 
 static void graft_do_init(void)
 {
-	void *self = self_base();
+	struct extent self = { 0, 0 };
 	bool ok = true;
 
+	dl_iterate_phdr(find_self, &self);
 #define GRAFT_RESOLVE(name, required, ret, params, call) \
-	ok = resolve((void **)&graft_real.name, #name, (required), self) && ok;
+	ok = resolve((void **)&graft_real.name, #name, (required), &self) && ok;
 	GRAFT_HOOKS(GRAFT_RESOLVE, GRAFT_RESOLVE)
 #undef GRAFT_RESOLVE
 	if (!ok) {
