@@ -9,8 +9,10 @@
  * bind: the application never holds an unbound host-namespace socket.
  *
  * Each thread keeps up to POOL_SLOTS (endpoint, family, protocol) stocks.
- * The first graft of a stock waits for a few sockets (POOL_FIRST) and asks
- * for a batch behind them without waiting; after that, a stock that
+ * The first graft of a stock waits for a few sockets (POOL_FIRST); the
+ * second asks for a batch behind them without waiting (a process that
+ * connects once, such as a health check, never has a batch made for it to
+ * throw away at exit); after that, a stock that
  * falls POOL_SLACK below its depth asks the broker for the next batch
  * without waiting (graft_broker_post) and picks the reply up on a later
  * graft, so the broker works while the application does. The depth starts
@@ -531,6 +533,10 @@ static void pool_refill_ahead(struct pool *pl, int i)
 	if (pl->pending >= 0 || pl->slot[i].n > pl->slot[i].depth - POOL_SLACK ||
 	    pl->slot[i].off)
 		return;
+	/* The first few: a process that connects once (a health check, curl)
+	 * never asks for a batch; one that connects again asks at the second. */
+	if (pl->slot[i].priming && pl->slot[i].n > POOL_FIRST / 2)
+		return;
 	if (graft_broker_post(&req, POOL_BATCH) == 0) {
 		pl->pending = i;
 		pl->pending_since = now_ns();
@@ -541,8 +547,8 @@ static void pool_refill_ahead(struct pool *pl, int i)
  * Fill an empty stock with one round trip. It asks for POOL_FIRST sockets,
  * not a batch: the broker makes a batch in a millisecond or two, which a
  * thread's first connect would wait for; pool_refill_ahead() asks for the
- * batch right after, without waiting, and the next connects use the few
- * meanwhile. 0, an errno or GRAFT_POOL_SKIP.
+ * batch at the next take, without waiting, and the connects after it use
+ * the few left meanwhile. 0, an errno or GRAFT_POOL_SKIP.
  */
 static int slot_fill(struct pool *pl, struct pool_slot *sl,
 		     struct graft_result *res)

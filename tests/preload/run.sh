@@ -513,6 +513,12 @@ if ip netns add "$NS2" && ip -n "$NS2" link set lo up; then
 	out=$(spec_run names GRAFT_NAMES=host 2>&1)
 	check "speculative: GRAFT_NAMES=host shows the stocked socket's host name ($out)" \
 		[ "$out" = "names 127.0.0.2 0 True" ]
+	# A process that connects once (a health check, curl) takes one of the
+	# first 4 and exits: a batch behind them would be made for nothing.
+	: >"$T/spec.log"
+	out=$(spec_run once 2>&1)
+	check "speculative: a process that connects once asks for the first 4 only, no batch ($out; $(spec_stocked) sockets asked for)" \
+		[ "${out%% *}" = once -a "${out#once }" != nothing -a "$(spec_stocked)" = 4 ]
 	: >"$T/spec.log"
 	out=$(spec_run never 2>&1)
 	check "speculative: a process that never grafts asks the broker nothing ($(wc -l <"$T/spec.log") requests)" \

@@ -308,6 +308,8 @@ elif MODE == "names":
     prime()
     s = socket.socket()
     print("names", *s.getsockname(), stocked(s), flush=True)
+elif MODE == "once":
+    print("once", prime(), flush=True)
 elif MODE == "never":
     never()
 elif MODE == "adapt":
