@@ -244,6 +244,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The median of v[0..n) (v is sorted in place); 0 for none. */
+static double median(double *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n ? v[n / 2] : 0;
+}
+
 /* The CPU the thread `pid` last ran on (field 39 of /proc/PID/stat), or -1. */
 static int last_cpu(pid_t pid)
 {
@@ -312,8 +319,7 @@ static double switch_floor(void)
 	close(sv[0]);
 	waitpid(child, NULL, 0);
 	sched_setaffinity(0, sizeof(was), &was);
-	qsort(runs, SWITCH_RUNS, sizeof(*runs), cmp_double);
-	return runs[SWITCH_RUNS / 2];
+	return median(runs, SWITCH_RUNS);
 }
 
 /*
@@ -362,8 +368,7 @@ static double median_where(const double *lat, const signed char *where, long n, 
 	for (long i = 0; i < n; i++)
 		if (where[i] == cls)
 			buf[m++] = lat[i];
-	qsort(buf, (size_t)m, sizeof(*buf), cmp_double);
-	med = m ? buf[m / 2] : 0;
+	med = median(buf, m);
 	free(buf);
 	*count = m;
 	return med;
@@ -387,8 +392,7 @@ static double blocking_floor(const char *ep, uint32_t *seq, long n, double secs)
 		buf[i] = timed(f, ep, (*seq)++, 0, &got, NULL);
 	close(f);
 	waitpid(child, NULL, 0);
-	qsort(buf, (size_t)i, sizeof(*buf), cmp_double);
-	med = i ? buf[i / 2] : 0;
+	med = median(buf, i);
 	free(buf);
 	return med;
 }
