@@ -525,17 +525,24 @@ static struct graft_request batch_request(const struct pool_slot *sl)
 	};
 }
 
+/*
+ * The stock at which the next batch is asked for: POOL_SLACK below the
+ * depth, or, while only the first few are in, half of them (a process that
+ * connects once, such as a health check, never asks; one that connects
+ * again asks at its second take).
+ */
+static int low_water(const struct pool_slot *sl)
+{
+	return sl->priming ? POOL_FIRST / 2 : sl->depth - POOL_SLACK;
+}
+
 /* Ask for the next batch without waiting, when the stock runs low. */
 static void pool_refill_ahead(struct pool *pl, int i)
 {
 	struct graft_request req = batch_request(&pl->slot[i]);
 
-	if (pl->pending >= 0 || pl->slot[i].n > pl->slot[i].depth - POOL_SLACK ||
+	if (pl->pending >= 0 || pl->slot[i].n > low_water(&pl->slot[i]) ||
 	    pl->slot[i].off)
-		return;
-	/* The first few: a process that connects once (a health check, curl)
-	 * never asks for a batch; one that connects again asks at the second. */
-	if (pl->slot[i].priming && pl->slot[i].n > POOL_FIRST / 2)
 		return;
 	if (graft_broker_post(&req, POOL_BATCH) == 0) {
 		pl->pending = i;
