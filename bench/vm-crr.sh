@@ -97,50 +97,33 @@ client() { # client PATH: the command line of that path
 	*) echo "vm-crr: unknown path $1" >&2; exit 2 ;;
 	esac
 }
-# both: lo and eg at the same time, THREADS threads each, started together,
-# each against its own server (7001 and 7002: one server thread for both
-# would set both rates): both see the same moments of the machine, however
-# the host's load changes (one "GCRR" line each).
-both() { # both REP
-	local c0 c1 p port w=()
+# at_once PREFIX REP X Y: paths X and Y at the same time, THREADS threads
+# each, started together, each against its own server (7001 and 7002: one
+# server thread for both would set both rates): both see the same moments
+# of the machine, however the host's load changes (one "GCRR" line each,
+# its path PREFIX followed by X or Y).
+at_once() {
+	local prefix=$1 rep=$2 c0 c1 i port=7001 w=()
+	shift 2
 	read -ra c0 <<<"$(cpu)"
-	for p in lo eg; do
-		read -ra cl <<<"$(client "$p")"
-		port=7001
-		[[ $p == eg ]] && port=7002
-		"${cl[@]}" -H 127.0.0.1 -p $port -d "$SECS" >"$T/both-$p" 2>"$T/err-$p" &
-		w+=($!)
-	done
-	wait "${w[@]}"
-	read -ra c1 <<<"$(cpu)"
-	for p in lo eg; do
-		printf 'GCRR {"path": "both-%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": 0, "nstat": "", "r": %s}\n' \
-			"$p" "$1" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
-			"$(tail -n 1 "$T/both-$p")"
-	done
-}
-# together X+Y REP: paths X and Y at once, as both() does with lo and eg.
-together() {
-	local c0 c1 p port=7001 w=() a=${1%+*} b=${1#*+}
-	read -ra c0 <<<"$(cpu)"
-	for p in "$a" "$b"; do
-		read -ra cl <<<"$(client "$p")"
-		"${cl[@]}" -H 127.0.0.1 -p $port -d "$SECS" >"$T/tog-$p" 2>"$T/err-$p" &
+	for i in 1 2; do
+		read -ra cl <<<"$(client "${!i}")"
+		"${cl[@]}" -H 127.0.0.1 -p $port -d "$SECS" >"$T/two-$i" 2>"$T/err-$i" &
 		w+=($!)
 		port=7002
 	done
 	wait "${w[@]}"
 	read -ra c1 <<<"$(cpu)"
-	for p in "$a" "$b"; do
-		printf 'GCRR {"path": "%s/%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": 0, "nstat": "", "r": %s}\n' \
-			"$1" "$p" "$2" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
-			"$(tail -n 1 "$T/tog-$p")"
+	for i in 1 2; do
+		printf 'GCRR {"path": "%s%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": 0, "nstat": "", "r": %s}\n' \
+			"$prefix" "${!i}" "$rep" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
+			"$(tail -n 1 "$T/two-$i")"
 	done
 }
 run() { # run PATH REP
 	local c0 c1 out cl
-	[[ $1 == both ]] && { both "$2"; return; }
-	[[ $1 == *+* ]] && { together "$1" "$2"; return; }
+	[[ $1 == both ]] && { at_once both- "$2" lo eg; return; }
+	[[ $1 == *+* ]] && { at_once "$1/" "$2" "${1%+*}" "${1#*+}"; return; }
 	read -ra cl <<<"$(client "$1")"
 	nstat -n >/dev/null 2>&1
 	read -ra c0 <<<"$(cpu)"
