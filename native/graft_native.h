@@ -48,7 +48,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 8
+#define GN_ABI 9
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -168,6 +168,10 @@ int gn_uring_configure(const struct gn_plan *p, struct gn_result *r, int want,
  * returns 0 early when the grant's pool ran low (a refill is due) or after
  * GN_FAST_BURST of them. Its copies of the spares it sent are closed before
  * it returns.
+ *
+ * Ready clients with a refill grant (batch.c) whose request it covers are
+ * served in the wait too, and left out of clients; got[4] counts them. When
+ * nothing else was ready, the wait goes on, within timeout_ms of its start.
  */
 int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 		   int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta, int32_t want_unread,
@@ -219,6 +223,40 @@ int gn_fast_serve(int32_t fd, const uint8_t *pkt, int32_t n, const int32_t *meta
  * fast.c); the wait calls it before it returns, whatever it returns.
  */
 void gn_fast_flush(void);
+
+/*
+ * The fast path for stock refills (batch.c): grants, one per connection at most.
+ *   graft_batch_grant(fd, req, len, plan)   connection fd may have requests
+ *                               equal to req (a struct graft_socks_req) but
+ *                               for the seq answered by carrying out plan
+ *                               (count >= 2, no given socket, no listen)
+ *                               in the wait; replaces fd's grant; -ENOSPC
+ *                               when every slot is taken
+ *   graft_batch_revoke(fd)      withdraw fd's grant (before closing fd)
+ *   graft_batch_revoke_all()    withdraw every grant
+ *   graft_batch_drain(out, max) what was served since the last drain, as
+ *                               (fd, batches, sockets, unsent) quadruples
+ *                               into out, at most max of them: how many
+ *                               (unsent: batches made whose reply could not
+ *                               be sent, the sockets closed)
+ * The wait counts the batches it served in got[4].
+ */
+#define GN_BATCH_GRANTS 64
+int32_t graft_batch_grant(int32_t fd, const uint8_t *req, uint32_t len,
+			  const struct gn_plan *plan);
+int32_t graft_batch_revoke(int32_t fd);
+void graft_batch_revoke_all(void);
+int32_t graft_batch_drain(int32_t *out, uint32_t max);
+
+/* Internal (wait.c): serve fd's request in the wait when its grant covers it: 1 when served. */
+int gn_batch_serve(int32_t fd);
+
+/*
+ * Internal (wait.c): gn_batch_serve() each (fd, events) pair of clients
+ * ready with EPOLLIN only; the served ones are taken out of the list (*n
+ * less). How many were served.
+ */
+int gn_batch_serve_ready(int32_t *clients, int32_t *n);
 
 /* A new epoll interest list (close-on-exec), or -errno. */
 int32_t graft_wait_open(void);

@@ -119,6 +119,16 @@ static bool pick_hot(int32_t *clients, int32_t *ready, int32_t hot_fd)
 	return false;
 }
 
+/* What is left of a wait of timeout_ms begun at t0 (ns): 0 when it is over. */
+static int32_t time_left(int32_t timeout_ms, uint64_t t0)
+{
+	uint64_t spent = (graft_spin_now_ns() - t0) / 1000000u;
+
+	if (timeout_ms < 0)
+		return -1;
+	return spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int32_t)spent;
+}
+
 GN_EXPORT int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint32_t window_us,
 			     int32_t hot_fd, uint8_t *buf, uint32_t cap, int32_t *meta,
 			     int32_t want_unread, int32_t *got, int32_t epfd, int32_t *clients,
@@ -127,14 +137,17 @@ GN_EXPORT int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint3
 	struct hot_read h = { hot_fd, buf, cap, meta, want_unread };
 	struct graft_spin_hot hot = { .fd = hot_fd, .read = spin_read_hot, .ctx = &h };
 	struct pollfd *p = (struct pollfd *)fds;
-	int r, low = 0;
+	const int32_t budget = timeout_ms;
+	const uint64_t t0 = graft_spin_now_ns();
+	int r, low = 0, batches;
 
 	spin.window_us = window_us;
-	got[2] = got[3] = 0;
+	got[2] = got[3] = got[4] = 0;
 	for (;;) {
 		r = graft_spin_poll(&spin, p, n, timeout_ms, &hot);
 		if (r < 0)
 			break;
+		batches = 0;
 		/* The interest list is the last descriptor polled. */
 		if (r > 0 && epfd >= 0 && n > 0 && p[n - 1].fd == epfd && p[n - 1].revents) {
 			got[2] = ready_clients(epfd, clients, max);
@@ -145,22 +158,34 @@ GN_EXPORT int32_t graft_wait(uint8_t *fds, uint32_t n, int32_t timeout_ms, uint3
 				hot.result = read_hot(&h);
 				hot.got = hot.result != -EAGAIN;
 			}
+			/* Stock refills granted before are made and sent here (batch.c). */
+			batches = gn_batch_serve_ready(clients, &got[2]);
+			got[4] += batches;
 		}
-		if (!hot.got || !gn_fast_serve(hot_fd, buf, hot.result, meta, h.want_unread, &low))
+		if (hot.got) {
+			if (!gn_fast_serve(hot_fd, buf, hot.result, meta, h.want_unread, &low))
+				break;
+			/*
+			 * Answered here (fast.c). Wait on, spinning (the client is
+			 * grafting socket after socket), but no longer than the window.
+			 */
+			hot.got = false;
+			h.want_unread = 1; /* a reply of ours is out now */
+			timeout_ms = 0;
+			spin.slow = false;
+			got[3]++;
+			if (low || got[3] >= GN_FAST_BURST || r > 0 || got[2] > 0)
+				break; /* the caller refills the pool, serves the others, or lets them run */
+			/* The client has a reply to read first: on a shared CPU, let it. */
+			sched_yield();
+			continue;
+		}
+		/* Only granted refills came, all sent: wait on, within the caller's timeout. */
+		if (!batches || r > 0 || got[2] > 0 || got[4] >= GN_FAST_BURST)
 			break;
-		/*
-		 * Answered here (fast.c). Wait on, spinning (the client is
-		 * grafting socket after socket), but no longer than the window.
-		 */
-		hot.got = false;
-		h.want_unread = 1; /* a reply of ours is out now */
-		timeout_ms = 0;
-		spin.slow = false;
-		got[3]++;
-		if (low || got[3] >= GN_FAST_BURST || r > 0 || got[2] > 0)
-			break; /* the caller refills the pool, serves the others, or lets them run */
-		/* The client has a reply to read first: on a shared CPU, let it. */
-		sched_yield();
+		timeout_ms = time_left(budget, t0);
+		if (timeout_ms == 0)
+			break;
 	}
 	gn_fast_flush(); /* whatever comes next: the spares sent are not kept past the wait */
 	got[0] = hot.got;

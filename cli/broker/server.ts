@@ -30,6 +30,10 @@ import {
   unreadBytes,
 } from "../sys/peer.ts";
 import {
+  batchDrain,
+  batchGrant,
+  batchRevoke,
+  batchRevokeAll,
   FAST_POOLS,
   fastGrant,
   fastRevoke,
@@ -39,6 +43,7 @@ import {
   recvRequest,
   type Request,
   waitAdd,
+  waitBatches,
   waitDel,
   waitOpen,
   waitReady,
@@ -326,7 +331,7 @@ export class Broker {
     );
     old.clear();
     this.#registry = fresh;
-    this.#spares.clear();
+    this.#dropPrepared();
     for (const line of r.dropped) this.#log(line, "warning");
     this.#log(
       `state ${why === "start" ? "loaded" : "reloaded"} from ${this.#state!.path}` +
@@ -499,6 +504,9 @@ export class Broker {
     const n = waitReady(this.#pollBuf, fds.length, timeoutMs, window, this.#epfd, wait);
     this.#served = hot ? waitServed() : 0;
     if (this.#served > 0) this.#servedFast(hot!, this.#served);
+    const batches = waitBatches();
+    if (batches > 0) this.#servedBatches();
+    this.#served += batches;
     const out: Ready[] = [];
     if (hot) {
       let pkt;
@@ -520,7 +528,7 @@ export class Broker {
 
   #shutdown(): void {
     for (const s of this.#sources) s.close();
-    this.#spares.clear();
+    this.#dropPrepared();
     this.#flush();
     for (const c of this.#clients.values()) {
       fastRevoke(c.fd);
@@ -612,7 +620,8 @@ export class Broker {
       this.#countUid(client.cred.uid, -1);
     }
     this.#clients.delete(fd);
-    fastRevoke(fd); // no other connection that gets its number may use its grant
+    fastRevoke(fd); // no other connection that gets its number may use its grants
+    batchRevoke(fd);
     waitDel(this.#epfd, fd); // before the close, which may finish on another thread
     this.#closeFd(fd);
   }
@@ -780,6 +789,7 @@ export class Broker {
       if (made.sent !== 0) return false; // the client went away
       this.#setInflight(client, made.fds.length);
       this.stats.sockets += made.fds.length;
+      if (batch && made.fds.length === count) this.#grantBatch(client, data);
       this.#trace(() =>
         `pid ${client.cred.pid}: ${req.ep} -> ${formatSockaddr(decodeSockaddr(made.addr))}` +
         (batch ? ` (${made.fds.length} sockets)` : "")
@@ -862,6 +872,9 @@ export class Broker {
     // that leaves room, asking each connection what it has read changes nothing.
     const ns = this.#held.get(client.nsKey);
     if (!ns || ns.total + count <= NS_INFLIGHT_MAX) return count;
+    // Near the limit: the count below must hold until the next request, so
+    // no connection may be sent a batch in the wait meanwhile.
+    batchRevokeAll();
     let held = 0;
     for (const c of [...ns.by]) {
       if (unreadBytes(c.fd) === 0) this.#setInflight(c, 0);
@@ -995,6 +1008,43 @@ export class Broker {
     }
   }
 
+  /**
+   * The stock refill just made and sent for `client` (`packet`, a full
+   * batch), asked again on this connection, may be made and sent by the
+   * wait (native/batch.c) with the same plan: it passed every check, and
+   * nothing it was checked against can change without every grant being
+   * withdrawn (#dropPrepared), nor without the connection being closed. The
+   * client stays counted as holding a whole batch (#setInflight), which the
+   * wait never exceeds: it sends the next only once this one was read. Not
+   * when tracing: the wait leaves no trace line.
+   */
+  #grantBatch(client: Client, packet: Uint8Array): void {
+    if (this.#opts.verbose || client.fd < 0) return;
+    batchGrant(client.fd, packet);
+  }
+
+  /** Count what the last wait sent under refill grants, per connection. */
+  #servedBatches(): void {
+    const now = Date.now();
+    for (const { fd, batches, sockets, unsent } of batchDrain()) {
+      this.stats.requests += batches + unsent;
+      this.stats.sockets += sockets;
+      this.stats.fast += batches;
+      this.stats.refused += unsent; // the client's queue was full, as in #handleSocket
+      const client = this.#clients.get(fd);
+      if (client) client.lastActive = now;
+    }
+  }
+
+  /**
+   * Endpoints or namespaces changed (or the broker stops): prepared spares
+   * and every grant made on them, and every refill grant, go.
+   */
+  #dropPrepared(): void {
+    this.#spares.clear();
+    batchRevokeAll();
+  }
+
   // ---- endpoint management (JSON) -------------------------------------------
 
   /** Answer a JSON request with `{ ok: true, ...v }`. */
@@ -1121,7 +1171,7 @@ export class Broker {
       throw e;
     }
     if (tfd !== undefined) req.fds.splice(req.fds.indexOf(tfd), 1);
-    this.#spares.clear(); // a redefined endpoint's prepared spares are bound to its old address
+    this.#dropPrepared(); // a redefined endpoint's prepared spares are bound to its old address
     this.#trace(() => `add ${formatEndpoint(ep)} (ns ${ns.ino})`);
     this.#persist();
     this.#answer(req, { endpoint: ep });
@@ -1131,7 +1181,7 @@ export class Broker {
     requireAdmin(this.#caps(req.client), "deleting endpoints");
     const name = String(req.body.name ?? "");
     const ino = this.#registry.delete(req.actKey, name);
-    this.#spares.clear(); // none may keep a namespace alive that is no longer a target
+    this.#dropPrepared(); // none may keep a namespace alive that is no longer a target
     this.#trace(() => `del ${name} (ns ${ino})`);
     this.#persist();
     this.#answer(req, {});
@@ -1174,7 +1224,7 @@ export class Broker {
       this.#log(`namespace ${ns.ino} is gone; forgot its ${ns.endpoints.size} endpoint(s)`);
     }
     if (dropped.length) {
-      this.#spares.clear();
+      this.#dropPrepared();
       this.#persist();
     }
     return dropped.length;

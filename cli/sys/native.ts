@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 8); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 9); checked against the library when it is opened. */
 const L = {
-  ABI: 8,
+  ABI: 9,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -105,6 +105,13 @@ const SYMBOLS = {
     result: "i32",
   },
   graft_fast_revoke: { parameters: ["i32"], result: "i32" },
+  graft_batch_grant: {
+    parameters: ["i32", "buffer", "u32", "buffer"], // fd, req, len, plan
+    result: "i32",
+  },
+  graft_batch_revoke: { parameters: ["i32"], result: "i32" },
+  graft_batch_revoke_all: { parameters: [], result: "void" },
+  graft_batch_drain: { parameters: ["buffer", "u32"], result: "i32" },
   graft_wait_ctl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -329,7 +336,7 @@ export interface HotClient {
   wantUnread: boolean;
 }
 
-const got = new Int32Array(4);
+const got = new Int32Array(5);
 /** Most clients one wait reports (the rest are ready again at the next). */
 const CLIENTS_MAX = 64;
 const clients = new Int32Array(2 * CLIENTS_MAX);
@@ -475,6 +482,60 @@ export function fastGrant(
 /** Withdraw connection `fd`'s grant (before `fd` is closed). */
 export function fastRevoke(fd: number): void {
   if (lib) lib.symbols.graft_fast_revoke(fd);
+}
+
+// ---- the wait's fast path for stock refills (native/batch.c) ----------------
+
+/**
+ * Connection `fd` may have `req` (a GRAFT_OP_SOCKETS request) again, with
+ * another seq, answered by the wait with the plan {@link makeSockets} carried
+ * out last (call it right after the batch it made for `req`, sent as the
+ * reply); replaces the connection's grant. False when refused (a request of
+ * another size, a plan of one socket, every slot taken).
+ */
+export function batchGrant(fd: number, req: Uint8Array): boolean {
+  return lib!.symbols.graft_batch_grant(fd, req, req.length, planBuf) === 0;
+}
+
+/** Withdraw connection `fd`'s refill grant (before `fd` is closed). */
+export function batchRevoke(fd: number): void {
+  if (lib) lib.symbols.graft_batch_revoke(fd);
+}
+
+/** Withdraw every refill grant (endpoints, namespaces or quotas changed). */
+export function batchRevokeAll(): void {
+  if (lib) lib.symbols.graft_batch_revoke_all();
+}
+
+/** What the wait served under refill grants since the last call, per connection. */
+export interface BatchesServed {
+  fd: number;
+  /** Requests answered. */
+  batches: number;
+  /** Sockets sent in them. */
+  sockets: number;
+  /** Requests whose reply could not be sent (the sockets were closed). */
+  unsent: number;
+}
+
+const drained = new Int32Array(4 * 64);
+
+/** Collect what the wait served under {@link batchGrant}s (after a wait that served some). */
+export function batchDrain(): BatchesServed[] {
+  const out: BatchesServed[] = [];
+  for (;;) {
+    const n = lib!.symbols.graft_batch_drain(drained, 64);
+    for (let i = 0; i < n; i++) {
+      const [fd, batches, sockets, unsent] = drained.subarray(4 * i, 4 * i + 4);
+      out.push({ fd, batches, sockets, unsent });
+    }
+    if (n < 64) return out;
+  }
+}
+
+/** How many stock refills the last {@link waitReady} answered itself. */
+export function waitBatches(): number {
+  return got[4];
 }
 
 /**
