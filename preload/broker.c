@@ -47,17 +47,17 @@ static int broker_connect_once(const struct sockaddr_un *sun)
 	struct timeval tv = { .tv_sec = GRAFT_BROKER_TIMEOUT_SEC };
 	int s, err;
 
-	s = graft_real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	s = GRAFT_REAL(socket)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	graft_real.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	graft_real.setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (graft_real.connect(s, (const struct sockaddr *)sun,
+	GRAFT_REAL(setsockopt)(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	GRAFT_REAL(setsockopt)(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (GRAFT_REAL(connect)(s, (const struct sockaddr *)sun,
 				  sizeof(*sun)) < 0) {
 		if (errno == EINTR)
 			continue;
 		err = errno;
-		graft_real.close(s);
+		GRAFT_REAL(close)(s);
 		errno = err;
 		return -1;
 	}
@@ -146,7 +146,7 @@ static int broker_send(int s, const struct graft_request *req, uint32_t seq,
 static void close_fds(const int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
-		graft_real.close(fds[i]);
+		GRAFT_REAL(close)(fds[i]);
 }
 
 /*
@@ -169,10 +169,10 @@ static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
 	graft_reply_init(&r);
 	if (spin)
 		n = graft_spin_recvmsg(spin, s, &r.mh, MSG_CMSG_CLOEXEC | flags,
-				       graft_real.recvmsg);
+				       GRAFT_REAL(recvmsg));
 	else
 		do
-			n = graft_real.recvmsg(s, &r.mh, MSG_CMSG_CLOEXEC | flags);
+			n = GRAFT_REAL(recvmsg)(s, &r.mh, MSG_CMSG_CLOEXEC | flags);
 		while (n < 0 && errno == EINTR);
 	if (n < 0 && (flags & MSG_DONTWAIT) &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -184,7 +184,7 @@ static int broker_recv(int s, uint32_t seq, uint16_t op, int flags, int *fds,
 			 errno == EAGAIN ? "timed out" : strerror(errno));
 		return EADDRNOTAVAIL;
 	}
-	got = graft_reply_fds(&r.mh, fds, max, graft_real.close);
+	got = graft_reply_fds(&r.mh, fds, max, GRAFT_REAL(close));
 	if (n == 0) {
 		snprintf(res->msg, sizeof(res->msg),
 			 "the graft broker at %s closed the connection",
@@ -254,7 +254,7 @@ static bool conn_is_ours(const struct broker_conn *c)
 static void conn_drop(struct broker_conn *c)
 {
 	if (conn_is_ours(c))
-		graft_real.close(c->fd);
+		GRAFT_REAL(close)(c->fd);
 	c->fd = -1;
 	c->pending = false;
 }
@@ -307,7 +307,7 @@ static int conn_open(struct broker_conn *c, struct graft_result *res, bool *fres
 	}
 	if (c) {
 		if (c->node.pid != graft_self_pid() && conn_is_ours(c))
-			graft_real.close(c->fd); /* the child's inherited copy */
+			GRAFT_REAL(close)(c->fd); /* the child's inherited copy */
 		c->fd = -1;
 		c->pending = false;
 	}
@@ -372,14 +372,14 @@ int graft_broker_request_many(const struct graft_request *req, uint32_t count,
 					  count || !c ? NULL : &c->spin);
 		if (err == 0 || (err > 0 && res->broker_replied)) {
 			if (!c || c->fd != s)
-				graft_real.close(s);
+				GRAFT_REAL(close)(s);
 			return err;
 		}
 		/* The connection failed under us: drop it, and retry once on a new one. */
 		if (c && c->fd == s)
 			conn_drop(c);
 		else
-			graft_real.close(s);
+			GRAFT_REAL(close)(s);
 		if (fresh)
 			break;
 		res->msg[0] = '\0';

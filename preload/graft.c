@@ -26,7 +26,7 @@ static int graft_move(int from, int fd, uint64_t id, bool cloexec)
 	s = graft_fdt_get(fd);
 	if (!s || s->id != id || s->state != GRAFT_GRAFTING)
 		err = EBADF;
-	else if (graft_real.dup3(from, fd, cloexec ? O_CLOEXEC : 0) < 0)
+	else if (GRAFT_REAL(dup3)(from, fd, cloexec ? O_CLOEXEC : 0) < 0)
 		err = errno;
 	graft_fdt_unlock();
 	return err;
@@ -48,8 +48,8 @@ int graft_attach(int fd, const struct graft_sock *snap, const char *ep,
 	char host[GRAFT_ADDRSTR_MAX];
 	int fl, fdfl, err;
 
-	fl = graft_real.fcntl(fd, F_GETFL);
-	fdfl = graft_real.fcntl(fd, F_GETFD);
+	fl = GRAFT_REAL(fcntl)(fd, F_GETFL);
+	fdfl = GRAFT_REAL(fcntl)(fd, F_GETFD);
 	if (fl < 0 || fdfl < 0)
 		return errno;
 
@@ -70,9 +70,9 @@ int graft_attach(int fd, const struct graft_sock *snap, const char *ep,
 	}
 	/* O_NONBLOCK belongs to the open socket: set it before the move. */
 	if (fl & O_NONBLOCK)
-		graft_real.fcntl(res.fd, F_SETFL, fl);
+		GRAFT_REAL(fcntl)(res.fd, F_SETFL, fl);
 	err = graft_move(res.fd, fd, snap->id, fdfl & FD_CLOEXEC);
-	graft_real.close(res.fd);
+	GRAFT_REAL(close)(res.fd);
 	if (err) {
 		graft_error("cannot graft %s onto endpoint %s: %s", what, ep,
 			    err == EBADF ? "the descriptor was closed or "

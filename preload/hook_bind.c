@@ -22,7 +22,7 @@ static bool is_v6only(int fd, const struct sockaddr *addr)
 	int v = 0;
 
 	return addr->sa_family == AF_INET6 &&
-	       graft_real.getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v,
+	       GRAFT_REAL(getsockopt)(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v,
 				     &len) == 0 &&
 	       v;
 }
@@ -110,13 +110,13 @@ int graft_bind_impl(int fd, const struct sockaddr *addr, socklen_t len)
 
 	graft_init();
 	if (graft_nothing_tracked())
-		return graft_real.bind(fd, addr, len);
+		return GRAFT_REAL(bind)(fd, addr, len);
 	/* Any bind of a stocked socket, even to 0.0.0.0:0: the program wants
 	 * a local address of its own, which is the namespace's. */
 	if (graft_spec_settle(fd, "bind()") < 0)
 		return -1;
 	if (!graft_addr_is_inet(addr, len))
-		return graft_real.bind(fd, addr, len);
+		return GRAFT_REAL(bind)(fd, addr, len);
 
 	v6only = is_v6only(fd, addr);
 	m = graft_maps_ingress(&graft_cfg.maps, addr, len, v6only);
@@ -124,13 +124,13 @@ int graft_bind_impl(int fd, const struct sockaddr *addr, socklen_t len)
 	s = graft_fdt_get(fd);
 	if (!s || s->state != GRAFT_CANDIDATE || s->family != addr->sa_family) {
 		graft_fdt_unlock();
-		return graft_real.bind(fd, addr, len);
+		return GRAFT_REAL(bind)(fd, addr, len);
 	}
 	if (!m) {
 		uint64_t id = s->id;
 
 		graft_fdt_unlock();
-		rc = graft_real.bind(fd, addr, len);
+		rc = GRAFT_REAL(bind)(fd, addr, len);
 		if (rc == 0)
 			bind_unmatched(fd, id, addr, len, v6only);
 		return rc;
@@ -159,5 +159,5 @@ int graft_listen_impl(int fd, int backlog)
 	graft_init();
 	if (graft_spec_settle(fd, "listen()") < 0)
 		return -1;
-	return graft_real.listen(fd, backlog);
+	return GRAFT_REAL(listen)(fd, backlog);
 }

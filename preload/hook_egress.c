@@ -158,10 +158,10 @@ int graft_connect_impl(int fd, const struct sockaddr *addr,
 
 	graft_init();
 	if (graft_nothing_tracked())
-		return graft_real.connect(fd, addr, len);
+		return GRAFT_REAL(connect)(fd, addr, len);
 	if (egress_prepare(fd, addr, len, "connect", &conv, &use, &uselen) < 0)
 		return -1;
-	return graft_real.connect(fd, use, uselen);
+	return GRAFT_REAL(connect)(fd, use, uselen);
 }
 
 ssize_t graft_sendto_impl(int fd, const void *buf, size_t n, int flags,
@@ -173,10 +173,10 @@ ssize_t graft_sendto_impl(int fd, const void *buf, size_t n, int flags,
 
 	graft_init();
 	if (graft_nothing_tracked() || !addr)
-		return graft_real.sendto(fd, buf, n, flags, addr, len);
+		return GRAFT_REAL(sendto)(fd, buf, n, flags, addr, len);
 	if (egress_prepare(fd, addr, len, "sendto", &conv, &use, &uselen) < 0)
 		return -1;
-	return graft_real.sendto(fd, buf, n, flags, use, uselen);
+	return GRAFT_REAL(sendto)(fd, buf, n, flags, use, uselen);
 }
 
 ssize_t graft_sendmsg_impl(int fd, const struct msghdr *msg, int flags)
@@ -188,16 +188,16 @@ ssize_t graft_sendmsg_impl(int fd, const struct msghdr *msg, int flags)
 
 	graft_init();
 	if (graft_nothing_tracked() || !msg || !msg->msg_name)
-		return graft_real.sendmsg(fd, msg, flags);
+		return GRAFT_REAL(sendmsg)(fd, msg, flags);
 	if (egress_prepare(fd, msg->msg_name, msg->msg_namelen, "sendmsg",
 			   &conv, &use, &uselen) < 0)
 		return -1;
 	if (use == msg->msg_name)
-		return graft_real.sendmsg(fd, msg, flags);
+		return GRAFT_REAL(sendmsg)(fd, msg, flags);
 	copy = *msg;
 	copy.msg_name = (void *)use;
 	copy.msg_namelen = uselen;
-	return graft_real.sendmsg(fd, &copy, flags);
+	return GRAFT_REAL(sendmsg)(fd, &copy, flags);
 }
 
 int graft_sendmmsg_impl(int fd, struct mmsghdr *vec, unsigned int vlen,
@@ -206,18 +206,19 @@ int graft_sendmmsg_impl(int fd, struct mmsghdr *vec, unsigned int vlen,
 	struct sockaddr_storage conv;
 	const struct sockaddr *use;
 	socklen_t uselen;
+	__typeof__(sendmmsg) *real = GRAFT_REAL_OPT(sendmmsg);
 
 	graft_init();
-	if (!graft_real.sendmmsg) {
+	if (!real) {
 		errno = ENOSYS;
 		return -1;
 	}
 	if (graft_nothing_tracked() || !vec || vlen == 0 || !vec[0].msg_hdr.msg_name)
-		return graft_real.sendmmsg(fd, vec, vlen, flags);
+		return real(fd, vec, vlen, flags);
 	/* The first destination decides; addresses are passed unchanged. */
 	if (egress_prepare(fd, vec[0].msg_hdr.msg_name,
 			   vec[0].msg_hdr.msg_namelen, "sendmmsg", &conv, &use,
 			   &uselen) < 0)
 		return -1;
-	return graft_real.sendmmsg(fd, vec, vlen, flags);
+	return real(fd, vec, vlen, flags);
 }

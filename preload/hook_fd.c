@@ -18,16 +18,17 @@ int graft_close_impl(int fd)
 {
 	graft_init();
 	graft_forget_fd(fd);
-	return graft_real.close(fd);
+	return GRAFT_REAL(close)(fd);
 }
 
 int graft_close_range_impl(unsigned int first, unsigned int last,
 				  int flags)
 {
-	int rc, err;
+	__typeof__(close_range) *real = GRAFT_REAL_OPT(close_range);
+	int err;
 
 	graft_init();
-	if (!graft_real.close_range) {
+	if (!real) {
 		errno = ENOSYS;
 		return -1;
 	}
@@ -41,8 +42,7 @@ int graft_close_range_impl(unsigned int first, unsigned int last,
 		graft_fdt_unlock();
 		errno = err;
 	}
-	rc = graft_real.close_range(first, last, flags);
-	return rc;
+	return real(first, last, flags);
 }
 
 /* After a successful dup of oldfd onto newfd. */
@@ -67,7 +67,7 @@ int graft_dup_impl(int fd)
 	/* Two numbers on a stocked socket could not both be swapped back. */
 	if (graft_spec_settle(fd, "dup()") < 0)
 		return -1;
-	nfd = graft_real.dup(fd);
+	nfd = GRAFT_REAL(dup)(fd);
 	track_dup(fd, nfd);
 	return nfd;
 }
@@ -81,7 +81,7 @@ int graft_dup2_impl(int fd, int fd2)
 		return -1;
 	if (fd != fd2)
 		graft_forget_fd(fd2); /* before the number changes hands */
-	rc = graft_real.dup2(fd, fd2);
+	rc = GRAFT_REAL(dup2)(fd, fd2);
 	if (rc >= 0)
 		track_dup(fd, fd2);
 	return rc;
@@ -96,7 +96,7 @@ int graft_dup3_impl(int fd, int fd2, int flags)
 		return -1;
 	if (fd != fd2)
 		graft_forget_fd(fd2); /* before the number changes hands */
-	rc = graft_real.dup3(fd, fd2, flags);
+	rc = GRAFT_REAL(dup3)(fd, fd2, flags);
 	if (rc >= 0)
 		track_dup(fd, fd2);
 	return rc;
@@ -108,7 +108,9 @@ int graft_fcntl_impl(bool is64, int fd, int cmd, void *arg)
 	int rc;
 
 	graft_init();
-	real = is64 && graft_real.fcntl64 ? graft_real.fcntl64 : graft_real.fcntl;
+	real = is64 ? GRAFT_REAL_OPT(fcntl64) : NULL;
+	if (!real)
+		real = GRAFT_REAL(fcntl);
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) &&
 	    graft_spec_settle(fd, "fcntl()") < 0)
 		return -1;

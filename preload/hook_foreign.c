@@ -60,10 +60,10 @@ int graft_accept_impl(int fd, struct sockaddr *addr, socklen_t *len,
 	if (!graft_nothing_tracked())
 		ns = accept_entry(fd, &family, &foreign);
 	if (!ns || !foreign) {
-		nfd = four || ns ? graft_real.accept4(fd, addr, len, flags)
-				 : graft_real.accept(fd, addr, len);
+		nfd = four || ns ? GRAFT_REAL(accept4)(fd, addr, len, flags)
+				 : GRAFT_REAL(accept)(fd, addr, len);
 	} else {
-		nfd = graft_real.accept4(fd, (struct sockaddr *)&peer, &plen,
+		nfd = GRAFT_REAL(accept4)(fd, (struct sockaddr *)&peer, &plen,
 					 flags);
 	}
 	err = errno;
@@ -115,8 +115,8 @@ ssize_t graft_recvfrom_impl(int fd, void *buf, size_t n, int flags,
 	graft_init();
 	if (graft_nothing_tracked() || !addr || !len ||
 	    !(family = foreign_family(fd)))
-		return graft_real.recvfrom(fd, buf, n, flags, addr, len);
-	rc = graft_real.recvfrom(fd, buf, n, flags, (struct sockaddr *)&from,
+		return GRAFT_REAL(recvfrom)(fd, buf, n, flags, addr, len);
+	rc = GRAFT_REAL(recvfrom)(fd, buf, n, flags, (struct sockaddr *)&from,
 				 &flen);
 	if (rc < 0)
 		return rc;
@@ -141,12 +141,12 @@ ssize_t graft_recvmsg_impl(int fd, struct msghdr *msg, int flags)
 	graft_init();
 	if (graft_nothing_tracked() || !msg || !msg->msg_name ||
 	    !(family = foreign_family(fd)))
-		return graft_real.recvmsg(fd, msg, flags);
+		return GRAFT_REAL(recvmsg)(fd, msg, flags);
 	name = msg->msg_name;
 	namelen = msg->msg_namelen;
 	msg->msg_name = &from;
 	msg->msg_namelen = sizeof(from);
-	rc = graft_real.recvmsg(fd, msg, flags);
+	rc = GRAFT_REAL(recvmsg)(fd, msg, flags);
 	olen = msg->msg_namelen;
 	msg->msg_name = name;
 	msg->msg_namelen = namelen;
@@ -258,8 +258,8 @@ int graft_name_impl(int fd, struct sockaddr *addr, socklen_t *len,
 		    enum graft_name_kind kind)
 {
 	int (*real)(int, struct sockaddr *, socklen_t *) =
-		kind == GRAFT_NAME_SOCK ? graft_real.getsockname
-					: graft_real.getpeername;
+		kind == GRAFT_NAME_SOCK ? GRAFT_REAL(getsockname)
+					: GRAFT_REAL(getpeername);
 	struct sockaddr_storage truth, out;
 	socklen_t tlen = sizeof(truth), olen;
 	struct name_view v = { .spec = false };

@@ -31,7 +31,7 @@ int graft_socket_impl(int domain, int type, int protocol)
 	 * new number (a close we did not see) is caught where it matters,
 	 * see graft_name_impl(). */
 	if (graft_cfg.passthrough || !is_tracked_socket(domain, type)) {
-		fd = graft_real.socket(domain, type, protocol);
+		fd = GRAFT_REAL(socket)(domain, type, protocol);
 		if (fd >= 0 && graft_cfg.verbose && !graft_cfg.passthrough &&
 		    (domain == AF_INET || domain == AF_INET6))
 			graft_trace("socket(): fd %d (family %d, type %d) left "
@@ -42,7 +42,7 @@ int graft_socket_impl(int domain, int type, int protocol)
 	fd = graft_spec_socket(domain, type, protocol);
 	if (fd >= 0)
 		return fd;
-	fd = graft_real.socket(domain, type, protocol);
+	fd = GRAFT_REAL(socket)(domain, type, protocol);
 	if (fd < 0)
 		return fd;
 	s = graft_sock_new(domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
@@ -158,14 +158,14 @@ int graft_setsockopt_impl(int fd, int level, int name, const void *val,
 
 	graft_init();
 	if (graft_nothing_tracked())
-		return graft_real.setsockopt(fd, level, name, val, len);
+		return GRAFT_REAL(setsockopt)(fd, level, name, val, len);
 	spec = spec_option(fd, level, name, val, len, &after);
 	if (spec < 0)
 		return -1;
-	rc = graft_real.setsockopt(fd, level, name, val, len);
+	rc = GRAFT_REAL(setsockopt)(fd, level, name, val, len);
 	/* Refused by the host socket: the namespace's decides. */
 	if (rc < 0 && spec && graft_spec_settle(fd, "setsockopt()") == 0)
-		rc = graft_real.setsockopt(fd, level, name, val, len);
+		rc = GRAFT_REAL(setsockopt)(fd, level, name, val, len);
 	if (!after) /* grafted onto an INET endpoint, passed, or untracked */
 		return rc;
 	err = errno;
@@ -198,7 +198,7 @@ int graft_getsockopt_impl(int fd, int level, int name, void *val,
 	bool graft_family;
 
 	graft_init();
-	rc = graft_real.getsockopt(fd, level, name, val, len);
+	rc = GRAFT_REAL(getsockopt)(fd, level, name, val, len);
 	if (rc < 0 || graft_nothing_tracked() || level != SOL_SOCKET ||
 	    (name != SO_DOMAIN && name != SO_PROTOCOL) || !val || !len ||
 	    *len < sizeof(int))

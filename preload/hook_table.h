@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one table of hooked calls. Each row yields three things: a field of
- * struct graft_real (the next object's definition, typed like libc's
- * declaration), an entry of the resolve list in init.c, and the exported
- * wrapper in hooks.c that calls the internal implementation.
+ * The one table of hooked calls. Each row yields three things: a slot of
+ * the next object's definition (GRAFT_REAL_<name>, looked up on first use
+ * by real.c), its name in real.c's list, and the exported wrapper in
+ * hooks.c that calls the internal implementation.
  *
  *   HOOK(name, required, ret, params, call)
  *     name      the libc function
- *     required  libgraft refuses to start when it cannot be found
+ *     required  libgraft stops the process when it cannot be found
  *     ret       its return type
  *     params    the parameter list as glibc declares it
  *     call      what the exported wrapper returns
@@ -81,6 +81,24 @@
 	HOOK_VA(fcntl, true, int, (int fd, int cmd, ...),                     \
 		graft_fcntl_impl(false, fd, cmd, arg))                        \
 	HOOK_VA(fcntl64, false, int, (int fd, int cmd, ...),                  \
-		graft_fcntl_impl(true, fd, cmd, arg))
+		graft_fcntl_impl(true, fd, cmd, arg))                         \
+	/* signal handlers: hook_signal.c */                                  \
+	HOOK(sigaction, true, int,                                            \
+	     (int sig, const struct sigaction *__restrict act,                \
+	      struct sigaction *__restrict old),                              \
+	     graft_sigaction_impl(sig, act, old))                             \
+	HOOK(signal, true, __sighandler_t, (int sig, __sighandler_t h),       \
+	     graft_signal_impl(GRAFT_REAL_signal, sig, h))                    \
+	HOOK(bsd_signal, false, __sighandler_t, (int sig, __sighandler_t h),  \
+	     graft_signal_impl(GRAFT_REAL_bsd_signal, sig, h))                \
+	HOOK(ssignal, false, __sighandler_t, (int sig, __sighandler_t h),     \
+	     graft_signal_impl(GRAFT_REAL_ssignal, sig, h))                   \
+	HOOK(sysv_signal, false, __sighandler_t, (int sig, __sighandler_t h), \
+	     graft_signal_impl(GRAFT_REAL_sysv_signal, sig, h))               \
+	HOOK(__sysv_signal, false, __sighandler_t,                            \
+	     (int sig, __sighandler_t h),                                     \
+	     graft_signal_impl(GRAFT_REAL___sysv_signal, sig, h))             \
+	HOOK(sigset, false, __sighandler_t, (int sig, __sighandler_t h),      \
+	     graft_signal_impl(GRAFT_REAL_sigset, sig, h))
 
 #endif /* GRAFT_HOOK_TABLE_H */

@@ -9,6 +9,7 @@
  *   hook_foreign.c  accept(), recvfrom(), recvmsg(), getsockname(),
  *                   getpeername(): the addresses a grafted socket shows
  *   hook_fd.c       close(), close_range(), dup*(), fcntl(): descriptors
+ *   hook_signal.c   sigaction(), signal() and its variants: handlers
  *   hooks.c         the exported wrappers and the helpers below
  *
  * Life of a tracked socket (fdtable.h): socket() of AF_INET/AF_INET6 with
@@ -24,6 +25,7 @@
 #define GRAFT_HOOKS_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -72,5 +74,9 @@ int graft_dup_impl(int fd);
 int graft_dup2_impl(int fd, int fd2);
 int graft_dup3_impl(int fd, int fd2, int flags);
 int graft_fcntl_impl(bool is64, int fd, int cmd, void *arg);
+int graft_sigaction_impl(int sig, const struct sigaction *act,
+			 struct sigaction *old);
+__sighandler_t graft_signal_impl(enum graft_real_id id, int sig,
+				 __sighandler_t h);
 
 #endif /* GRAFT_HOOKS_H */

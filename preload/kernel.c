@@ -43,11 +43,11 @@
  */
 static int set_option(int fd, const struct graft_sockopt *o)
 {
-	int rc = graft_real.setsockopt(fd, o->level, o->name, o->val, o->len);
+	int rc = GRAFT_REAL(setsockopt)(fd, o->level, o->name, o->val, o->len);
 
 	if (rc < 0 && errno == EOPNOTSUPP && o->level == SOL_SOCKET &&
 	    o->name == SO_REUSEPORT)
-		rc = graft_real.setsockopt(fd, SOL_GRAFT, GRAFT_REUSEPORT,
+		rc = GRAFT_REAL(setsockopt)(fd, SOL_GRAFT, GRAFT_REUSEPORT,
 					   o->val, o->len);
 	return rc;
 }
@@ -63,7 +63,7 @@ static int kernel_bound(const struct graft_request *req, int fdflags,
 	int fd, err, port = req->port, one = 1;
 	uint16_t i;
 
-	fd = graft_real.socket(AF_GRAFT, req->type | fdflags, req->protocol);
+	fd = GRAFT_REAL(socket)(AF_GRAFT, req->type | fdflags, req->protocol);
 	if (fd < 0) {
 		err = errno;
 		snprintf(res->msg, sizeof(res->msg),
@@ -84,7 +84,7 @@ static int kernel_bound(const struct graft_request *req, int fdflags,
 		}
 	}
 	/* 0 is af_graft's default: no call for it. */
-	if (port != 0 && graft_real.setsockopt(fd, SOL_GRAFT, GRAFT_PORT_HINT,
+	if (port != 0 && GRAFT_REAL(setsockopt)(fd, SOL_GRAFT, GRAFT_PORT_HINT,
 					       &port, sizeof(port)) < 0) {
 		err = errno;
 		snprintf(res->msg, sizeof(res->msg),
@@ -94,14 +94,14 @@ static int kernel_bound(const struct graft_request *req, int fdflags,
 	}
 	/* The application believes it holds an INET socket: getsockname()
 	 * must give the host address, not the endpoint name. */
-	if (graft_real.setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one,
+	if (GRAFT_REAL(setsockopt)(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one,
 				  sizeof(one)) < 0)
 		graft_trace("af_graft does not take GRAFT_NAME_TRANSPARENT: %s",
 			    strerror(errno));
 	memset(&sgr, 0, sizeof(sgr));
 	sgr.sgr_family = AF_GRAFT;
 	strncpy(sgr.sgr_epname, req->ep, sizeof(sgr.sgr_epname) - 1);
-	if (graft_real.bind(fd, (struct sockaddr *)&sgr, sizeof(sgr)) < 0) {
+	if (GRAFT_REAL(bind)(fd, (struct sockaddr *)&sgr, sizeof(sgr)) < 0) {
 		err = errno;
 		if (err == EADDRNOTAVAIL)
 			snprintf(res->msg, sizeof(res->msg),
@@ -114,7 +114,7 @@ static int kernel_bound(const struct graft_request *req, int fdflags,
 	}
 	return fd;
 fail:
-	graft_real.close(fd);
+	GRAFT_REAL(close)(fd);
 	return -err;
 }
 
@@ -248,7 +248,7 @@ int graft_kernel_request(const struct graft_request *req,
 	res->fd = fd;
 	res->family = req->family;
 	len = sizeof(res->addr);
-	if (graft_real.getsockname(fd, (struct sockaddr *)&res->addr, &len) == 0 &&
+	if (GRAFT_REAL(getsockname)(fd, (struct sockaddr *)&res->addr, &len) == 0 &&
 	    len <= sizeof(res->addr) &&
 	    (res->addr.ss_family == AF_INET ||
 	     res->addr.ss_family == AF_INET6 ||

@@ -45,21 +45,48 @@ struct graft_config {
 
 extern struct graft_config graft_cfg;
 
-/* The functions this library hooks, as the next object defines them
- * (one field per row of hook_table.h). */
-#define GRAFT_REAL_FIELD(name, required, ret, params, call) \
-	__typeof__(name) *name;
-struct graft_real {
-	GRAFT_HOOKS(GRAFT_REAL_FIELD, GRAFT_REAL_FIELD)
-};
-#undef GRAFT_REAL_FIELD
+/*
+ * The functions this library hooks, as the next object defines them: one
+ * slot per row of hook_table.h, looked up on first use (real.c). Call one
+ * as GRAFT_REAL(close)(fd); a function that may be missing (a row whose
+ * `required` is false) through GRAFT_REAL_OPT, which gives NULL then.
+ */
+#define GRAFT_REAL_ID(name, required, ret, params, call) GRAFT_REAL_##name,
+enum graft_real_id { GRAFT_HOOKS(GRAFT_REAL_ID, GRAFT_REAL_ID) GRAFT_REAL_COUNT };
+#undef GRAFT_REAL_ID
 
-extern struct graft_real graft_real;
+extern void *graft_real_slot[GRAFT_REAL_COUNT];
+/* The slot of a function that is missing (never a function's address). */
+extern const char graft_real_missing;
+
+/* Look up one function now (real.c); refuses to go on as start-up did. */
+void *graft_real_resolve(enum graft_real_id id);
+/* Look up every one not looked up yet: before anything that may call a
+ * hook where dlsym() must not run (a signal handler, a forked child). */
+void graft_real_resolve_all(void);
+
+static inline void *graft_real_get(enum graft_real_id id)
+{
+	void *p = __atomic_load_n(&graft_real_slot[id], __ATOMIC_ACQUIRE);
+
+	return __builtin_expect(p != NULL, 1) ? p : graft_real_resolve(id);
+}
+
+static inline void *graft_real_opt(enum graft_real_id id)
+{
+	void *p = graft_real_get(id);
+
+	return p == (const void *)&graft_real_missing ? NULL : p;
+}
+
+#define GRAFT_REAL(name) ((__typeof__(name) *)graft_real_get(GRAFT_REAL_##name))
+#define GRAFT_REAL_OPT(name) \
+	((__typeof__(name) *)graft_real_opt(GRAFT_REAL_##name))
 
 /* This process's id, without a system call (updated in a forked child). */
 pid_t graft_self_pid(void);
 
-/* Resolve the real symbols and read the environment; idempotent. */
+/* Read the environment and register the fork handlers; idempotent. */
 void graft_init(void);
 /* Fill graft_cfg from the environment (config.c). */
 void graft_config_load(void);

@@ -53,16 +53,16 @@ static int nsmaps_connect(void)
 {
 	struct timeval tv = { .tv_sec = 5 };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int s = graft_real.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int s = GRAFT_REAL(socket)(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	if (s < 0)
 		return -1;
-	graft_real.setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	graft_real.setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	GRAFT_REAL(setsockopt)(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	GRAFT_REAL(setsockopt)(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	memcpy(sun.sun_path, graft_cfg.socket_path,
 	       strnlen(graft_cfg.socket_path, sizeof(sun.sun_path) - 1));
-	if (graft_real.connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		graft_real.close(s);
+	if (GRAFT_REAL(connect)(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		GRAFT_REAL(close)(s);
 		return -1;
 	}
 	return s;
@@ -92,7 +92,7 @@ static int nsmaps_request(char *buf, size_t size)
 	n = send(s, &rq, sizeof(rq), MSG_NOSIGNAL);
 	if (n == (ssize_t)sizeof(rq))
 		n = recv(s, buf, size - 1, 0);
-	graft_real.close(s);
+	GRAFT_REAL(close)(s);
 	if (n < (ssize_t)sizeof(*hp) || hp->magic != GRAFT_PROTO_MAGIC ||
 	    hp->op != GRAFT_OP_MAP_LIST || hp->seq != 1)
 		return -1;

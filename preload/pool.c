@@ -130,7 +130,7 @@ static void slot_drain(struct pool_slot *sl)
 		const struct pool_sock *ps = &sl->socks[(sl->head + i) % POOL_CAP];
 
 		if (still_ours(ps->fd, ps->ino))
-			graft_real.close(ps->fd);
+			GRAFT_REAL(close)(ps->fd);
 	}
 	sl->head = sl->n = 0;
 }
@@ -363,7 +363,7 @@ static int give(const struct pool_slot *sl, int fd, const struct graft_request *
 	for (int i = 0; i < req->nopts; i++) {
 		const struct graft_sockopt *o = &req->opts[i];
 
-		graft_real.setsockopt(fd, o->level, o->name, o->val, o->len);
+		GRAFT_REAL(setsockopt)(fd, o->level, o->name, o->val, o->len);
 	}
 	res->fd = fd;
 	res->family = sl->host_family;
@@ -443,7 +443,7 @@ static void slot_stock(struct pool_slot *sl, const int *fds, int n,
 
 		if (sl->n >= POOL_CAP ||
 		    (!guessed && fstat(fds[i], &st) != 0)) {
-			graft_real.close(fds[i]);
+			GRAFT_REAL(close)(fds[i]);
 			continue;
 		}
 		ps = &sl->socks[(sl->head + sl->n++) % POOL_CAP];
@@ -472,7 +472,7 @@ static int slot_take(struct pool_slot *sl, uint64_t *born)
 		if (!now)
 			now = now_ns();
 		if (now - ps.born > POOL_TTL_NS) {
-			graft_real.close(ps.fd);
+			GRAFT_REAL(close)(ps.fd);
 			if (sl->depth > POOL_BATCH)
 				sl->depth /= 2; /* more than this thread uses */
 			continue;
@@ -714,7 +714,7 @@ int graft_pool_speculate(int family, int protocol, struct graft_spec_sock *out)
 	if (sl->host_family != family) {
 		/* Another family on the host (an IPv4 endpoint under an IPv6
 		 * socket, translated at each call): not speculated. */
-		graft_real.close(out->fd);
+		GRAFT_REAL(close)(out->fd);
 		sl->foreign = true;
 		return ENOENT;
 	}

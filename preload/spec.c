@@ -122,9 +122,9 @@ int graft_spec_socket(int domain, int type, int protocol)
 	}
 	s = graft_sock_new(domain, base, protocol);
 	if (!s || (!sp.typed && ((!(type & SOCK_CLOEXEC) &&
-				   graft_real.fcntl(sp.fd, F_SETFD, 0) < 0) ||
+				   GRAFT_REAL(fcntl)(sp.fd, F_SETFD, 0) < 0) ||
 				  ((type & SOCK_NONBLOCK) &&
-				   graft_real.fcntl(sp.fd, F_SETFL,
+				   GRAFT_REAL(fcntl)(sp.fd, F_SETFL,
 						    O_NONBLOCK) < 0))))
 		goto fail;
 	s->state = GRAFT_SPECULATIVE;
@@ -143,7 +143,7 @@ int graft_spec_socket(int domain, int type, int protocol)
 	return sp.fd;
 fail:
 	free(s);
-	graft_real.close(sp.fd);
+	GRAFT_REAL(close)(sp.fd);
 	return -1;
 }
 
@@ -152,13 +152,13 @@ fail:
 static int spec_replacement(int fd, const struct graft_sock *snap,
 			    bool *cloexec)
 {
-	int fl = graft_real.fcntl(fd, F_GETFL);
-	int fdfl = graft_real.fcntl(fd, F_GETFD);
+	int fl = GRAFT_REAL(fcntl)(fd, F_GETFL);
+	int fdfl = GRAFT_REAL(fcntl)(fd, F_GETFD);
 	int nfd;
 
 	if (fl < 0 || fdfl < 0)
 		return -1;
-	nfd = graft_real.socket(snap->family,
+	nfd = GRAFT_REAL(socket)(snap->family,
 				snap->type | SOCK_CLOEXEC |
 					((fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0),
 				snap->protocol);
@@ -166,7 +166,7 @@ static int spec_replacement(int fd, const struct graft_sock *snap,
 		return -1;
 	/* Each was set on the stocked socket without an error. */
 	for (uint16_t i = 0; i < snap->nopts; i++)
-		graft_real.setsockopt(nfd, snap->opts[i].level,
+		GRAFT_REAL(setsockopt)(nfd, snap->opts[i].level,
 				      snap->opts[i].name, snap->opts[i].val,
 				      snap->opts[i].len);
 	*cloexec = fdfl & FD_CLOEXEC;
@@ -184,7 +184,7 @@ static int spec_swap(int fd, const struct graft_sock *snap, int nfd,
 	graft_fdt_lock();
 	s = graft_fdt_get(fd);
 	if (s && s->id == snap->id && s->state == GRAFT_GRAFTING) {
-		if (graft_real.dup3(nfd, fd, cloexec ? O_CLOEXEC : 0) < 0) {
+		if (GRAFT_REAL(dup3)(nfd, fd, cloexec ? O_CLOEXEC : 0) < 0) {
 			err = errno;
 			s->state = GRAFT_SPECULATIVE;
 		} else {
@@ -194,7 +194,7 @@ static int spec_swap(int fd, const struct graft_sock *snap, int nfd,
 		}
 	}
 	graft_fdt_unlock();
-	graft_real.close(nfd);
+	GRAFT_REAL(close)(nfd);
 	return err;
 }
 

@@ -70,6 +70,8 @@ gcc -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I"$ROOT/preload" \
 	-o "$T/fake_broker" "$HERE/fake_broker.c" || exit 1
 gcc -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -pthread \
 	-o "$T/stress" "$HERE/stress.c" || exit 1
+gcc -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
+	-o "$T/lookups" "$HERE/lookups.c" || exit 1
 
 if ip netns add "$NS" 2>/dev/null; then
 	in_ns() { ip netns exec "$NS" "$@"; }
@@ -382,6 +384,35 @@ ok=0
 [ "$out" = "hello graft" ] && [ "$(wc -l <"$BLOG")" = "$before" ] &&
 	wait_for grep -q '^127.0.0.1 ' "$T/host.log" && [ ! -s "$T/err" ] && ok=1
 check "egress: an unmatched connect() is untouched" [ $ok = 1 ]
+
+# The real functions are looked up on first use (dlsym() cost every start):
+# a process that connects once looks up the few it calls; one that installs
+# a signal handler or forks looks them all up first, so that no hook looks
+# one up in a handler or a forked child (dlsym() is not async-signal-safe).
+# LD_DEBUG=bindings shows each dlsym() as a binding without a version.
+hooks=$(nm -D --defined-only "$LIB" | grep -c ' T ')
+lookups() { # lookups MODE: the names libgraft.so looked up, one a line
+	rm -f "$T"/ld.*
+	in_ns env LD_PRELOAD="$LIB" GRAFT_SOCKET="$BROKER" \
+		GRAFT_EGRESS_CONVERT="0.0.0.0/0=ep-out" LD_DEBUG=bindings \
+		LD_DEBUG_OUTPUT="$T/ld" "$T/lookups" "$1" "$Q" >"$T/lookups.out" 2>&1
+	sed -n "s|.*binding file $LIB \[0\] to .*: normal symbol \`\([^']*\)'\$|\1|p" \
+		"$T"/ld.* | sort -u
+}
+got_body() { [ "$(cat "$T/lookups.out")" = "hello graft" ]; }
+names=$(lookups once)
+few_lookups() {
+	got_body && [ "$(wc -w <<<"$names")" -le 8 ] &&
+		grep -qx connect <<<"$names" && ! grep -qx accept <<<"$names"
+}
+check "lookups: a process that connects once looks up $(wc -w <<<"$names") of $hooks real functions ($(echo $names))" \
+	few_lookups
+names=$(lookups handler)
+check "lookups: one that installs a signal handler first looks up all $hooks ($(wc -w <<<"$names"))" \
+	eval 'got_body && [ "$(wc -w <<<"$names")" = "$hooks" ]'
+names=$(lookups fork)
+check "lookups: one that forks first looks up all $hooks ($(wc -w <<<"$names"))" \
+	eval 'got_body && [ "$(wc -w <<<"$names")" = "$hooks" ]'
 
 # bind-before-connect: a client that binds a wildcard with port 0 first
 # (dig, Node's dgram) is still grafted when it connects or sends.
