@@ -578,22 +578,31 @@ export class Broker {
         return;
       }
       if (fd === undefined) return;
+      this.#admit(fd);
+      // Its first request is usually here already (sent right after the
+      // connect): served now, not after another poll round.
+      const client = this.#clients.get(fd);
+      if (client) this.#serviceClient(client, 0);
+    }
+  }
+
+  /** Take on an accepted connection (closed again when it cannot be). */
+  #admit(fd: number): void {
+    try {
+      const cred = peerCred(fd);
+      this.#makeRoom(cred.uid);
+      const nsKey = String(socketNetnsCookie(fd));
+      this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, unread: 0, lastActive: Date.now() });
+      this.#countUid(cred.uid, 1);
       try {
-        const cred = peerCred(fd);
-        this.#makeRoom(cred.uid);
-        const nsKey = String(socketNetnsCookie(fd));
-        this.#clients.set(fd, { fd, cred, nsKey, inflight: 0, unread: 0, lastActive: Date.now() });
-        this.#countUid(cred.uid, 1);
-        try {
-          waitAdd(this.#epfd, fd);
-        } catch {
-          this.#clients.delete(fd);
-          this.#countUid(cred.uid, -1);
-          throw new Error("epoll_ctl");
-        }
+        waitAdd(this.#epfd, fd);
       } catch {
-        this.#closeFd(fd);
+        this.#clients.delete(fd);
+        this.#countUid(cred.uid, -1);
+        throw new Error("epoll_ctl");
       }
+    } catch {
+      this.#closeFd(fd);
     }
   }
 
