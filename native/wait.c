@@ -11,7 +11,8 @@
  * and costs nothing). While it spins, the client served last is read
  * directly, so its next request is in hand one poll() and one read sooner;
  * a request the broker granted before, asked again, is answered right there
- * (fast.c) and the wait goes on.
+ * (fast.c) and the wait goes on. So is a granted stock refill from any
+ * ready client (batch.c).
  */
 #include <errno.h>
 #include <poll.h>
