@@ -13,6 +13,10 @@
  * error), so nothing is left to look up where a hook may run in a signal
  * handler or a forked child: every slot is filled before a handler is
  * installed (hook_signal.c) and before fork() (init.c's prepare handler).
+ * Not covered: a handler installed with the raw rt_sigaction system call,
+ * and a vfork() child (no fork handler runs) calling a hook the parent
+ * never called; posix_spawn()'s child calls libc's internal functions,
+ * not the hooks.
  */
 #include <dlfcn.h>
 #include <link.h>
