@@ -81,9 +81,10 @@ int graft_attach(int fd, const struct graft_sock *snap, const char *ep,
 		return err;
 	}
 	*host_family = res.family;
-	graft_trace("fd %d grafted onto %s (%s)", fd, ep,
-		    res.addrlen ? graft_addr_str((struct sockaddr *)&res.addr,
-						 res.addrlen, host)
-				: "address not reported");
+	if (graft_cfg.verbose) /* not formatted for a trace that is off */
+		graft_trace("fd %d grafted onto %s (%s)", fd, ep,
+			    res.addrlen ? graft_addr_str((struct sockaddr *)&res.addr,
+							 res.addrlen, host)
+					: "address not reported");
 	return 0;
 }
