@@ -39,9 +39,6 @@
 
 #define GN_EXPORT __attribute__((visibility("default")))
 
-/* The sequence number: the only bytes a repeated request may change. */
-#define SEQ_OFF 12
-#define SEQ_END 16
 #define REQ_LEN sizeof(struct graft_socks_req)
 
 struct batch_grant {
@@ -143,10 +140,7 @@ static int peek_matches(int32_t fd, const struct batch_grant *g, uint32_t *seq)
 	/* No control buffer: descriptors riding along show as MSG_CTRUNC. */
 	if (n != (ssize_t)REQ_LEN || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
 		return 0;
-	if (memcmp(buf, g->req, SEQ_OFF) || memcmp(buf + SEQ_END, g->req + SEQ_END, REQ_LEN - SEQ_END))
-		return 0;
-	memcpy(seq, buf + SEQ_OFF, sizeof(*seq));
-	return 1;
+	return gn_same_but_seq(buf, g->req, REQ_LEN, seq);
 }
 
 int gn_batch_serve(int32_t fd)

@@ -47,9 +47,6 @@
 
 #define GN_EXPORT __attribute__((visibility("default")))
 
-/* The sequence number: the only bytes a repeated request may change. */
-#define SEQ_OFF 12
-#define SEQ_END 16
 
 struct pool {
 	int used;
@@ -225,13 +222,12 @@ int gn_fast_serve(int32_t fd, const uint8_t *pkt, int32_t n, const int32_t *meta
 		return 0; /* not granted, another shape, truncated, or descriptors came along */
 	if (checked_unread && meta[3])
 		return 0; /* our previous reply is unread: the TypeScript side refuses it */
-	if (memcmp(pkt, g->req, SEQ_OFF) || memcmp(pkt + SEQ_END, g->req + SEQ_END, g->len - SEQ_END))
+	if (!gn_same_but_seq(pkt, g->req, g->len, &seq))
 		return 0;
 	p = &pools[g->pool];
 	sock = take(p);
 	if (sock < 0)
 		return 0;
-	memcpy(&seq, pkt + SEQ_OFF, sizeof(seq));
 	if (send_spare(fd, g, seq, sock) != 0) {
 		/* Back first in line; the TypeScript side answers as it would have. */
 		memmove(p->fds + 1, p->fds, (size_t)p->n * sizeof(p->fds[0]));

@@ -43,7 +43,9 @@
 #ifndef GRAFT_NATIVE_H
 #define GRAFT_NATIVE_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "graft_proto.h"
 
@@ -247,6 +249,22 @@ int32_t graft_batch_grant(int32_t fd, const uint8_t *req, uint32_t len,
 int32_t graft_batch_revoke(int32_t fd);
 void graft_batch_revoke_all(void);
 int32_t graft_batch_drain(int32_t *out, uint32_t max);
+
+/*
+ * Internal (fast.c, batch.c): whether the len bytes of pkt are those of req
+ * but for the header's sequence number (the only bytes a repeated request
+ * may change), which goes to *seq.
+ */
+static inline int gn_same_but_seq(const uint8_t *pkt, const uint8_t *req, uint32_t len,
+				  uint32_t *seq)
+{
+	const size_t off = offsetof(struct graft_hdr, seq), end = off + sizeof(*seq);
+
+	if (len < end || memcmp(pkt, req, off) || memcmp(pkt + end, req + end, len - end))
+		return 0;
+	memcpy(seq, pkt + off, sizeof(*seq));
+	return 1;
+}
 
 /* Internal (wait.c): serve fd's request in the wait when its grant covers it: 1 when served. */
 int gn_batch_serve(int32_t fd);
