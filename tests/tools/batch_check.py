@@ -15,31 +15,16 @@ was read, or more undelivered sockets than a namespace may hold. Prints
 again (the caller answers with a line on stdin once it has).
 """
 import os
-import select
 import socket
 import struct
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "security"))
-import wire  # noqa: E402
+from grant_check import answered_in_wait, across_reload, check, finish, path, uid, wire
 
 EAGAIN = 11
 IP_BIND_ADDRESS_NO_PORT = 24
 NS_INFLIGHT_MAX = 256  # cli/broker/server.ts
-path, state, uid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-failed = 0
 seq = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failed += 0 if ok else 1
-
-
-def answered_in_wait():
-    return wire.ask_json(path, wire.OP_STATUS, {})["stats"].get("fast", 0)
 
 
 def ask(conn, ep, count=32):
@@ -147,30 +132,11 @@ check(held <= NS_INFLIGHT_MAX + len(conns),
       f"12 granted connections asking without reading hold {held} sockets (at most {NS_INFLIGHT_MAX} + 1 each)")
 
 # fa redefined (state file read again) while this connection's refills are sent by the wait.
-with open(state) as f:
-    text = f.read()
-with open(state, "w") as f:
-    f.write(text.replace('"127.0.0.1"', '"127.0.0.3"'))
-print("reload", flush=True)
-before = after = stale = 0
-done = False
-for _ in range(5000):
-    if not done and select.select([sys.stdin], [], [], 0)[0]:
-        sys.stdin.readline()
-        done = True
-        n4 = answered_in_wait()
-    reply = batch(conn, "fa")
-    if not done:
-        before += 1
-        continue
-    after += 1
-    stale += not all_like(reply, "127.0.0.3", 0)
-    if after == 40:
-        break
+done, before, after, stale, served = across_reload(
+    lambda: not all_like(batch(conn, "fa"), "127.0.0.3", 0), 5000, 40)
 check(done and after == 40 and stale == 0,
       f"every refill after the reload has sockets bound to fa's new address ({stale} of {after} did not; {before} before)")
 if done:
-    n5 = answered_in_wait()
-    check(n5 - n4 >= 30, f"the wait sent {n5 - n4} of them itself (a new grant)")
+    check(served >= 30, f"the wait sent {served} of them itself (a new grant)")
 conn.close()
-sys.exit(1 if failed else 0)
+finish()

@@ -13,33 +13,14 @@ before; each check below fails when it answers one it must not. Prints
 again (the caller answers with a line on stdin once it has).
 """
 import os
-import select
 import socket
 import struct
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "security"))
-import wire  # noqa: E402
+from grant_check import answered_in_wait, across_reload, check, finish, path, stats, uid, wire
 
 EAGAIN = 11
-path, state, uid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-failed = 0
 seq = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    failed += 0 if ok else 1
-
-
-def stats():
-    return wire.ask_json(path, wire.OP_STATUS, {})["stats"]
-
-
-def answered_in_wait():
-    return stats().get("fast", 0)
 
 
 def refusal_after(before, secs=1.0):
@@ -189,30 +170,15 @@ check(match == 200, f"200 UDP requests: each reply gives its own socket's addres
 check(n7 - n6 > 100, f"the wait answered {n7 - n6} of them itself")
 
 # fa redefined (state file read again) while this connection is being answered in the wait.
-with open(state) as f:
-    text = f.read()
-with open(state, "w") as f:
-    f.write(text.replace('"127.0.0.1"', '"127.0.0.3"'))
-print("reload", flush=True)
-before = after = stale = 0
-done = False
-for _ in range(20000):
-    if not done and select.select([sys.stdin], [], [], 0)[0]:
-        sys.stdin.readline()
-        done = True
-        n4 = answered_in_wait()
+def stale_graft():
     st, where, _ = graft(conn, "fa")
-    if not done:
-        before += 1
-        continue
-    after += 1
-    stale += st != 0 or where[0] != "127.0.0.3"
-    if after == 300:
-        break
+    return st != 0 or where[0] != "127.0.0.3"
+
+
+done, before, after, stale, served = across_reload(stale_graft, 20000, 300)
 check(done and after == 300 and stale == 0,
       f"every request after the reload gets a socket bound to fa's new address ({stale} of {after} did not; {before} before)")
 if done:
-    n5 = answered_in_wait()
-    check(n5 - n4 > 100, f"the wait answered {n5 - n4} of them itself (a new grant)")
+    check(served > 100, f"the wait answered {served} of them itself (a new grant)")
 conn.close()
-sys.exit(1 if failed else 0)
+finish()
