@@ -69,7 +69,7 @@ LABELS = {
 def parse_host(raw):
     """Records {path, metric, rep, ...values} from the per-measurement files."""
     recs = []
-    pat = re.compile(r"^(?P<path>[a-z0-9-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr|utp|urr|brt)\.(?P<rep>\d+)\.json$")
+    pat = re.compile(r"^(?P<path>[a-z0-9-]+)\.(?P<metric>tp1|tp4|rr|rrb|crr1|crr|utp|urr|brt)\.(?P<rep>\d+)\.json$")
     for name in sorted(os.listdir(raw)):
         m = pat.match(name)
         if not m:
@@ -124,6 +124,11 @@ def values(recs):
                 d.setdefault("cpu_us_per_conn", []).append(r["cpu_s"] * 1e6 / r["connections"])
             if "connect_us" in r:
                 d.setdefault("connect_us", []).append(r["connect_us"])
+        elif r["metric"] == "crr1":
+            # The same short connections with the client on the server's CPU.
+            d.setdefault("conn_per_s_one_cpu", []).append(r["conn_per_s"])
+            if "connect_us" in r:
+                d.setdefault("connect_us_one_cpu", []).append(r["connect_us"])
         elif r["metric"] == "brt":
             for k in ("single_p50_us", "single_p99_us", "single_mean_us", "batch_us_per_socket",
                       "floor_round_trip_us", "single_over_floor", "floor_block_us",
@@ -277,13 +282,20 @@ def targets(rows):
         extra = ""
         if cu_e and cu_h:
             d = cu_e - cu_h
-            adds = f"adds ~{d:.0f} µs" if d >= 0.5 else "adds nothing measurable"
-            extra = (f"; connect() takes {cu_e:.0f} µs grafted vs {cu_h:.0f} µs on the host, "
+            adds = f"adds ~{d:.1f} µs" if d >= 0.5 else "adds nothing measurable"
+            extra = (f"; socket() and connect() take {cu_e:.1f} µs grafted vs {cu_h:.1f} µs on the host, "
                      f"so grafting {adds} per connection")
             res["egress_connect_extra_us"] = round(cu_e - cu_h, 1)
         res["conn_egress_target"] = {"ratio": ce, "target": 0.9, "met": ce >= 0.9}
         line(ce >= 0.9, f"connection rate *from* a grafted client (egress; sockets from libgraft's stock): "
                         f"×{ce:.2f} host{', paired median' if ce_p else ''} (target ≥ 0.9){extra}")
+    c1 = e.get("paired_ratio_to_host", {}).get("conn_per_s_one_cpu")
+    h1 = h.get("conn_per_s_one_cpu")
+    if c1 and h1:
+        res["conn_egress_one_cpu_vs_host"] = c1
+        out.append(f"- ℹ️ the same with the client's threads on the server's CPU (crr1; the host "
+                   f"{h1:,.0f}/s there): ×{c1['median']:.2f} host, paired median "
+                   f"(×{c1['min']:.2f}–×{c1['max']:.2f})")
     seccomp_targets(rows, line, out, res)
     return out, res
 

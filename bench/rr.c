@@ -88,6 +88,7 @@ struct opts {
 	int threads;
 	int spin; /* busy-poll instead of sleeping in read()/epoll_wait() */
 	int udp;
+	int cpu; /* -C: the one CPU this process runs on; -1: any */
 };
 
 struct addr {
@@ -340,8 +341,9 @@ static int run_rr(const struct opts *o)
 		mean += lat[i];
 	mean /= (double)n * 1000.0;
 	printf("{\"n\": %zu, \"size\": %d, \"spin\": %d, \"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, "
-	       "\"mean_us\": %.2f, \"max_us\": %.2f}\n",
-	       n, o->size, o->spin, pct(lat, n, 0.50), pct(lat, n, 0.90), pct(lat, n, 0.99), mean, lat[n - 1] / 1000.0);
+	       "\"mean_us\": %.2f, \"max_us\": %.2f, \"cpu\": %d}\n",
+	       n, o->size, o->spin, pct(lat, n, 0.50), pct(lat, n, 0.90), pct(lat, n, 0.99), mean, lat[n - 1] / 1000.0,
+	       o->cpu);
 	free(lat);
 	free(buf);
 	return 0;
@@ -398,8 +400,9 @@ static int run_crr(const struct opts *o)
 	}
 	double el = (double)(now_ns() - start) / 1e9;
 	printf("{\"connections\": %lu, \"threads\": %d, \"seconds\": %.3f, \"conn_per_s\": %.1f, "
-	       "\"connect_us\": %.2f}\n",
-	       total, o->threads, el, (double)total / el, total ? (double)setup / (double)total / 1000.0 : 0.0);
+	       "\"connect_us\": %.2f, \"cpu\": %d}\n",
+	       total, o->threads, el, (double)total / el, total ? (double)setup / (double)total / 1000.0 : 0.0,
+	       o->cpu);
 	return 0;
 }
 
@@ -421,8 +424,9 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		usage();
 	const char *mode = argv[1];
-	struct opts o = { .host = NULL, .bind = "0.0.0.0", .port = 0, .secs = 0, .size = 64, .threads = 1, .spin = 0 };
-	int c, cpu = -1;
+	struct opts o = { .host = NULL, .bind = "0.0.0.0", .port = 0, .secs = 0, .size = 64, .threads = 1, .spin = 0,
+			  .cpu = -1 };
+	int c;
 	optind = 2;
 	while ((c = getopt(argc, argv, "H:b:p:d:t:s:c:SuC:")) != -1) {
 		switch (c) {
@@ -435,15 +439,15 @@ int main(int argc, char **argv)
 		case 'c': o.threads = atoi(optarg); break;
 		case 'S': o.spin = 1; break;
 		case 'u': o.udp = 1; break;
-		case 'C': cpu = atoi(optarg); break;
+		case 'C': o.cpu = atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (o.port <= 0 || o.port > 65535 || o.size < 1 || o.size > MAX_MSG || o.threads < 1 ||
 	    o.threads > MAX_THREADS || o.secs < 0 || o.secs > 3600)
 		usage();
-	if (cpu >= 0)
-		pin_to(cpu);
+	if (o.cpu >= 0)
+		pin_to(o.cpu);
 	if (!strcmp(mode, "server")) {
 		if (o.secs == 0)
 			o.secs = 600;

@@ -20,7 +20,7 @@ else
 	tail -20 "$TMP/log"
 fi
 out=$("$PY" - "$TMP/latest.json" 2>&1 <<'PY'
-import json, sys
+import json, os, sys
 doc = json.load(open(sys.argv[1]))
 paths = doc["paths"]
 # Every row, and what each must have measured (iperf3 throughput, bench/rr
@@ -57,6 +57,23 @@ if not ((b.get("single_p50_apart_us", 0) > 0 or b.get("single_p50_together_us", 
 for t in ("graft-seccomp_throughput_vs_host", "graft-seccomp_rr_p50_vs_host", "conn_egress_target"):
     if t not in doc.get("targets", {}):
         bad.append(f"target {t} not judged")
+# With two CPUs the rr peers are pinned (servers CPU 0, clients CPU 1) and
+# crr1 measures host and graft-egress again with the client on CPU 0.
+if len(os.sched_getaffinity(0)) >= 2:
+    for p in ("host", "graft-egress"):
+        if not paths.get(p, {}).get("conn_per_s_one_cpu", 0) > 0:
+            bad.append(f"{p}.conn_per_s_one_cpu = {paths.get(p, {}).get('conn_per_s_one_cpu')!r}")
+    if "conn_egress_one_cpu_vs_host" not in doc.get("targets", {}):
+        bad.append("crr1 ratio not reported")
+    raw = os.path.join(os.path.dirname(sys.argv[1]), "raw")
+    for name, cpu in (("host.rr.1.json", 1), ("host.crr.1.json", 1), ("graft-egress.crr.1.json", 1),
+                      ("host.crr1.1.json", 0), ("graft-egress.crr1.1.json", 0)):
+        try:
+            got = json.loads(open(os.path.join(raw, name)).read().strip().splitlines()[-1]).get("cpu")
+        except (OSError, ValueError, IndexError) as e:
+            got = f"unreadable ({e})"
+        if got != cpu:
+            bad.append(f"{name}: client on CPU {got!r}, not {cpu}")
 if bad:
     print("; ".join(bad))
     sys.exit(1)
