@@ -249,7 +249,7 @@ export class Broker {
   readonly #spares: Spares;
   /** The packet of the GRAFT_OP_SOCKET request being served (for #grantFast). */
   #packet?: Uint8Array;
-  /** Requests the last wait answered itself: single grafts (native/fast.c) and stock refills (native/batch.c). */
+  /** Requests the last wait answered itself: single grafts (native/fast.c), refills (batch.c). */
   #served = 0;
 
   /** A broker that will listen on `opts.socketPath`. */
