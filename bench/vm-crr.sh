@@ -3,7 +3,7 @@
 # scripts/vm-test (af_graft.ko loaded):
 #     scripts/vm-test --kernel 6.12 -- bash bench/vm-crr.sh [--reps N]
 #         [--secs S] [--threads C] [--paths "lo eg ..."] [--perf] [--stat]
-#         [--sched] [--lib SO] [--lib2 SO]
+#         [--sched] [--lib SO] [--lib2 SO] [--place free|cross|one]
 # Against `rr server`s on the VM's loopback that sleep in epoll_wait() (as
 # vm-bench.sh's crr), paths measured in an order turned every other
 # repetition (--paths, default "lo eg"; C client threads, default 2):
@@ -27,6 +27,13 @@
 #   X+Y   any two paths above at once, the same way (e.g. kl+ka: this
 #         libgraft and the --lib one, one thread each): "GCRR" lines
 #         "X+Y/X" and "X+Y/Y"
+# --place: where the peers run. free (default) leaves it to the VM's
+# scheduler; cross pins the rr servers to CPU 0 and every client to CPU 1;
+# one pins servers and clients to CPU 0 (rr's -C for rr, taskset for kconn;
+# the client's threads inherit it). On the host, `rr crr` on loopback made
+# 43,000 connections/s with its threads on the server's CPU and 33,000 on
+# the other one, and an unpinned run got either: a placement coin toss per
+# measurement, which --place takes out.
 # Each measurement prints one "GCRR {json}" line: the client's figures, the
 # CPU time the whole VM spent meanwhile ([busy, system, softirq, idle]
 # jiffies of /proc/stat, process start included), the TIME_WAIT sockets left
@@ -42,7 +49,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-REPS=4 SECS=1.5 THREADS=2 PERF=0 SCHED=0 STAT=0 PATHS="lo eg" ALTLIB= ALTLIB2=
+REPS=4 SECS=1.5 THREADS=2 PERF=0 SCHED=0 STAT=0 PATHS="lo eg" ALTLIB= ALTLIB2= PLACE=free
 while (($#)); do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
@@ -54,23 +61,32 @@ while (($#)); do
 	--paths) PATHS=$2; shift 2 ;;
 	--lib) ALTLIB=$2; shift 2 ;;
 	--lib2) ALTLIB2=$2; shift 2 ;;
+	--place) PLACE=$2; shift 2 ;;
 	*) echo "vm-crr: unknown option $1" >&2; exit 2 ;;
 	esac
 done
+case $PLACE in
+free) SPIN=() CCPU= ;;
+cross) SPIN=(-C 0) CCPU=1 ;;
+one) SPIN=(-C 0) CCPU=0 ;;
+*) echo "vm-crr: --place free, cross or one, not $PLACE" >&2; exit 2 ;;
+esac
 G=vcr-$$ I=vci-$$
 . bench/vm-lib.sh
 vm_setup vm-crr "$G" "$I"
 echo "vm-crr: $(uname -r), $(nproc) CPUs, ports $(sysctl -n net.ipv4.ip_local_port_range | tr '\t' -)," \
 	"tcp_tw_reuse $(sysctl -n net.ipv4.tcp_tw_reuse), clocksource" \
-	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >&2
+	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)," \
+	"placement $PLACE" >&2
 for port in 7001 7002; do
-	"$RR" server -b 127.0.0.1 -p $port -t 900 >"$T/rr-$port.log" 2>&1 &
+	"$RR" server -b 127.0.0.1 -p $port -t 900 "${SPIN[@]}" >"$T/rr-$port.log" 2>&1 &
 	PIDS+=($!)
 done
 for _ in $(seq 100); do
 	[[ -n $(ss -Hltn "sport = :7001") && -n $(ss -Hltn "sport = :7002") ]] && break
 	sleep 0.1
 done
+echo "vm-crr: servers on CPUs $(for p in "${PIDS[@]}"; do taskset -cp "$p" | sed 's/.*: //'; done | tr '\n' ' ')" >&2
 ip netns add "$G" && ip -n "$G" link set lo up
 ip netns attach "$I" 1 # the initial namespace under a name, for ip netns exec
 ip netns exec "$G" "$NL" add ep-out ipv4 127.0.0.1 dynamic || exit 1
@@ -78,7 +94,14 @@ genv=(env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB" GRAFT_EGRESS_CONVERT=127.0.0.0/
 
 # cpu: busy system softirq idle (jiffies) of the whole VM so far.
 cpu() { awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $4, $8, $5 + $6}' /proc/stat; }
-client() { # client PATH: the command line of that path
+client() { # client PATH: the command line of that path, placed (--place)
+	local c
+	c=$(client_free "$1") || return
+	if [[ -z $CCPU ]]; then echo "$c"
+	elif [[ " $c " == *" $RR crr "* ]]; then echo "$c -C $CCPU"
+	else echo "taskset -c $CCPU $c"; fi
+}
+client_free() { # client_free PATH: that path's command line, unplaced
 	case $1 in
 	lo) echo "$RR" crr -c "$THREADS" ;;
 	eg) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c "$THREADS" ;;
