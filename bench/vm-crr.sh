@@ -36,7 +36,8 @@
 # measurement, which --place takes out.
 # Each measurement prints one "GCRR {json}" line: the client's figures, the
 # CPU time the whole VM spent meanwhile ([busy, system, softirq, idle]
-# jiffies of /proc/stat, process start included), the TIME_WAIT sockets left
+# jiffies of /proc/stat, process start included; "pcpu": each CPU's busy
+# jiffies), the TIME_WAIT sockets left
 # and the TCP counters that mean a stall; GMARK lines around it let
 # bench/vm-egress-host add QEMU's CPU time (GRAFT_EGRESS_SCRIPT=bench/vm-crr.sh).
 # bench/vm-crr-ratios.py LOG gives the paired ratios. Once per path after
@@ -94,6 +95,8 @@ genv=(env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB" GRAFT_EGRESS_CONVERT=127.0.0.0/
 
 # cpu: busy system softirq idle (jiffies) of the whole VM so far.
 cpu() { awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $4, $8, $5 + $6}' /proc/stat; }
+# pcpu: busy jiffies of each CPU so far, one per word.
+pcpu() { awk '/^cpu[0-9]/ {printf "%d ", $2 + $3 + $4 + $6 + $7 + $8}' /proc/stat; }
 client() { # client PATH: the command line of that path, placed (--place)
 	local c
 	c=$(client_free "$1") || return
@@ -144,19 +147,23 @@ at_once() {
 	done
 }
 run() { # run PATH REP
-	local c0 c1 out cl
+	local c0 c1 p0 p1 pc i out cl
 	[[ $1 == both ]] && { at_once both- "$2" lo eg; return; }
 	[[ $1 == *+* ]] && { at_once "$1/" "$2" "${1%+*}" "${1#*+}"; return; }
 	read -ra cl <<<"$(client "$1")"
 	nstat -n >/dev/null 2>&1
 	read -ra c0 <<<"$(cpu)"
+	read -ra p0 <<<"$(pcpu)"
 	echo "GMARK begin"
 	out=$("${cl[@]}" -H 127.0.0.1 -p 7001 -d "$SECS" 2>"$T/err" | tail -n 1)
 	echo "GMARK end"
 	read -ra c1 <<<"$(cpu)"
+	read -ra p1 <<<"$(pcpu)"
 	[[ -n $out ]] || { echo "vm-crr: $1 failed: $(head -c 200 "$T/err")" >&2; return; }
-	printf 'GCRR {"path": "%s", "rep": %d, "cpu": [%d, %d, %d, %d], "tw": %d, "nstat": "%s", "r": %s}\n' \
-		"$1" "$2" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) \
+	pc=
+	for i in "${!p1[@]}"; do pc+=${pc:+, }$((p1[i] - p0[i])); done
+	printf 'GCRR {"path": "%s", "rep": %d, "cpu": [%d, %d, %d, %d], "pcpu": [%s], "tw": %d, "nstat": "%s", "r": %s}\n' \
+		"$1" "$2" $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) "$pc" \
 		"$(ss -Htan state time-wait | wc -l)" \
 		"$(nstat 2>/dev/null | awk '/SynRetrans|ListenDrops|ListenOverflows|RetransSegs|TCPTimeouts|TCPAbortOn/ {printf "%s %s ", $1, $2}')" \
 		"$out"
