@@ -23,12 +23,23 @@
 #   $V: servers on 198.18.2.2 (vm-veth)  |           ep-rr    -> 127.0.0.1:17000)
 #                                      $G: lo only; servers under the preload,
 #                                          kernel backend (graft-kernel)
+#
+# Every rr server runs on CPU 0 and every rr client on CPU 1 (rr -C), as on
+# the host: left to the VM's scheduler, `rr crr` paths read a placement as
+# much as a path. Measured with bench/vm-crr.sh --place (docs/kernel-matrix.md,
+# session 9; 20 repetitions of 1 s): pinned this way the egress/loopback crr
+# ratio read 0.78-0.80 on 6.1 and 6.12 in three runs each, repetitions mostly
+# within 0.72-0.88; unpinned it read 0.89-0.91 on 6.1 and 0.80-0.84 on 6.12,
+# the loopback slowed by the scheduler's placement (1,290 against 1,830
+# connections/s, neither vCPU busy) rather than egress made faster.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 REPS=2 CRRS=0 NOTP=0 KO=
 T_TP=1 T_RR=1 T_CRR=1
 LIB=$ROOT/preload/build/libgraft.so
+SRV=() CLI=() # rr's -C for servers and clients (above), where there are two CPUs
+if (($(nproc) >= 2)); then SRV=(-C 0) CLI=(-C 1); fi
 while (($#)); do
 	case $1 in
 	--reps) REPS=$2; shift 2 ;;
@@ -88,8 +99,8 @@ sysctl -qw net.ipv4.ip_local_port_range="10000 64999"
 declare -A TARGET=()
 
 bg iperf3 -s -B 127.0.0.1 -p 5201 >"$T/lo-iperf.log" 2>&1
-bg "$RR" server -b 127.0.0.1 -p 7000 -t 600 -S >"$T/lo-rr.log" 2>&1
-bg "$RR" server -b 127.0.0.1 -p 7001 -t 600 >"$T/lo-crr.log" 2>&1
+bg "$RR" server -b 127.0.0.1 -p 7000 -t 600 -S "${SRV[@]}" >"$T/lo-rr.log" 2>&1
+bg "$RR" server -b 127.0.0.1 -p 7001 -t 600 "${SRV[@]}" >"$T/lo-crr.log" 2>&1
 wait_listen 5201 && wait_listen 7000 && wait_listen 7001 && TARGET[vm-loopback]="127.0.0.1 5201 7000 7001" ||
 	skip vm-loopback "servers did not start"
 
@@ -100,8 +111,8 @@ if ip link add gbv0 type veth peer name eth0 netns "$V"; then
 	ip -n "$V" addr add 198.18.2.2/30 dev eth0 && ip -n "$V" link set eth0 up
 	ip -n "$V" route add default via 198.18.2.1
 	bg ip netns exec "$V" iperf3 -s -p 5201 >"$T/v-iperf.log" 2>&1
-	bg ip netns exec "$V" "$RR" server -p 7000 -t 600 -S >"$T/v-rr.log" 2>&1
-	bg ip netns exec "$V" "$RR" server -p 7001 -t 600 >"$T/v-crr.log" 2>&1
+	bg ip netns exec "$V" "$RR" server -p 7000 -t 600 -S "${SRV[@]}" >"$T/v-rr.log" 2>&1
+	bg ip netns exec "$V" "$RR" server -p 7001 -t 600 "${SRV[@]}" >"$T/v-crr.log" 2>&1
 	wait_listen_ns "$V" 5201 && wait_listen_ns "$V" 7000 && wait_listen_ns "$V" 7001 &&
 		TARGET[vm-veth]="198.18.2.2 5201 7000 7001" || skip vm-veth "servers did not start"
 else
@@ -115,8 +126,8 @@ if ip netns exec "$G" "$NL" add ep-iperf ipv4 127.0.0.1 15201 &&
 	ip netns exec "$G" "$NL" add ep-out ipv4 127.0.0.1 dynamic; then
 	genv=(env GRAFT_BACKEND=kernel LD_PRELOAD="$LIB")
 	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:5201=ep-iperf iperf3 -s -4 -p 5201 >"$T/g-iperf.log" 2>&1
-	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:7000=ep-rr "$RR" server -p 7000 -t 600 -S >"$T/g-rr.log" 2>&1
-	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:7001=ep-crr "$RR" server -p 7001 -t 600 >"$T/g-crr.log" 2>&1
+	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:7000=ep-rr "$RR" server -p 7000 -t 600 -S "${SRV[@]}" >"$T/g-rr.log" 2>&1
+	bg ip netns exec "$G" "${genv[@]}" GRAFT_INGRESS_CONVERT=0.0.0.0:7001=ep-crr "$RR" server -p 7001 -t 600 "${SRV[@]}" >"$T/g-crr.log" 2>&1
 	if wait_listen 15201 && wait_listen 17000 && wait_listen 17001; then
 		TARGET[graft-kernel]="127.0.0.1 15201 17000 17001"
 		# graft-kernel-egress: a grafted client in $G, servers on the VM's loopback.
@@ -137,9 +148,9 @@ measure() {
 	nstat -n >/dev/null 2>&1
 	case $2 in
 	tp1) timeout $((${T_TP%.*} + 31)) "${cl[@]}" iperf3 -c "$addr" -p "$pip" -t "$T_TP" -J >"$out" 2>&1 ;;
-	rr) timeout 30 "${cl[@]}" "$RR" rr -S -H "$addr" -p "$prr" -d "$T_RR" >"$out" 2>&1 ;;
-	crr) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$pcrr" -d "$T_CRR" -c 2 >"$out" 2>&1 ;;
-	crrs) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$prr" -d "$T_CRR" -c 2 >"$out" 2>&1 ;;
+	rr) timeout 30 "${cl[@]}" "$RR" rr -S -H "$addr" -p "$prr" -d "$T_RR" "${CLI[@]}" >"$out" 2>&1 ;;
+	crr) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$pcrr" -d "$T_CRR" -c 2 "${CLI[@]}" >"$out" 2>&1 ;;
+	crrs) timeout 30 "${cl[@]}" "$RR" crr -H "$addr" -p "$prr" -d "$T_CRR" -c 2 "${CLI[@]}" >"$out" 2>&1 ;;
 	esac || { echo "vm-bench: $1 $2 #$3 failed: $(head -c 200 "$out")" >&2; return 0; }
 	# What else happened meanwhile: TCP stalls (SYNs sent again, listen
 	# queue drops) and the CPU time (ticks) each server took so far.
