@@ -117,18 +117,15 @@ def values(recs):
         elif r["metric"] == "rrb":
             d.setdefault("rr_block_p50_us", []).append(r["p50_us"])
             d.setdefault("rr_block_p99_us", []).append(r["p99_us"])
-        elif r["metric"] == "crr":
-            d.setdefault("conn_per_s", []).append(r["conn_per_s"])
-            if r.get("connections") and r.get("cpu_s") is not None:
+        elif r["metric"] in ("crr", "crr1"):
+            # crr1: the same short connections with the client on the server's CPU.
+            sfx = "_one_cpu" if r["metric"] == "crr1" else ""
+            d.setdefault("conn_per_s" + sfx, []).append(r["conn_per_s"])
+            if not sfx and r.get("connections") and r.get("cpu_s") is not None:
                 # Busy time of every CPU during the run, per connection made.
                 d.setdefault("cpu_us_per_conn", []).append(r["cpu_s"] * 1e6 / r["connections"])
             if "connect_us" in r:
-                d.setdefault("connect_us", []).append(r["connect_us"])
-        elif r["metric"] == "crr1":
-            # The same short connections with the client on the server's CPU.
-            d.setdefault("conn_per_s_one_cpu", []).append(r["conn_per_s"])
-            if "connect_us" in r:
-                d.setdefault("connect_us_one_cpu", []).append(r["connect_us"])
+                d.setdefault("connect_us" + sfx, []).append(r["connect_us"])
         elif r["metric"] == "brt":
             for k in ("single_p50_us", "single_p99_us", "single_mean_us", "batch_us_per_socket",
                       "floor_round_trip_us", "single_over_floor", "floor_block_us",

@@ -67,9 +67,9 @@ while (($#)); do
 	esac
 done
 case $PLACE in
-free) SPIN=() CCPU= ;;
-cross) SPIN=(-C 0) CCPU=1 ;;
-one) SPIN=(-C 0) CCPU=0 ;;
+free) SRV_PIN=() CCPU= ;;
+cross) SRV_PIN=(-C 0) CCPU=1 ;;
+one) SRV_PIN=(-C 0) CCPU=0 ;;
 *) echo "vm-crr: --place free, cross or one, not $PLACE" >&2; exit 2 ;;
 esac
 G=vcr-$$ I=vci-$$
@@ -80,7 +80,7 @@ echo "vm-crr: $(uname -r), $(nproc) CPUs, ports $(sysctl -n net.ipv4.ip_local_po
 	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)," \
 	"placement $PLACE" >&2
 for port in 7001 7002; do
-	"$RR" server -b 127.0.0.1 -p $port -t 900 "${SPIN[@]}" >"$T/rr-$port.log" 2>&1 &
+	"$RR" server -b 127.0.0.1 -p $port -t 900 "${SRV_PIN[@]}" >"$T/rr-$port.log" 2>&1 &
 	PIDS+=($!)
 done
 for _ in $(seq 100); do
