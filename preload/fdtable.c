@@ -3,6 +3,7 @@
  * fdtable.c — tracked sockets indexed by file descriptor.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,26 +12,49 @@
 #include "fdtable.h"
 
 #define GRAFT_FDT_MIN_SLOTS 64
+/*
+ * Entries a socket's close() freed, kept for the next socket(): an entry is
+ * 1.6 KiB (its options), past malloc's per-thread cache, so a program that
+ * opens and closes sockets in turn would otherwise go through the allocator's
+ * locked path twice per socket and clear all of it.  A kept entry needs only
+ * its fields before the options cleared (nopts says how many are valid).
+ */
+#define GRAFT_FDT_SPARE_MAX 8
 
 static pthread_mutex_t fdt_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct graft_sock **fdt_slots;
 static size_t fdt_cap;
 static atomic_size_t fdt_count;
 static atomic_uint_fast64_t sock_next_id = 1;
+static struct graft_sock *fdt_spare[GRAFT_FDT_SPARE_MAX];
+static unsigned int fdt_nspare;
 
-struct graft_sock *graft_sock_new(int family, int type, int protocol)
+static void sock_init(struct graft_sock *s, int family, int type, int protocol)
 {
-	struct graft_sock *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return NULL;
 	s->id = atomic_fetch_add(&sock_next_id, 1);
 	s->family = family;
 	s->type = type;
 	s->protocol = protocol;
 	s->state = GRAFT_CANDIDATE;
 	s->host_family = family;
+}
+
+struct graft_sock *graft_sock_new(int family, int type, int protocol)
+{
+	struct graft_sock *s = calloc(1, sizeof(*s));
+
+	if (s)
+		sock_init(s, family, type, protocol);
 	return s;
+}
+
+/* Keep s for graft_fdt_new(), or free it when enough are kept. */
+static void sock_retire(struct graft_sock *s)
+{
+	if (s && fdt_nspare < GRAFT_FDT_SPARE_MAX)
+		fdt_spare[fdt_nspare++] = s;
+	else
+		free(s);
 }
 
 struct graft_sock *graft_sock_clone(const struct graft_sock *s)
@@ -97,16 +121,38 @@ int graft_fdt_set(int fd, struct graft_sock *s)
 		atomic_fetch_sub(&fdt_count, 1);
 	else if (!old && s)
 		atomic_fetch_add(&fdt_count, 1);
-	free(old);
+	sock_retire(old);
 	fdt_slots[fd] = s;
 	return 0;
+}
+
+struct graft_sock *graft_fdt_new(int fd, int family, int type, int protocol)
+{
+	struct graft_sock *s;
+
+	if (fdt_nspare) {
+		s = fdt_spare[--fdt_nspare];
+		memset(s, 0, offsetof(struct graft_sock, opts));
+		sock_init(s, family, type, protocol);
+	} else {
+		s = graft_sock_new(family, type, protocol);
+		if (!s) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	if (graft_fdt_set(fd, s) < 0) {
+		sock_retire(s);
+		return NULL;
+	}
+	return s;
 }
 
 void graft_fdt_drop(int fd)
 {
 	if (fd < 0 || (size_t)fd >= fdt_cap || !fdt_slots[fd])
 		return;
-	free(fdt_slots[fd]);
+	sock_retire(fdt_slots[fd]);
 	fdt_slots[fd] = NULL;
 	atomic_fetch_sub(&fdt_count, 1);
 }

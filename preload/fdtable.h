@@ -56,6 +56,12 @@ void graft_fdt_unlock(void);
 
 /* All of these need the lock. */
 struct graft_sock *graft_fdt_get(int fd);
+/*
+ * A fresh candidate entry stored at fd (what was there is freed), NULL with
+ * errno ENOMEM: like graft_sock_new() and graft_fdt_set(), but it reuses an
+ * entry a drop freed.
+ */
+struct graft_sock *graft_fdt_new(int fd, int family, int type, int protocol);
 /* Store s at fd (freeing what was there); -1 with errno ENOMEM on failure. */
 int graft_fdt_set(int fd, struct graft_sock *s);
 /* Forget fd. */

@@ -45,17 +45,14 @@ int graft_socket_impl(int domain, int type, int protocol)
 	fd = GRAFT_REAL(socket)(domain, type, protocol);
 	if (fd < 0)
 		return fd;
-	s = graft_sock_new(domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
-			   protocol);
 	graft_fdt_lock();
-	if (!s || graft_fdt_set(fd, s) < 0) {
+	s = graft_fdt_new(fd, domain, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+			  protocol);
+	if (!s)
 		graft_fdt_drop(fd);
-		graft_fdt_unlock();
-		free(s);
-		graft_trace("socket(): out of memory, fd %d is not tracked", fd);
-		return fd;
-	}
 	graft_fdt_unlock();
+	if (!s)
+		graft_trace("socket(): out of memory, fd %d is not tracked", fd);
 	return fd;
 }
 

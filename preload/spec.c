@@ -120,29 +120,27 @@ int graft_spec_socket(int domain, int type, int protocol)
 			spec_pause(strerror(err));
 		return -1;
 	}
-	s = graft_sock_new(domain, base, protocol);
-	if (!s || (!sp.typed && ((!(type & SOCK_CLOEXEC) &&
-				   GRAFT_REAL(fcntl)(sp.fd, F_SETFD, 0) < 0) ||
-				  ((type & SOCK_NONBLOCK) &&
-				   GRAFT_REAL(fcntl)(sp.fd, F_SETFL,
-						    O_NONBLOCK) < 0))))
+	if (!sp.typed && ((!(type & SOCK_CLOEXEC) &&
+			   GRAFT_REAL(fcntl)(sp.fd, F_SETFD, 0) < 0) ||
+			  ((type & SOCK_NONBLOCK) &&
+			   GRAFT_REAL(fcntl)(sp.fd, F_SETFL, O_NONBLOCK) < 0)))
 		goto fail;
+	graft_fdt_lock();
+	s = graft_fdt_new(sp.fd, domain, base, protocol);
+	if (!s) {
+		graft_fdt_unlock();
+		goto fail;
+	}
 	s->state = GRAFT_SPECULATIVE;
 	s->host_family = sp.host_family;
 	s->born = sp.born;
 	memcpy(s->ep, sp.ep, sizeof(s->ep));
-	graft_fdt_lock();
-	if (graft_fdt_set(sp.fd, s) < 0) {
-		graft_fdt_unlock();
-		goto fail;
-	}
 	graft_fdt_unlock();
 	if (graft_cfg.verbose)
 		graft_trace("socket(): fd %d is a stocked socket of %s", sp.fd,
 			    sp.ep);
 	return sp.fd;
 fail:
-	free(s);
 	GRAFT_REAL(close)(sp.fd);
 	return -1;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests for fdtable.c: growth past 5000 descriptors, dup copies,
- * drops, range drops and the tracked count.
+ * drops, range drops, the tracked count and the reuse of dropped entries.
  */
+#include <netinet/in.h>
 #include <string.h>
 
 #include "fdtable.h"
@@ -77,6 +78,43 @@ int main(void)
 	CHECK(graft_fdt_count() == 0);
 	for (fd = 0; fd < 2 * N; fd++)
 		CHECK(graft_fdt_get(fd) == NULL);
+
+	/* a closed socket's entry serves the next one, cleared but for its
+	 * options (nopts says none is valid), with a new id */
+	s = graft_fdt_new(5, AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+	CHECK(s != NULL && graft_fdt_get(5) == s);
+	if (s) {
+		uint64_t id = s->id;
+
+		s->state = GRAFT_GRAFTED;
+		s->host_family = AF_UNIX;
+		s->foreign = s->accepted = s->bound = s->bound_any = true;
+		strcpy(s->ep, "old-ep");
+		s->born = 42;
+		s->local_len = 16;
+		s->local.ss_family = AF_INET6;
+		s->nopts = 1;
+		s->opts[0].level = 4242;
+		graft_fdt_drop(5);
+		CHECK(graft_fdt_count() == 0);
+		CHECK(graft_fdt_new(9, AF_INET, SOCK_DGRAM, 0) == s);
+		CHECK(graft_fdt_get(9) == s && graft_fdt_count() == 1);
+		CHECK(s->id != id && s->family == AF_INET &&
+		      s->type == SOCK_DGRAM && s->protocol == 0 &&
+		      s->state == GRAFT_CANDIDATE && s->host_family == AF_INET);
+		CHECK(!s->foreign && !s->accepted && !s->bound &&
+		      !s->bound_any && !s->ep[0] && s->born == 0 &&
+		      s->local_len == 0 && s->local.ss_family == 0 &&
+		      s->nopts == 0);
+		/* the options were left as they were: no 1.4 KiB cleared
+		 * (a freed and newly zeroed entry would not have this) */
+		CHECK(s->opts[0].level == 4242);
+		/* so does one a replacement pushed out */
+		CHECK(graft_fdt_set(9, graft_sock_new(AF_INET, SOCK_STREAM, 0)) == 0);
+		CHECK(graft_fdt_new(10, AF_INET, SOCK_STREAM, 0) == s);
+		graft_fdt_drop_range(0, 100);
+	}
+	CHECK(graft_fdt_count() == 0);
 	graft_fdt_unlock();
 	UNIT_DONE();
 }
