@@ -28,10 +28,14 @@
 //       the same path; pinning each peer to its own CPU takes that coin toss
 //       out of a comparison.
 //
-//   rr crr -H ADDR -p PORT [-d SECS] [-c THREADS]
+//   rr crr -H ADDR -p PORT [-d SECS] [-c THREADS] [-G EP]
 //       Short connections: connect, 1-byte request, 1-byte response, close
 //       (with SO_LINGER 0, so no TIME_WAIT eats the ephemeral ports), in
 //       THREADS threads for SECS.  Prints one JSON line with connections/s.
+//       -G EP: through af_graft.ko itself, without libgraft: each socket is
+//       an AF_GRAFT one bound to endpoint EP, made with the calls libgraft's
+//       kernel backend makes (socket, GRAFT_NAME_TRANSPARENT, bind), so that
+//       the module's own cost can be told from libgraft's.
 //
 // Every loop is bounded by the deadline; every error is fatal and reported on
 // stderr with the call that failed.
@@ -53,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../kernel/uapi/af_graft.h"
+
 #define MAX_SAMPLES (4u << 20)
 #define MAX_THREADS 64
 #define MAX_MSG 65536
@@ -68,7 +74,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: rr server -p PORT [-b ADDR] [-t SECS] [-S] [-u] [-C CPU]\n"
 			"       rr rr  -H ADDR -p PORT [-d SECS] [-s BYTES] [-S] [-u] [-C CPU]\n"
-			"       rr crr -H ADDR -p PORT [-d SECS] [-c THREADS]\n");
+			"       rr crr -H ADDR -p PORT [-d SECS] [-c THREADS] [-G EP]\n");
 	exit(2);
 }
 
@@ -89,6 +95,7 @@ struct opts {
 	int spin; /* busy-poll instead of sleeping in read()/epoll_wait() */
 	int udp;
 	int cpu; /* -C: the one CPU this process runs on; -1: any */
+	const char *ep; /* -G: crr through af_graft onto this endpoint */
 };
 
 struct addr {
@@ -283,9 +290,25 @@ static double pct(const uint32_t *v, size_t n, double p)
 	return v[i] / 1000.0;
 }
 
-static int connect_to(const struct addr *sa, int udp)
+/* -G: an AF_GRAFT stream socket bound to endpoint ep, its name the host's. */
+static int graft_socket(const char *ep)
 {
-	int fd = socket(sa->family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+	struct sockaddr_gr sgr = { .sgr_family = AF_GRAFT };
+	int one = 1, fd = socket(AF_GRAFT, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		die("socket(AF_GRAFT): is af_graft.ko loaded?");
+	if (setsockopt(fd, SOL_GRAFT, GRAFT_NAME_TRANSPARENT, &one, sizeof(one)) < 0)
+		die("setsockopt GRAFT_NAME_TRANSPARENT");
+	strncpy(sgr.sgr_epname, ep, sizeof(sgr.sgr_epname) - 1);
+	if (bind(fd, (struct sockaddr *)&sgr, sizeof(sgr)) < 0)
+		die("bind to the endpoint (-G)");
+	return fd;
+}
+
+static int connect_to(const struct addr *sa, int udp, const char *ep)
+{
+	int fd = ep ? graft_socket(ep) : socket(sa->family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	if (fd < 0)
 		die("socket");
 	int one = 1;
@@ -303,7 +326,7 @@ static int run_rr(const struct opts *o)
 	char *buf = calloc(1, (size_t)o->size);
 	if (!lat || !buf)
 		die("malloc");
-	int fd = connect_to(&sa, o->udp);
+	int fd = connect_to(&sa, o->udp, NULL);
 	if (o->spin && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		die("fcntl O_NONBLOCK");
 	/* Warm up (caches, the grafted path's first use) before the clock
@@ -356,6 +379,7 @@ struct crr_arg {
 	uint64_t end;
 	unsigned long done;
 	uint64_t setup_ns; /* time spent in socket()+connect() */
+	const char *ep;	   /* -G */
 };
 
 static void *crr_thread(void *p)
@@ -365,7 +389,7 @@ static void *crr_thread(void *p)
 	char b = 'x';
 	while (now_ns() < a->end) {
 		uint64_t t0 = now_ns();
-		int fd = connect_to(&a->sa, 0);
+		int fd = connect_to(&a->sa, 0, a->ep);
 		a->setup_ns += now_ns() - t0;
 		full_write(fd, &b, 1);
 		if (full_read(fd, &b, 1) < 0) {
@@ -387,7 +411,8 @@ static int run_crr(const struct opts *o)
 	uint64_t start = now_ns();
 	for (int i = 0; i < o->threads; i++) {
 		args[i] = (struct crr_arg){ .sa = addr_of(o->host, o->port),
-					    .end = start + (uint64_t)(o->secs * 1e9) };
+					    .end = start + (uint64_t)(o->secs * 1e9),
+					    .ep = o->ep };
 		if (pthread_create(&th[i], NULL, crr_thread, &args[i]) != 0)
 			die("pthread_create");
 	}
@@ -428,7 +453,7 @@ int main(int argc, char **argv)
 			  .cpu = -1 };
 	int c;
 	optind = 2;
-	while ((c = getopt(argc, argv, "H:b:p:d:t:s:c:SuC:")) != -1) {
+	while ((c = getopt(argc, argv, "H:b:p:d:t:s:c:SuC:G:")) != -1) {
 		switch (c) {
 		case 'H': o.host = optarg; break;
 		case 'b': o.bind = optarg; break;
@@ -440,12 +465,17 @@ int main(int argc, char **argv)
 		case 'S': o.spin = 1; break;
 		case 'u': o.udp = 1; break;
 		case 'C': o.cpu = atoi(optarg); break;
+		case 'G': o.ep = optarg; break;
 		default: usage();
 		}
 	}
 	if (o.port <= 0 || o.port > 65535 || o.size < 1 || o.size > MAX_MSG || o.threads < 1 ||
 	    o.threads > MAX_THREADS || o.secs < 0 || o.secs > 3600)
 		usage();
+	if (o.ep && strcmp(mode, "crr")) {
+		fprintf(stderr, "rr: -G is for crr only\n");
+		return 2;
+	}
 	if (o.cpu >= 0)
 		pin_to(o.cpu);
 	if (!strcmp(mode, "server")) {

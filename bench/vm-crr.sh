@@ -11,6 +11,8 @@
 #   eg    rr crr from a namespace with only lo, under libgraft (kernel
 #         backend, egress mapping onto a dynamic endpoint into the initial
 #         namespace): vm-bench.sh's graft-kernel-egress
+#   ek    rr crr -G from that namespace: AF_GRAFT sockets bound to the
+#         same endpoint by rr itself, no libgraft (the module's own cost)
 #   lo1, eg1  lo and eg with one client thread
 #   egnp  eg with GRAFT_POOL=0 (no speculative socket)
 #   ea    eg with another build of libgraft (--lib SO, e.g. main's)
@@ -108,6 +110,7 @@ client_free() { # client_free PATH: that path's command line, unplaced
 	case $1 in
 	lo) echo "$RR" crr -c "$THREADS" ;;
 	eg) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c "$THREADS" ;;
+	ek) echo ip netns exec "$G" "$RR" crr -c "$THREADS" -G ep-out ;;
 	lo1) echo "$RR" crr -c 1 ;;
 	eg1) echo ip netns exec "$G" "${genv[@]}" "$RR" crr -c 1 ;;
 	ea) echo ip netns exec "$G" "${genv[@]/#LD_PRELOAD=*/LD_PRELOAD=${ALTLIB:?--lib}}" "$RR" crr -c "$THREADS" ;;
