@@ -50,7 +50,7 @@
 #include "graft_proto.h"
 
 /* Bumped whenever a layout or a meaning below changes. */
-#define GN_ABI 9
+#define GN_ABI 10
 
 #define GN_OPTS_MAX (GRAFT_SOCKOPT_MAX + 2) /* the application's, then graft's own */
 #define GN_OPTVAL_MAX GRAFT_SOCKOPT_VAL_MAX
@@ -281,6 +281,15 @@ int32_t graft_wait_open(void);
 
 /* Add fd to (add != 0) or remove it from the list, for EPOLLIN: 0 or -errno. */
 int32_t graft_wait_ctl(int32_t epfd, int32_t fd, int32_t add);
+
+/*
+ * The bind guard (guard.c): BPF programs on this process's cgroup v2 that
+ * refuse bind() on a socket bound to an address without a port (the client
+ * sockets of `port dynamic` endpoints), whoever holds it. links[0..1] get
+ * the two BPF links (inet4, inet6), held open for as long as the guard is
+ * to stand; msg the cgroup's path. 0, or -errno with msg saying why.
+ */
+int32_t graft_bind_guard(int32_t *links, char *msg, uint32_t msglen);
 
 /* Internal: send a graft_sock_resp with n sockets by SCM_RIGHTS, without
  * blocking; the sockets stay open. 0 or sendmsg's errno. */

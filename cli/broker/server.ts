@@ -34,6 +34,7 @@ import {
   batchGrant,
   batchRevoke,
   batchRevokeAll,
+  bindGuard,
   FAST_POOLS,
   fastGrant,
   fastRevoke,
@@ -282,6 +283,18 @@ export class Broker {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     raiseFileLimit();
     openNative(); // the socket factory: a broker without it says so now, not at the first graft
+    const guard = bindGuard();
+    if (guard.ok) {
+      this.#log(
+        `bind guard on cgroup ${guard.cgroup}: client sockets stay where endpoints bind them`,
+      );
+    } else {
+      this.#log(
+        `no bind guard (${guard.why}): a program could bind the client sockets of port-dynamic ` +
+          "endpoints again, to another address or port of their target namespace",
+        "warning",
+      );
+    }
     this.#epfd = waitOpen();
     // Claim the socket first: a second broker fails here, before saying anything else.
     this.#listenFd = this.#opts.listenFd !== undefined

@@ -21,9 +21,9 @@ export const NATIVE_NAME = "libgraft-native.so";
 /** The variable that names its path. */
 export const NATIVE_ENV = "GRAFT_NATIVE";
 
-/** Layout of native/graft_native.h (GN_ABI 9); checked against the library when it is opened. */
+/** Layout of native/graft_native.h (GN_ABI 10); checked against the library when it is opened. */
 const L = {
-  ABI: 9,
+  ABI: 10,
   PLAN_SIZE: 1824,
   RESULT_SIZE: 288,
   OPT_SIZE: 48,
@@ -105,6 +105,7 @@ const SYMBOLS = {
     result: "i32",
   },
   graft_fast_revoke: { parameters: ["i32"], result: "i32" },
+  graft_bind_guard: { parameters: ["buffer", "buffer", "u32"], result: "i32" },
   graft_batch_grant: {
     parameters: ["i32", "buffer", "u32", "buffer"], // fd, req, len, plan
     result: "i32",
@@ -418,6 +419,31 @@ export function readyClients(): Array<[number, number]> {
  */
 export function waitServed(): number {
   return got[3];
+}
+
+// ---- the bind guard (native/guard.c) ----------------------------------------
+
+/** What {@link bindGuard} did: the cgroup it guards, or why it could not. */
+export type BindGuard = { ok: true; cgroup: string } | { ok: false; why: string };
+
+let guard: BindGuard | undefined;
+
+/**
+ * Refuse, for as long as this process lives, bind() on a socket of this
+ * process's cgroup that has an address and no port: a client socket of a
+ * `port dynamic` endpoint cannot be moved by the program it was handed to
+ * (another address of the target namespace, another port, a reuse group).
+ * Attached once per process; later calls return the first outcome.
+ */
+export function bindGuard(): BindGuard {
+  if (guard) return guard;
+  openNative();
+  const links = new Int32Array(2);
+  const msg = new Uint8Array(1024);
+  const rc = lib!.symbols.graft_bind_guard(new Uint8Array(links.buffer), msg, msg.length);
+  const text = new TextDecoder().decode(msg.subarray(0, Math.max(0, msg.indexOf(0))));
+  guard = rc === 0 ? { ok: true, cgroup: text } : { ok: false, why: text || `error ${-rc}` };
+  return guard; // the links stay open (close-on-exec) until the process ends
 }
 
 // ---- the wait's fast path (native/fast.c) -----------------------------------
