@@ -265,7 +265,14 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(60)' "$P_RP"
 	for _ in $(seq 50); do [[ -n $(ss -Hltn "sport = :$P_RP") ]] && break; sleep 0.1; done
 	verdict "uid 65534 joins root's SO_REUSEPORT group on 127.0.0.1:$P_RP" -- \
 		in_c1 "${NOB[@]}" $PY "$A" reuseport "$SOCK" ep-dyn "$P_RP"
+	verdict "uid 65534 binds a client socket of ep-dyn to 127.0.0.1:$P_RP with SO_REUSEPORT itself" -- \
+		in_c1 "${NOB[@]}" $PY "$A" rebind "$SOCK" ep-dyn 127.0.0.1 "$P_RP" reuseport
+	verdict "uid 0 without capabilities binds a client socket of ep-dyn to 127.0.0.1:$P_RP with SO_REUSEPORT itself" -- \
+		in_c1 setpriv --reuid=0 --regid=0 --clear-groups --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- $PY "$A" rebind "$SOCK" ep-dyn 127.0.0.1 "$P_RP" reuseport
 	kill "$RP_PID" 2>/dev/null
+	P_RB=$(free_port)
+	verdict "uid 65534 binds a client socket of ep-dyn to 0.0.0.0:$P_RB and listens" -- \
+		in_c1 "${NOB[@]}" $PY "$A" rebind "$SOCK" ep-dyn 0.0.0.0 "$P_RB"
 	# The same option on an endpoint that opts in is served (and shown by ep show).
 	g -n "$C1" ep add ep-rp type ipv4 addr 127.0.0.1 port dynamic reuseport
 	[[ $(g -n "$C1" ep show ep-rp) == "ep-rp type ipv4 addr 127.0.0.1 port dynamic reuseport" ]] &&
@@ -444,6 +451,12 @@ for ns in "$C1" "$T1"; do ip netns del "$ns"; done
 left=$(ip netns list | grep -E "^gsec[a-z0-9]*-$$"'( |$)' || true)
 [[ -z $left ]] && pass "no namespace of this suite is left" || fail "namespaces left: $left"
 [[ ! -e $SOCK ]] && pass "broker socket removed" || fail "$SOCK left behind"
+# Its bind guard (BPF links on its cgroup) went with it: the kernel's own rule again.
+out=$($PY -c 'import socket
+s = socket.socket(); s.setsockopt(socket.IPPROTO_IP, 24, 1); s.bind(("127.0.0.1", 0))
+s.bind(("127.0.0.1", 0)); print("moved")' 2>&1)
+[[ $out == moved ]] && pass "the broker's bind guard is gone with it" ||
+	fail "a socket bound without a port still cannot be bound again after the broker stopped ($out; another graft daemon running?)"
 ((VERBOSE)) && sed 's/^/  broker: /' "$TMP/broker.log"
 
 printf '\n%d passed, %d failed\n' "$npass" "$nfail"

@@ -249,6 +249,30 @@ def reuseport(sock, ep, port):
     out("GRANTED", f"uid {os.getuid()} joined the SO_REUSEPORT group on port {port} and listened")
 
 
+def rebind(sock, ep, addr, port, reuseport=""):
+    """Item 4: a client socket of a `port dynamic` endpoint (bound to its
+    address, the port left to connect()) bound again elsewhere by its holder,
+    then listening: an ingress into the target namespace nobody granted, or,
+    with SO_REUSEPORT, a share of a root service's connections."""
+    status, msg, fd = wire.ask_socket(sock, ep)
+    if fd is None:
+        out("SETUP", f"no client socket from {ep}: status {status} ({msg})")
+    s = socket.socket(fileno=fd)
+    was = s.getsockname()
+    try:
+        if reuseport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind((addr, int(port)))
+        s.listen(8)
+    except OSError as e:
+        out("REFUSED", f"the socket bound to {was[0]}:{was[1]} cannot be bound to {addr}:{port} "
+            f"and listen ({e.strerror})")
+    finally:
+        s.close()
+    out("GRANTED", f"uid {os.getuid()} bound its client socket of {ep} to {addr}:{port}"
+        f"{' with SO_REUSEPORT' if reuseport else ''} and listened")
+
+
 def pile(sock, ep, nconn, nreq, limit):
     """Item 5: GRAFT_OP_SOCKETS requests whose replies are never read."""
     conns = []
@@ -502,6 +526,7 @@ COMMANDS = {
     "pass-fd": pass_fd,
     "low-port": low_port,
     "reuseport": reuseport,
+    "rebind": rebind,
     "pile": pile,
     "unix-hang": unix_hang,
     "unix-symlink": unix_symlink,
