@@ -283,18 +283,6 @@ export class Broker {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
     raiseFileLimit();
     openNative(); // the socket factory: a broker without it says so now, not at the first graft
-    const guard = bindGuard();
-    if (guard.ok) {
-      this.#log(
-        `bind guard on cgroup ${guard.cgroup}: client sockets stay where endpoints bind them`,
-      );
-    } else {
-      this.#log(
-        `no bind guard (${guard.why}): a program could bind the client sockets of port-dynamic ` +
-          "endpoints again, to another address or port of their target namespace",
-        "warning",
-      );
-    }
     this.#epfd = waitOpen();
     // Claim the socket first: a second broker fails here, before saying anything else.
     this.#listenFd = this.#opts.listenFd !== undefined
@@ -310,6 +298,19 @@ export class Broker {
     [this.#wakeRead, this.#wakeWrite] = [pipe[0], pipe[1]];
     const how = this.#opts.listenFd !== undefined ? " (socket activation)" : "";
     this.#log(`listening on ${this.#opts.socketPath}${how}`);
+    // Before the first request: the client sockets it makes cannot be moved by their holders.
+    const guard = bindGuard();
+    if (guard.ok) {
+      this.#log(
+        `bind guard on cgroup ${guard.cgroup}: client sockets stay where endpoints bind them`,
+      );
+    } else {
+      this.#log(
+        `no bind guard (${guard.why}): a program could bind the client sockets of port-dynamic ` +
+          "endpoints again, to another address or port of their target namespace",
+        "warning",
+      );
+    }
     if (this.#opts.statePath !== undefined) {
       this.#state = new StateFile(this.#opts.statePath);
       this.#loadState("start");
