@@ -147,15 +147,19 @@ static int link_to(int prog, int cgroup, enum bpf_attach_type at)
  * the cgroup2 mount of /proc/self/mountinfo), opened; -errno. */
 static int open_own_cgroup(char *msg, uint32_t msglen)
 {
-	char line[4096], rel[2048] = "", mnt[2048] = "", path[4200];
+	char line[4096], rel[4096] = "", mnt[2048] = "", path[sizeof(mnt) + sizeof(rel)];
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	int fd;
 
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3) && sscanf(line + 3, "%2047s", rel) == 1)
-			break;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0; /* a name may hold spaces: the rest of the line */
+		memcpy(rel, line + 3, strlen(line + 3) + 1);
+		break;
+	}
 	fclose(f);
 	f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -164,8 +168,12 @@ static int open_own_cgroup(char *msg, uint32_t msglen)
 		char *dash = strstr(line, " - cgroup2 ");
 		char point[2048];
 
-		/* ID PARENT MAJ:MIN ROOT POINT ... - cgroup2 SRC OPTS */
-		if (dash && sscanf(line, "%*s %*s %*s %*s %2047s", point) == 1) {
+		char root[2048];
+
+		/* ID PARENT MAJ:MIN ROOT POINT ... - cgroup2 SRC OPTS: the mount of
+		 * the hierarchy's root (a path in /proc/self/cgroup is from there) */
+		if (dash && sscanf(line, "%*s %*s %*s %2047s %2047s", root, point) == 2 &&
+		    !strcmp(root, "/")) {
 			memcpy(mnt, point, sizeof(mnt));
 			break;
 		}
