@@ -166,9 +166,7 @@ static int open_own_cgroup(char *msg, uint32_t msglen)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		char *dash = strstr(line, " - cgroup2 ");
-		char point[2048];
-
-		char root[2048];
+		char root[2048], point[2048];
 
 		/* ID PARENT MAJ:MIN ROOT POINT ... - cgroup2 SRC OPTS: the mount of
 		 * the hierarchy's root (a path in /proc/self/cgroup is from there) */

@@ -52,7 +52,7 @@ if (Deno.args[0] === "child") {
 
 Deno.test({
   name:
-    "the bind guard refuses a second bind of an address-bound socket without a port, and goes with its process",
+    "the bind guard refuses a second bind of an address-bound socket without a port, nothing else",
   ignore: Deno.uid() !== 0,
   async fn() {
     const out = await new Deno.Command(Deno.execPath(), {
